@@ -1,0 +1,99 @@
+"""``python -m pytest_dockerhost``: show every candidate tried, what happened, and the fix."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+
+from .errors import SettingError
+from .resolve import Resolution, resolve
+from .settings import MODES, Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_dockerhost",
+        description="Find the Docker endpoint pytest-dockerhost would use and explain every "
+        "candidate. Reads the same environment variables as the plugin (DOCKER_HOST, "
+        "DOCKER_CONTEXT, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, PYTEST_DOCKER_*). "
+        "Exit status: 0 when an endpoint works, 1 when none does, 2 for a bad setting.",
+    )
+    parser.add_argument("--docker-mode", choices=MODES, default=None)
+    parser.add_argument("--docker-host", default=None)
+    parser.add_argument("--docker-socket", default=None)
+    parser.add_argument("--docker-cert-path", default=None)
+    parser.add_argument("--docker-timeout", default=None)
+    args = parser.parse_args(argv)
+    cli = {
+        "mode": args.docker_mode,
+        "host": args.docker_host,
+        "socket": args.docker_socket,
+        "cert_path": args.docker_cert_path,
+        "timeout": args.docker_timeout,
+    }
+    try:
+        settings = Settings.from_sources(cli, os.environ, {})
+    except SettingError as exc:
+        print(f"pytest-dockerhost: {exc}", file=sys.stderr)
+        return 2
+    resolution = resolve(settings)
+    print(render(resolution))
+    return 0 if resolution.host is not None else 1
+
+
+def render(resolution: Resolution) -> str:
+    """The trace as a readable table, then the verdict."""
+    width = 100
+    lines = [
+        f"pytest-dockerhost: mode {resolution.mode} (from {resolution.settings.mode.source})",
+        "",
+    ]
+    rows = [("#", "source", "endpoint", "result", "ms")]
+    for number, entry in enumerate(resolution.trace, 1):
+        rows.append(
+            (
+                str(number),
+                entry.source,
+                entry.url or "-",
+                entry.outcome,
+                f"{entry.elapsed * 1000:.0f}",
+            )
+        )
+    widths = [
+        min(max(len(row[i]) for row in rows), limit) for i, limit in enumerate((3, 44, 40, 12, 6))
+    ]
+    for row in rows:
+        cells = [_cut(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    details = [(n, e) for n, e in enumerate(resolution.trace, 1) if e.detail and not e.ok]
+    if details:
+        lines.append("")
+    for number, entry in details:
+        lines.extend(textwrap.wrap(f"{number}. {entry.detail}", width, subsequent_indent="   "))
+        if entry.fix:
+            lines.extend(
+                textwrap.wrap(
+                    f"fix: {entry.fix}", width, initial_indent="   ", subsequent_indent="        "
+                )
+            )
+    lines.append("")
+    if resolution.host is not None:
+        lines.append(resolution.host.summary())
+        notes = resolution.host.extras.get("notes", "")
+        lines.extend(f"note: {note}" for note in notes.splitlines() if note)
+        lines.extend(f"warning: {warning}" for warning in resolution.host.warnings)
+    else:
+        lines.append("no working Docker endpoint.")
+        lines.extend(f"note: {hint}" for hint in resolution.hints)
+    return "\n".join(lines)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

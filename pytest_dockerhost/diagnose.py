@@ -1,0 +1,203 @@
+"""Turn low-level failures into a sentence about what happened and the exact fix."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import stat
+
+from .endpoint import DockerURL, TLSConfig
+from .transport import Failure
+
+WAIT_HINT = (
+    "if the daemon is still starting (a CI service container), use --docker-mode=dind, which "
+    "waits for it up to --docker-timeout seconds"
+)
+
+
+def explain(
+    failure: Failure, url: DockerURL | None, tls: TLSConfig | None, source: str
+) -> tuple[str, str]:
+    """(what happened, how to fix it) for ``failure`` on ``url`` found via ``source``."""
+    kind, detail = failure.kind, failure.detail
+    where = str(url) if url is not None else "?"
+    tls_src = tls.source if tls is not None else ""
+    if kind == "socket-eacces" and url is not None:
+        return socket_permission_help(url.path)
+    if kind == "socket-missing":
+        fix = (
+            "start Docker, or set DOCKER_HOST to a daemon that runs"
+            if not _in_container()
+            else "mount the host's socket into this container: docker run -v "
+            "/var/run/docker.sock:/var/run/docker.sock ... (plus --group-add with the socket's "
+            "gid), or set DOCKER_HOST=tcp://docker:2376 for a dind service"
+        )
+        return detail, fix
+    if kind in ("socket-dangling", "socket-not-socket"):
+        return detail, f"point {source} at the daemon's socket, usually /var/run/docker.sock"
+    if kind == "socket-stale":
+        return detail, (
+            "start the daemon (dockerd, or systemctl start docker); if the socket was "
+            "bind-mounted from a host whose daemon restarted, restart this container"
+        )
+    if kind == "refused":
+        return detail, (
+            f"check that a Docker daemon listens on {where} (2376 with TLS, 2375 without); "
+            + WAIT_HINT
+        )
+    if kind == "dns":
+        return detail, (
+            "check the host name in " + source + "; in compose and GitLab the dind service is "
+            "reached by its service name (usually `docker`) on the same network"
+        )
+    if kind in ("timeout", "silent", "unreachable", "connect-error", "tls-timeout"):
+        return detail, (
+            f"something at {where} accepts connections but does not answer as Docker does; "
+            "check the host and port in " + source + " (Docker listens on 2376 with TLS, 2375 "
+            "without)"
+        )
+    if kind == "http-to-https":
+        return (
+            f"{where} speaks TLS, but the client sent plain HTTP "
+            '("Client sent an HTTP request to an HTTPS server")',
+            "turn TLS on: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the folder with ca.pem, "
+            "cert.pem and key.pem (docker:dind writes them to /certs/client), or pass "
+            "--docker-tls-verify --docker-cert-path DIR",
+        )
+    if kind == "https-to-http":
+        return (
+            f"{where} speaks plain HTTP, but the client started TLS (TLS from {tls_src})",
+            "this daemon has TLS off (usually port 2375): either enable TLS on it "
+            "(DOCKER_TLS_CERTDIR=/certs, port 2376), or connect to it without TLS by unsetting "
+            "DOCKER_TLS_VERIFY and DOCKER_CERT_PATH. pytest-dockerhost never drops TLS by itself",
+        )
+    if kind == "tls-verify":
+        return _tls_verify_help(detail, url, tls_src)
+    if kind == "tls-client-rejected":
+        return (
+            f"the daemon at {where} refused our client certificate ({detail})",
+            f"use the client certificate made by the same daemon run: its cert.pem and key.pem "
+            f"(from {tls_src}) must be signed by the daemon's CA and not expired; with "
+            "docker:dind, copy /certs/client again after every restart",
+        )
+    if kind in ("tls-reset", "tls-error"):
+        return (
+            f"the TLS handshake with {where} failed ({detail})",
+            f"check that {where} is a TLS Docker port (2376) and that the certificates from "
+            f"{tls_src} belong to it",
+        )
+    if kind == "cert-missing":
+        return detail, (
+            f"TLS material comes from {tls_src}: point DOCKER_CERT_PATH (or --docker-cert-path) "
+            "at a folder holding ca.pem, cert.pem and key.pem; with docker:dind that is the "
+            "shared /certs/client volume"
+        )
+    if kind == "cert-unreadable":
+        return detail, (
+            f"make the file readable by this user (it comes from {tls_src}); keep the key at "
+            "0600 owned by the user who runs pytest"
+        )
+    if kind == "cert-mismatch":
+        return detail, f"copy cert.pem and key.pem together from the same folder ({tls_src})"
+    if kind == "cert-garbage":
+        return detail, f"replace the damaged file with the one the daemon made ({tls_src})"
+    if kind == "not-docker":
+        return f"{where} answered, but it is not a Docker engine: {detail}", (
+            f"check the host and port in {source}; Docker listens on 2376 (TLS) or 2375"
+        )
+    if kind == "not-http":
+        return f"{where} answered, but not with HTTP: {detail}", (
+            f"check the host and port in {source}; Docker listens on 2376 (TLS) or 2375"
+        )
+    if kind in ("not-ready", "empty-reply"):
+        return f"{where}: {detail}", (
+            "the daemon may still be starting, or this is not a Docker port; " + WAIT_HINT
+        )
+    if kind == "api-too-old":
+        return detail, "upgrade the Docker engine (docker-py 7 needs API 1.24, engine 1.12+)"
+    if kind in ("ssh-missing", "ssh-error"):
+        return detail, "install openssh-client and check `docker -H " + where + " version`"
+    if kind == "deadline":
+        return detail, "raise --docker-timeout if the daemon needs longer to start; " + WAIT_HINT
+    return detail, f"check {source}"
+
+
+def _tls_verify_help(detail: str, url: DockerURL | None, tls_src: str) -> tuple[str, str]:
+    host = url.host if url is not None else "?"
+    text = detail.lower()
+    what = f"the daemon's certificate failed verification: {detail}"
+    if "hostname mismatch" in text or "ip address mismatch" in text:
+        return what, (
+            f"connect by a name the certificate covers (docker:dind covers `docker`, "
+            f"`localhost`, 127.0.0.1 and its own IPs), or add {host} to it with "
+            f'DOCKER_TLS_SAN="{"IP" if _is_ip(host) else "DNS"}:{host}" on the dind container'
+        )
+    if "expired" in text or "not yet valid" in text:
+        return what, (
+            "the daemon's certificate is outside its validity period; check the clocks, and "
+            "restart the dind container so that it signs a new one"
+        )
+    return what, (
+        f"the CA in {tls_src} did not sign the daemon's certificate: use the ca.pem from the "
+        "same run of the daemon (docker:dind: /certs/client/ca.pem)"
+    )
+
+
+def _is_ip(host: str) -> bool:
+    return host.replace(".", "").isdigit() or ":" in host
+
+
+def _in_container() -> bool:
+    return os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv")
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return "no name here"
+
+
+def socket_permission_help(path: str) -> tuple[str, str]:
+    """The EACCES diagnosis: the socket's owner and gid, our groups, and the exact fixes."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (
+            f"permission denied on {path}, and its owner cannot be read",
+            "check the permissions of the socket and the folders above it",
+        )
+    gid = st.st_gid
+    mode = stat.filemode(st.st_mode)
+    uid = os.getuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    groups = sorted({os.getegid(), *os.getgroups()})
+    shown = ", ".join(f"{g} ({_group_name(g)})" for g in groups)
+    try:
+        docker_gid: int | None = grp.getgrnam("docker").gr_gid
+    except KeyError:
+        docker_gid = None
+    detail = (
+        f"permission denied on {path}: the socket is {mode} owned by uid {st.st_uid}, gid {gid} "
+        f"({_group_name(gid)}); this process runs as {user} (uid {uid}) with groups {shown}, "
+        f"none of which is {gid}"
+    )
+    if docker_gid is not None and docker_gid != gid:
+        detail += (
+            f". The `docker` group here has gid {docker_gid}, which differs from the socket's "
+            f"gid {gid}: the usual DooD mismatch"
+        )
+    fix = (
+        f"give this process the socket's group, gid {gid}: "
+        f"`docker run --group-add {gid} ...`; "
+        f'in compose, `group_add: ["{gid}"]`; '
+        f"in a Jenkinsfile, `agent {{ docker {{ image '...'; args '--group-add {gid}' }} }}`; "
+        f"or at image build time, `ARG DOCKER_GID={gid}` and "
+        f"`RUN groupmod -g ${{DOCKER_GID}} docker && usermod -aG docker {user}`. "
+        f"Check with `stat -c %g {path}` against `getent group docker | cut -d: -f3`"
+    )
+    return detail, fix

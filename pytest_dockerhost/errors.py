@@ -1,0 +1,23 @@
+"""Errors the plugin raises. Their messages are complete and meant for users."""
+
+from __future__ import annotations
+
+
+class DockerHostError(Exception):
+    """Base class: something about Docker is not usable, and the message says how to fix it."""
+
+
+class SettingError(DockerHostError):
+    """A setting has a bad value. ``source`` names where it came from."""
+
+    def __init__(self, message: str, *, source: str) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class NoEndpointError(DockerHostError):
+    """No candidate endpoint answered. The message holds the whole trace."""
+
+
+class SidecarError(DockerHostError):
+    """The sidecar could not be started, reached or kept alive."""

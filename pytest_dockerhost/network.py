@@ -1,0 +1,177 @@
+"""Where we run, and where published ports are: inside-container detection, our own
+container's id and mounts, the default gateway, and the host for published ports."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, final
+
+from .endpoint import DockerURL, TLSConfig
+from .transport import Failure, request
+
+_ANY_ID = re.compile(r"(?:^|[/-])([0-9a-f]{64})(?:\.scope)?(?:/|$)")
+
+
+@final
+@dataclass(frozen=True)
+class Where:
+    """Facts about the process's own surroundings."""
+
+    in_container: bool
+    container_id: str | None
+
+
+def detect(root: str = "/") -> Where:
+    """Are we in a container, and which one? Reads files only; no daemon needed."""
+    marker = any(
+        os.path.exists(os.path.join(root, name)) for name in (".dockerenv", "run/.containerenv")
+    )
+    cid = container_id_from(
+        _read(os.path.join(root, "proc/self/mountinfo")),
+        _read(os.path.join(root, "proc/self/cgroup")),
+    )
+    return Where(in_container=marker or cid is not None, container_id=cid)
+
+
+def container_id_from(mountinfo: str, cgroup: str) -> str | None:
+    """Our container id from mountinfo (works on cgroup v2) or, failing that, cgroup v1."""
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        # Field 4 is the mount root in its filesystem: /var/lib/docker/containers/<id>/hostname.
+        match = re.search(r"/(?:containers|overlay-containers)/([0-9a-f]{64})/", fields[3])
+        if match and fields[4] in (
+            "/etc/hostname",
+            "/etc/hosts",
+            "/etc/resolv.conf",
+            "/run/.containerenv",
+        ):
+            return match.group(1)
+    for line in cgroup.splitlines():
+        path = line.split(":", 2)[-1]
+        match = _ANY_ID.search(path)
+        if match:
+            return match.group(1)
+    return None
+
+
+def default_gateway(route_text: str | None = None) -> str | None:
+    """The default route's gateway from /proc/net/route (no `ip` binary needed)."""
+    text = _read("/proc/net/route") if route_text is None else route_text
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        destination, gateway, flags = fields[1], fields[2], int(fields[3], 16)
+        if destination == "00000000" and flags & 0x2:
+            return socket.inet_ntoa(struct.pack("<L", int(gateway, 16)))
+    return None
+
+
+def inspect_container(
+    url: DockerURL, tls: TLSConfig | None, container_id: str, timeout: float
+) -> dict[str, Any] | None:
+    """Our own container as the daemon sees it, or None (another daemon, or gone)."""
+    try:
+        reply = request(url, tls, f"/containers/{container_id}/json", timeout=timeout)
+    except Failure:
+        return None
+    if reply.status != 200:
+        return None
+    data = reply.json()
+    return data if isinstance(data, dict) else None
+
+
+def own_gateway(info: dict[str, Any]) -> str | None:
+    """The gateway of our container's first network: the daemon's host, seen from here."""
+    networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
+    mode = str((info.get("HostConfig") or {}).get("NetworkMode") or "")
+    ordered = sorted(networks.items(), key=lambda item: item[0] != mode)
+    for _, net in ordered:
+        gateway = (net or {}).get("Gateway")
+        if gateway:
+            return str(gateway)
+    return None
+
+
+def uses_host_network(info: dict[str, Any]) -> bool:
+    return str((info.get("HostConfig") or {}).get("NetworkMode") or "") == "host"
+
+
+def daemon_side_path(info: dict[str, Any] | None, local_path: str) -> str | None:
+    """The host path behind ``local_path`` in our container's mounts, or None if not mounted."""
+    if not info:
+        return None
+    best: tuple[str, str] | None = None
+    for mount in info.get("Mounts") or []:
+        dest = str(mount.get("Destination") or "")
+        source = str(mount.get("Source") or "")
+        if not dest or not source:
+            continue
+        if (local_path == dest or local_path.startswith(dest.rstrip("/") + "/")) and (
+            best is None or len(dest) > len(best[0])
+        ):
+            best = (dest, source)
+    if best is None:
+        return None
+    dest, source = best
+    return source + local_path[len(dest.rstrip("/")) :] if local_path != dest else source
+
+
+def published_ports(url: DockerURL, tls: TLSConfig | None, timeout: float) -> list[int]:
+    """Host ports that running containers publish on all addresses, to test reachability."""
+    try:
+        reply = request(url, tls, "/containers/json", timeout=timeout)
+        data = reply.json() if reply.status == 200 else []
+    except (Failure, ValueError):
+        return []
+    ports: list[int] = []
+    for container in data if isinstance(data, list) else []:
+        for port in container.get("Ports") or []:
+            if (
+                port.get("PublicPort")
+                and port.get("Type") == "tcp"
+                and port.get("IP") in ("0.0.0.0", "::", None, "")
+            ):
+                ports.append(int(port["PublicPort"]))
+    return ports
+
+
+def shares_daemon_network(url: DockerURL, tls: TLSConfig | None, timeout: float) -> bool:
+    """True when the daemon's default bridge is an interface of ours: we are in its network
+    namespace (a daemon inside this same container), so published ports are on localhost."""
+    try:
+        reply = request(url, tls, "/networks/bridge", timeout=timeout)
+        data = reply.json() if reply.status == 200 else {}
+    except (Failure, ValueError):
+        return False
+    options = data.get("Options") if isinstance(data, dict) else None
+    name = (options or {}).get("com.docker.network.bridge.name") or "docker0"
+    interfaces = {
+        line.split(":", 1)[0].strip() for line in _read("/proc/net/dev").splitlines() if ":" in line
+    }
+    return str(name) in interfaces
+
+
+def can_connect(host: str, ports: Iterable[int], timeout: float = 0.5) -> bool:
+    for port in ports:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""

@@ -1,0 +1,170 @@
+"""The pytest surface of pytest-dockerhost: options, hooks, fixtures, marker, header.
+
+Everything else lives in plain modules that are imported lazily, so that
+runs which never touch Docker pay almost nothing for the plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .settings import OPTIONS, Settings
+
+if TYPE_CHECKING:
+    import docker
+
+    from .endpoint import DockerHost
+    from .session import DockerSession
+
+DOCKER_FIXTURES = frozenset({"docker_host", "docker_client", "docker_env"})
+_SESSION: pytest.StashKey[DockerSession] = pytest.StashKey()
+_WORKER_KEY = "pytest_dockerhost"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dockerhost", "Docker endpoint (pytest-dockerhost)")
+    for spec in OPTIONS:
+        dest = "dockerhost_" + spec.name
+        if spec.kind == "bool":
+            group.addoption(
+                spec.flag,
+                dest=dest,
+                nargs="?",
+                const="true",
+                default=None,
+                metavar="BOOL",
+                help=spec.help,
+            )
+            group.addoption(
+                "--no-" + spec.flag[2:],
+                dest=dest,
+                action="store_const",
+                const="false",
+                help=f"the opposite of {spec.flag}",
+            )
+        elif spec.kind == "lines":
+            group.addoption(
+                spec.flag, dest=dest, action="append", default=None, metavar="IMAGE", help=spec.help
+            )
+        else:
+            metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else None
+            group.addoption(spec.flag, dest=dest, default=None, metavar=metavar, help=spec.help)
+        if spec.ini is not None:
+            if spec.kind == "lines":
+                parser.addini(spec.ini, help=spec.help, type="linelist", default=None)
+            else:
+                parser.addini(spec.ini, help=spec.help, type="string", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "docker: the test needs a Docker engine; skipped without one (failed with "
+        "--docker-required or on CI). Tests using docker_host or docker_client count as marked.",
+    )
+    from .errors import SettingError
+    from .session import DockerSession
+
+    try:
+        settings = Settings.from_config(config)
+    except SettingError as exc:
+        raise pytest.UsageError(f"pytest-dockerhost: {exc}") from None
+    if settings.mode.value == "sidecar":
+        raise pytest.UsageError(
+            f"pytest-dockerhost: --docker-mode=sidecar (from {settings.mode.source}) is not "
+            "available yet in this version; use auto, dood or dind"
+        )
+    session = DockerSession(settings)
+    config.stash[_SESSION] = session
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and _WORKER_KEY in workerinput:
+        session.adopt(workerinput[_WORKER_KEY])
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(session), "dockerhost-xdist")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is not None:
+        session.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # tryfirst: resolve before pytest-xdist starts workers and before the header is written.
+    state = session.config.stash.get(_SESSION, None)
+    if state is not None and state.resolution is None and state.host is None and not state.error:
+        state.start()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(_SESSION, None)
+    if state is None:
+        return []
+    return state.header_lines(config.get_verbosity())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & DOCKER_FIXTURES and item.get_closest_marker("docker") is None:
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("docker") is not None:
+        _require(item.config)
+
+
+def _require(config: pytest.Config) -> DockerHost:
+    from .errors import DockerHostError
+
+    state = config.stash[_SESSION]
+    try:
+        return state.require()
+    except DockerHostError as exc:
+        message = f"pytest-dockerhost: {exc}"
+        if state.settings.fail_without_docker:
+            why = (
+                f"{state.settings.required.source}"
+                if not state.settings.required.is_default
+                else f"CI detected via {state.settings.on_ci}"
+            )
+            pytest.fail(f"{message}\n  (failing instead of skipping: {why})", pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def docker_host(pytestconfig: pytest.Config) -> DockerHost:
+    """The verified Docker endpoint: URL, TLS, host for published ports, versions, trace."""
+    return _require(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_host: DockerHost) -> Iterator[docker.DockerClient]:
+    """A docker-py client for ``docker_host``, closed at the end of the session."""
+    client = docker_host.client()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def docker_env(docker_host: DockerHost) -> dict[str, str]:
+    """An environment for ``subprocess`` calls of the ``docker`` CLI that reach ``docker_host``."""
+    return docker_host.cli_env()
+
+
+class XdistHooks:
+    """Registered only when pytest-xdist is present: hand the endpoint to workers."""
+
+    def __init__(self, session: DockerSession) -> None:
+        self.session = session
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_WORKER_KEY] = self.session.export()

@@ -1,0 +1,115 @@
+"""Prove that an endpoint is a working Docker engine: ``GET /_ping``, then ``GET /version``.
+
+A TCP connect proves nothing (dockerd binds before it is ready), so only a 200
+from ``/_ping`` followed by a version answer counts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import final
+
+from .endpoint import MIN_API_VERSION, DockerURL, TLSConfig, version_at_least
+from .transport import Failure, Response, request
+
+HTTPS_HINT = b"Client sent an HTTP request to an HTTPS server"
+
+
+@final
+@dataclass(frozen=True)
+class EngineInfo:
+    version: str
+    api_version: str
+    os: str
+    arch: str
+
+
+def probe(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineInfo:
+    """Return the engine's version, or raise a classified ``Failure``."""
+    if url.scheme == "ssh":
+        return _probe_ssh(url, timeout)
+    ping = request(url, tls, "/_ping", timeout=timeout)
+    _check_ping(ping)
+    reply = request(url, tls, "/version", timeout=timeout)
+    if reply.status != 200:
+        raise Failure("not-docker", f"/version answered HTTP {reply.status}")
+    try:
+        data = reply.json()
+        info = EngineInfo(
+            version=str(data["Version"]),
+            api_version=str(data["ApiVersion"]),
+            os=str(data.get("Os", "")),
+            arch=str(data.get("Arch", "")),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise Failure("not-docker", "/version did not answer with Docker's JSON") from None
+    if not version_at_least(info.api_version, MIN_API_VERSION):
+        raise Failure(
+            "api-too-old",
+            f"engine {info.version} speaks API {info.api_version}; docker-py needs "
+            f"{MIN_API_VERSION} or newer",
+        )
+    return info
+
+
+def _check_ping(ping: Response) -> None:
+    if HTTPS_HINT in ping.body:
+        raise Failure("http-to-https", ping.body.decode("utf-8", "replace").strip())
+    is_docker = "api-version" in ping.headers or ping.headers.get("server", "").startswith("Docker")
+    if ping.status == 200 and is_docker:
+        return
+    if is_docker:
+        # dockerd answers 5xx while it is still starting or shutting down.
+        raise Failure("not-ready", f"/_ping answered HTTP {ping.status}", retryable=True)
+    server = ping.headers.get("server", "")
+    what = f" (Server: {server})" if server else ""
+    raise Failure(
+        "not-docker", f"/_ping answered HTTP {ping.status}{what} without Docker's API headers"
+    )
+
+
+def _probe_ssh(url: DockerURL, timeout: float) -> EngineInfo:
+    # Over ssh we let the docker CLI do the transport, as docker-py's use_ssh_client does.
+    if shutil.which("ssh") is None:
+        raise Failure("ssh-missing", "ssh:// needs an ssh client, and none is on PATH")
+    if shutil.which("docker") is None:
+        raise Failure("ssh-missing", "ssh:// is probed with the docker CLI, which is not on PATH")
+    fmt = "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}} {{.Server.Arch}}"
+    try:
+        done = subprocess.run(
+            ["docker", "-H", str(url), "version", "--format", fmt],
+            capture_output=True,
+            text=True,
+            timeout=timeout + 5,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise Failure("timeout", f"{url} did not answer within {timeout + 5:.0f} s") from None
+    parts = done.stdout.split()
+    if done.returncode != 0 or len(parts) < 2:
+        raise Failure("ssh-error", (done.stderr.strip() or "docker version failed")[-300:])
+    parts += [""] * 4
+    return EngineInfo(parts[0], parts[1], parts[2], parts[3])
+
+
+def wait_for(
+    url: DockerURL, tls: TLSConfig | None, *, deadline: float, timeout: float
+) -> EngineInfo:
+    """Probe until the engine answers or ``deadline`` (monotonic) passes.
+
+    Only failures that a starting daemon produces are retried; a TLS or
+    configuration error is raised at once, since waiting cannot fix it.
+    """
+    delay = 0.05
+    while True:
+        try:
+            return probe(url, tls, timeout=min(timeout, max(0.2, deadline - time.monotonic())))
+        except Failure as failure:
+            left = deadline - time.monotonic()
+            if not failure.retryable or left <= 0:
+                raise
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.5)

@@ -1,0 +1,372 @@
+"""One Settings object, built from CLI > env > ini > default, validated.
+
+Every option is described once, in ``OPTIONS``: the CLI flag, its ini twin, its
+environment variable, its help text and how a raw value is parsed. The pytest
+surface and the diagnostic command both read from here, so the precedence and
+the error messages are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, final
+
+from .errors import SettingError
+
+T = TypeVar("T")
+
+MODES = ("auto", "dood", "dind", "sidecar")
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_SIDECAR_IMAGE = "docker:dind"
+CI_VARIABLES = ("CI", "JENKINS_URL", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE", "TF_BUILD")
+
+_TRUE = ("1", "true", "yes", "on", "y", "t")
+_FALSE = ("0", "false", "no", "off", "n", "f", "")
+
+
+@final
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """A value and the place it came from, e.g. ``--docker-mode`` or ``PYTEST_DOCKER_MODE``."""
+
+    value: T
+    source: str
+
+    @property
+    def is_default(self) -> bool:
+        return self.source == "default"
+
+
+def _parse_mode(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in MODES:
+        raise ValueError(f"must be one of {', '.join(MODES)}")
+    return value
+
+
+def _parse_timeout(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("must be a number of seconds, such as 30 or 2.5") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("must be a positive number of seconds")
+    return value
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
+def _parse_text(raw: str) -> str | None:
+    value = raw.strip()
+    return value or None
+
+
+def _parse_lines(raw: str) -> tuple[str, ...]:
+    return tuple(part for line in raw.splitlines() for part in line.split() if part)
+
+
+def _parse_tls_verify_env(raw: str) -> bool:
+    # The docker CLI turns verification on for any non-empty value, "0" included.
+    return raw != ""
+
+
+@final
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option, described once for the CLI, the ini file and the environment."""
+
+    name: str
+    flag: str
+    help: str
+    parse: Callable[[str], Any]
+    default: Any
+    ini: str | None = None
+    env: str | None = None
+    kind: str = "string"  # how the CLI and ini take it: string, bool, lines, choice
+    env_parse: Callable[[str], Any] | None = None
+    choices: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "mode",
+        "--docker-mode",
+        "how to reach Docker: auto (discover and verify), dood (a local "
+        "unix socket), dind (a daemon over TCP, waiting for it to start), sidecar (start our own "
+        "TLS dind container). Default: auto.",
+        _parse_mode,
+        "auto",
+        ini="docker_mode",
+        env="PYTEST_DOCKER_MODE",
+        kind="choice",
+        choices=MODES,
+    ),
+    OptionSpec(
+        "host",
+        "--docker-host",
+        "explicit Docker endpoint URL (unix:///path, tcp://host:port, "
+        "ssh://user@host); wins over discovery. The environment twin is the usual DOCKER_HOST.",
+        _parse_text,
+        None,
+        ini="docker_host",
+        env="DOCKER_HOST",
+    ),
+    OptionSpec(
+        "socket",
+        "--docker-socket",
+        "unix socket path for dood mode (default: DOCKER_HOST, then the well-known socket paths).",
+        _parse_text,
+        None,
+        ini="docker_socket",
+    ),
+    OptionSpec(
+        "cert_path",
+        "--docker-cert-path",
+        "folder holding ca.pem, cert.pem and key.pem for a TLS "
+        "daemon (environment: DOCKER_CERT_PATH).",
+        _parse_text,
+        None,
+        ini="docker_cert_path",
+        env="DOCKER_CERT_PATH",
+    ),
+    OptionSpec(
+        "tls_verify",
+        "--docker-tls-verify",
+        "verify the daemon's TLS certificate against ca.pem "
+        "(environment: DOCKER_TLS_VERIFY; as in the docker CLI, any non-empty value turns it on).",
+        _parse_bool,
+        None,
+        ini="docker_tls_verify",
+        env="DOCKER_TLS_VERIFY",
+        kind="bool",
+        env_parse=_parse_tls_verify_env,
+    ),
+    OptionSpec(
+        "timeout",
+        "--docker-timeout",
+        "seconds to wait for a daemon that is still starting (dind "
+        "and sidecar modes). Default: 30.",
+        _parse_timeout,
+        DEFAULT_TIMEOUT,
+        ini="docker_timeout",
+        env="PYTEST_DOCKER_TIMEOUT",
+    ),
+    OptionSpec(
+        "required",
+        "--docker-required",
+        "fail, rather than skip, Docker tests when no endpoint "
+        "works. On by default on CI (CI, JENKINS_URL, GITLAB_CI, GITHUB_ACTIONS).",
+        _parse_bool,
+        False,
+        ini="docker_required",
+        env="PYTEST_DOCKER_REQUIRED",
+        kind="bool",
+    ),
+    OptionSpec(
+        "published_host",
+        "--docker-published-host",
+        "host or IP where ports published by test "
+        "containers are reached (default: worked out and verified; environment: "
+        "PYTEST_DOCKER_PUBLISHED_HOST).",
+        _parse_text,
+        None,
+        ini="docker_published_host",
+        env="PYTEST_DOCKER_PUBLISHED_HOST",
+    ),
+    OptionSpec(
+        "sidecar_image",
+        "--docker-sidecar-image",
+        "image for sidecar mode; any image that "
+        "follows the docker:dind contract. Default: docker:dind.",
+        _parse_text,
+        DEFAULT_SIDECAR_IMAGE,
+        ini="docker_sidecar_image",
+        env="PYTEST_DOCKER_SIDECAR_IMAGE",
+    ),
+    OptionSpec(
+        "sidecar_privileged",
+        "--docker-sidecar-privileged",
+        "run the sidecar with --privileged "
+        "(default true); false uses an explicit capability set instead.",
+        _parse_bool,
+        True,
+        ini="docker_sidecar_privileged",
+        env="PYTEST_DOCKER_SIDECAR_PRIVILEGED",
+        kind="bool",
+    ),
+    OptionSpec(
+        "sidecar_runtime",
+        "--docker-sidecar-runtime",
+        "container runtime for the sidecar, such as sysbox-runc.",
+        _parse_text,
+        None,
+        ini="docker_sidecar_runtime",
+        env="PYTEST_DOCKER_SIDECAR_RUNTIME",
+    ),
+    OptionSpec(
+        "sidecar_cache",
+        "--docker-sidecar-cache",
+        "named volume for the sidecar's /var/lib/docker, "
+        "kept between runs so images pulled inside survive.",
+        _parse_text,
+        None,
+        ini="docker_sidecar_cache",
+        env="PYTEST_DOCKER_SIDECAR_CACHE",
+    ),
+    OptionSpec(
+        "sidecar_reuse",
+        "--docker-sidecar-reuse",
+        "keep the sidecar after the run and reattach to it next time.",
+        _parse_bool,
+        False,
+        ini="docker_sidecar_reuse",
+        env="PYTEST_DOCKER_SIDECAR_REUSE",
+        kind="bool",
+    ),
+    OptionSpec(
+        "preload",
+        "--docker-preload",
+        "image to copy from the outer daemon into the sidecar (repeatable; ini: one per line).",
+        _parse_lines,
+        (),
+        ini="docker_preload",
+        env="PYTEST_DOCKER_PRELOAD",
+        kind="lines",
+    ),
+)
+
+OPTIONS_BY_NAME: Mapping[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
+
+
+@final
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration, each value with its source."""
+
+    mode: Setting[str]
+    host: Setting[str | None]
+    socket: Setting[str | None]
+    cert_path: Setting[str | None]
+    tls_verify: Setting[bool | None]
+    timeout: Setting[float]
+    required: Setting[bool]
+    published_host: Setting[str | None]
+    sidecar_image: Setting[str]
+    sidecar_privileged: Setting[bool]
+    sidecar_runtime: Setting[str | None]
+    sidecar_cache: Setting[str | None]
+    sidecar_reuse: Setting[bool]
+    preload: Setting[tuple[str, ...]]
+    on_ci: str | None = None  # the variable that says we run on CI, if any
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def fail_without_docker(self) -> bool:
+        return self.required.value or (self.required.is_default and self.on_ci is not None)
+
+    @classmethod
+    def from_sources(
+        cls,
+        cli: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        ini: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Build settings from raw CLI values, the environment and raw ini values.
+
+        ``cli`` maps option names to parsed argparse values (None = not given);
+        ``ini`` maps option names to raw ini values (None or "" = not given).
+        """
+        cli = cli or {}
+        env = os.environ if env is None else env
+        ini = ini or {}
+        values: dict[str, Setting[Any]] = {}
+        warnings: list[str] = []
+        for spec in OPTIONS:
+            values[spec.name] = _pick(spec, cli.get(spec.name), env, ini.get(spec.name))
+        tls_env = env.get("DOCKER_TLS_VERIFY")
+        from_env = values["tls_verify"].source == "DOCKER_TLS_VERIFY"
+        if from_env and (tls_env or "").strip().lower() in ("0", "false", "no", "off"):
+            warnings.append(
+                f"DOCKER_TLS_VERIFY={tls_env} turns TLS verification ON: as in the docker "
+                "CLI, any non-empty value does. Unset DOCKER_TLS_VERIFY to turn it off."
+            )
+        on_ci = next((name for name in CI_VARIABLES if env.get(name, "").strip()), None)
+        return cls(**values, on_ci=on_ci, warnings=tuple(warnings))
+
+    @classmethod
+    def from_config(cls, config: Any) -> Settings:
+        """Build settings from a pytest ``Config``."""
+        cli: dict[str, Any] = {}
+        ini: dict[str, Any] = {}
+        for spec in OPTIONS:
+            cli[spec.name] = config.getoption(_dest(spec), default=None)
+            if spec.ini is not None:
+                ini[spec.name] = config.getini(spec.ini)
+        return cls.from_sources(cli, os.environ, ini)
+
+    def describe(self) -> Iterable[tuple[str, str, str]]:
+        """(name, value, source) for every setting, for ``-v`` output and the diagnostic."""
+        for spec in OPTIONS:
+            setting: Setting[Any] = getattr(self, spec.name)
+            yield spec.name, _show(setting.value), setting.source
+
+
+def _dest(spec: OptionSpec) -> str:
+    return "dockerhost_" + spec.name
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return " ".join(value) or "-"
+    if value is None:
+        return "-"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _pick(spec: OptionSpec, cli: Any, env: Mapping[str, str], ini: Any) -> Setting[Any]:
+    if cli is not None and cli not in ([], ()):
+        return Setting(_convert(spec, cli, spec.flag), spec.flag)
+    if spec.env is not None and spec.env in env:
+        raw = env[spec.env]
+        parse = spec.env_parse or spec.parse
+        if raw.strip() or spec.env_parse is not None:
+            return Setting(_convert(spec, raw, spec.env, parse), spec.env)
+        if spec.name == "host":
+            # An empty DOCKER_HOST is almost always a CI variable that was not filled in.
+            raise SettingError(
+                "DOCKER_HOST is set but empty. Unset it to let pytest-dockerhost discover the "
+                "daemon, or set it to unix:///var/run/docker.sock or tcp://HOST:2376.",
+                source="DOCKER_HOST",
+            )
+    if spec.ini is not None and ini not in (None, "", [], ()):
+        return Setting(_convert(spec, ini, f"ini {spec.ini}"), f"ini {spec.ini}")
+    return Setting(spec.default, "default")
+
+
+def _convert(
+    spec: OptionSpec, raw: Any, source: str, parse: Callable[[str], Any] | None = None
+) -> Any:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, (list, tuple)):
+        if spec.kind == "lines":
+            return tuple(item for part in raw for item in _parse_lines(str(part)))
+        raw = "\n".join(str(part) for part in raw)
+    try:
+        return (parse or spec.parse)(str(raw))
+    except ValueError as exc:
+        shown = str(raw)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        raise SettingError(f"{source}={shown!r} is not valid: {exc}.", source=source) from None

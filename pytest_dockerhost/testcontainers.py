@@ -1,0 +1,85 @@
+"""Point testcontainers-python (and docker-py's ``from_env``) at the resolved endpoint.
+
+testcontainers reads some values at import time (``TESTCONTAINERS_HOST_OVERRIDE``,
+``~/.testcontainers.properties``), so the environment is set before test modules
+are imported and, when it was imported already, its config object is patched
+too. Everything is put back at the end of the session; nothing is written to
+the user's home.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from .endpoint import DockerHost
+
+_MISSING = object()
+_CONFIG_MODULE = "testcontainers.core.config"
+
+
+class Wiring:
+    """Sets and later restores the environment and testcontainers' config."""
+
+    def __init__(self) -> None:
+        self._env: dict[str, str | None] = {}
+        self._config: dict[str, Any] = {}
+
+    @property
+    def applied(self) -> bool:
+        return bool(self._env)
+
+    def apply(self, host: DockerHost, *, disable_ryuk: bool = False) -> None:
+        values = dict(host.environment())
+        values["TESTCONTAINERS_HOST_OVERRIDE"] = host.published_host
+        values["TC_HOST"] = host.published_host
+        if host.daemon_socket:
+            values["TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE"] = host.daemon_socket
+        if disable_ryuk and "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
+            # The sidecar is removed with everything in it, and Ryuk inside it would need a pull.
+            values["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+        for key, value in values.items():
+            if key not in self._env:
+                self._env[key] = os.environ.get(key)
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self.patch_config(host, disable_ryuk=values.get("TESTCONTAINERS_RYUK_DISABLED") == "true")
+
+    def patch_config(self, host: DockerHost, *, disable_ryuk: bool) -> None:
+        """Update testcontainers' import-time config, if it is imported."""
+        module = sys.modules.get(_CONFIG_MODULE)
+        config = getattr(module, "testcontainers_config", None)
+        if config is None:
+            return
+        wanted: dict[str, Any] = {"tc_host_override": host.published_host}
+        if host.daemon_socket:
+            wanted["_ryuk_docker_socket"] = host.daemon_socket
+        if disable_ryuk:
+            wanted["_ryuk_disabled"] = True
+        props = getattr(config, "tc_properties", None)
+        if isinstance(props, dict) and "tc.host" in props:
+            # tc.host would beat DOCKER_HOST inside testcontainers.
+            wanted["tc_properties"] = {k: v for k, v in props.items() if k != "tc.host"}
+        for name, value in wanted.items():
+            if name not in self._config:
+                self._config[name] = getattr(config, name, _MISSING)
+            setattr(config, name, value)
+
+    def restore(self) -> None:
+        for key, value in self._env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._env.clear()
+        module = sys.modules.get(_CONFIG_MODULE)
+        config = getattr(module, "testcontainers_config", None)
+        if config is not None:
+            for name, value in self._config.items():
+                if value is _MISSING:
+                    continue
+                setattr(config, name, value)
+        self._config.clear()

@@ -1,0 +1,260 @@
+"""A tiny HTTP client for the Docker API over unix sockets, TCP and TLS.
+
+Resolution must be fast, bounded and precise about what went wrong, so it does
+not go through docker-py (slow to import, and its errors bury the cause).
+Every low-level failure becomes a ``Failure`` with a ``kind`` that
+``diagnose`` turns into a message and a fix.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import json
+import os
+import socket
+import ssl
+import stat
+from dataclasses import dataclass
+from typing import Any, final
+
+from .endpoint import DockerURL, TLSConfig
+
+MAX_BODY = 4 * 1024 * 1024
+
+
+@final
+@dataclass(frozen=True)
+class Failure(Exception):
+    """Why a request failed. ``kind`` is one of the keys ``diagnose`` knows."""
+
+    kind: str
+    detail: str
+    retryable: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+@final
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8", "replace"))
+
+
+class _Connection(http.client.HTTPConnection):
+    def __init__(self, url: DockerURL, tls: TLSConfig | None, timeout: float) -> None:
+        host = url.host if url.is_tcp else "docker"
+        super().__init__(host, url.port, timeout=timeout)
+        self._url = url
+        self._tls = tls
+
+    def connect(self) -> None:
+        self.sock = open_socket(self._url, self._tls, self.timeout)
+
+
+def open_socket(url: DockerURL, tls: TLSConfig | None, timeout: float | None) -> socket.socket:
+    """Connect (and handshake) to a Docker endpoint, raising a classified Failure."""
+    if url.is_unix:
+        return _open_unix(url.path, timeout)
+    if not url.is_tcp:
+        raise Failure("scheme", f"{url.scheme}:// cannot be probed directly")
+    raw = _open_tcp(url.host, url.port or 0, timeout)
+    if tls is None:
+        return raw
+    try:
+        context = make_ssl_context(tls)
+    except Failure:
+        raw.close()
+        raise
+    try:
+        return context.wrap_socket(raw, server_hostname=url.host)
+    except ssl.SSLCertVerificationError as exc:
+        raw.close()
+        raise Failure("tls-verify", exc.verify_message or str(exc)) from None
+    except ssl.SSLError as exc:
+        raw.close()
+        raise _classify_ssl(exc) from None
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        raw.close()
+        raise Failure(
+            "tls-reset", str(exc) or "connection reset during the TLS handshake"
+        ) from None
+    except TimeoutError:
+        raw.close()
+        raise Failure("tls-timeout", "no TLS handshake answer") from None
+    except OSError as exc:
+        raw.close()
+        raise Failure("tls-reset", str(exc)) from None
+
+
+def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
+    """An SSL context for ``tls``, or a 'cert-files' Failure naming the bad file."""
+    for label, path in (
+        ("CA", tls.ca_cert),
+        ("client cert", tls.client_cert),
+        ("client key", tls.client_key),
+    ):
+        if path is None:
+            continue
+        if not os.path.exists(path):
+            raise Failure("cert-missing", f"{label} file {path} does not exist")
+        if not os.access(path, os.R_OK):
+            raise Failure("cert-unreadable", f"{label} file {path} is not readable by this user")
+    if tls.verify:
+        if not tls.ca_cert:
+            raise Failure("cert-missing", "TLS verification is on but no ca.pem was found")
+        try:
+            context = ssl.create_default_context(cafile=tls.ca_cert)
+        except ssl.SSLError as exc:
+            raise Failure(
+                "cert-garbage",
+                f"CA file {tls.ca_cert} is not a PEM certificate ({exc.reason or exc})",
+            ) from None
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if tls.client_cert and tls.client_key:
+        try:
+            context.load_cert_chain(tls.client_cert, tls.client_key)
+        except ssl.SSLError as exc:
+            reason = str(exc.reason or exc)
+            if "KEY_VALUES_MISMATCH" in reason.upper() or "key values mismatch" in str(exc):
+                raise Failure(
+                    "cert-mismatch", f"{tls.client_key} is not the key of {tls.client_cert}"
+                ) from None
+            raise Failure(
+                "cert-garbage", f"{tls.client_cert} or {tls.client_key} is not valid PEM ({reason})"
+            ) from None
+    return context
+
+
+def _classify_ssl(exc: ssl.SSLError) -> Failure:
+    reason = (exc.reason or "").upper()
+    text = str(exc)
+    if (
+        reason
+        in (
+            "WRONG_VERSION_NUMBER",
+            "RECORD_LAYER_FAILURE",
+            "PACKET_LENGTH_TOO_LONG",
+            "HTTP_REQUEST",
+        )
+        or "wrong version number" in text
+    ):
+        return Failure("https-to-http", text)
+    if "CERTIFICATE_REQUIRED" in reason or "BAD_CERTIFICATE" in reason or "UNKNOWN_CA" in reason:
+        return Failure("tls-client-rejected", text)
+    if "EXPIRED" in reason:
+        return Failure("tls-client-rejected", text)
+    return Failure("tls-error", text)
+
+
+def _open_unix(path: str, timeout: float | None) -> socket.socket:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise Failure("socket-dangling", f"{path} is a symlink to nothing") from None
+        raise Failure("socket-missing", f"{path} does not exist") from None
+    except PermissionError:
+        raise Failure(
+            "socket-eacces",
+            f"cannot look up {path}: a parent folder is not searchable by this user",
+        ) from None
+    except OSError as exc:
+        raise Failure("socket-error", f"{path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise Failure("socket-not-socket", f"{path} is a directory, not a socket")
+    if not stat.S_ISSOCK(mode):
+        raise Failure("socket-not-socket", f"{path} is a regular file, not a socket")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except PermissionError:
+        sock.close()
+        raise Failure("socket-eacces", f"permission denied on {path}") from None
+    except ConnectionRefusedError:
+        sock.close()
+        raise Failure(
+            "socket-stale", f"{path} exists but no daemon listens on it", retryable=True
+        ) from None
+    except TimeoutError:
+        sock.close()
+        raise Failure("timeout", f"{path} did not accept within {timeout:.1f} s") from None
+    except OSError as exc:
+        sock.close()
+        raise Failure("socket-error", f"{path}: {exc.strerror or exc}") from None
+    return sock
+
+
+def _open_tcp(host: str, port: int, timeout: float | None) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise Failure("dns", f"cannot resolve {host!r} ({exc.strerror})", retryable=True) from None
+    last: Failure | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+            return sock
+        except ConnectionRefusedError:
+            last = Failure("refused", f"{host}:{port} refused the connection", retryable=True)
+        except TimeoutError:
+            last = Failure(
+                "timeout", f"{host}:{port} did not accept within {timeout:.1f} s", retryable=True
+            )
+        except OSError as exc:
+            if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+                last = Failure("unreachable", f"{host}:{port}: {exc.strerror}", retryable=True)
+            else:
+                last = Failure(
+                    "connect-error", f"{host}:{port}: {exc.strerror or exc}", retryable=True
+                )
+        sock.close()
+    raise last or Failure("dns", f"{host!r} has no address", retryable=True)
+
+
+def request(
+    url: DockerURL,
+    tls: TLSConfig | None,
+    path: str,
+    *,
+    timeout: float,
+    method: str = "GET",
+) -> Response:
+    """One HTTP request to a Docker endpoint, bounded by ``timeout`` per socket operation."""
+    conn = _Connection(url, tls, timeout)
+    try:
+        conn.request(method, path, headers={"User-Agent": "pytest-dockerhost"})
+        reply = conn.getresponse()
+        body = reply.read(MAX_BODY)
+        return Response(reply.status, {k.lower(): v for k, v in reply.getheaders()}, body)
+    except Failure:
+        raise
+    except ssl.SSLError as exc:
+        # With TLS 1.3 a refused client certificate surfaces on the first read.
+        raise _classify_ssl(exc) from None
+    except TimeoutError:
+        raise Failure(
+            "silent", f"connected, but nothing answered within {timeout:.1f} s", retryable=True
+        ) from None
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        raise Failure(
+            "empty-reply", "the server closed the connection without answering", retryable=True
+        ) from None
+    except (http.client.HTTPException, UnicodeError, ValueError) as exc:
+        raise Failure("not-http", f"the answer is not HTTP ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise Failure("connect-error", str(exc.strerror or exc), retryable=True) from None
+    finally:
+        conn.close()
