@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Sequence
 
 from .errors import SettingError
-from .resolve import Resolution, resolve
+from .resolve import NOT_PRESENT, Resolution, resolve
 from .settings import MODES, Settings
 
 
@@ -52,23 +52,29 @@ def render(resolution: Resolution) -> str:
         "",
     ]
     rows = [("#", "source", "endpoint", "result", "ms")]
-    for number, entry in enumerate(resolution.trace, 1):
+    shown = [e for e in resolution.trace if e.detail != NOT_PRESENT]
+    absent = [e for e in resolution.trace if e.detail == NOT_PRESENT]
+    for number, entry in enumerate(shown, 1):
+        result = entry.outcome if entry.outcome != "skipped" else f"skipped: {entry.detail}"
         rows.append(
             (
                 str(number),
                 entry.source,
                 entry.url or "-",
-                entry.outcome,
+                result,
                 f"{entry.elapsed * 1000:.0f}",
             )
         )
     widths = [
-        min(max(len(row[i]) for row in rows), limit) for i, limit in enumerate((3, 44, 40, 12, 6))
+        min(max(len(row[i]) for row in rows), limit) for i, limit in enumerate((3, 44, 40, 40, 6))
     ]
     for row in rows:
         cells = [_cut(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True)]
         lines.append("  ".join(cells).rstrip())
-    details = [(n, e) for n, e in enumerate(resolution.trace, 1) if e.detail and not e.ok]
+    if absent:
+        names = ", ".join(e.url.removeprefix("unix://") for e in absent)
+        lines.extend(textwrap.wrap(f"not present: {names}", width))
+    details = [(n, e) for n, e in enumerate(shown, 1) if e.outcome == "failed"]
     if details:
         lines.append("")
     for number, entry in details:

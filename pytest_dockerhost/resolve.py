@@ -25,6 +25,7 @@ from .transport import Failure
 
 PROBE_TIMEOUT = 2.0  # per socket operation while discovering
 AUTO_BUDGET = 5.0  # the whole of auto discovery
+NOT_PRESENT = "not present"
 
 
 @final
@@ -63,38 +64,20 @@ def resolve(
     per_probe = min(PROBE_TIMEOUT, settings.timeout.value)
 
     candidates = [candidate for source in CHAIN for candidate in source(ctx)]
+    usable = [c for c in candidates if not _mode_mismatch(mode, c)]
+    pinned = [c for c in usable if c.pinned]
     trace: list[TraceEntry] = []
-    usable: list[Candidate] = []
+    # Walk the chain in order so that the trace reads as the order things were considered.
     for candidate in candidates:
         reason = _mode_mismatch(mode, candidate)
+        if not reason and pinned and candidate is not pinned[0]:
+            if not candidate.pinned:
+                continue  # discovery is off while an endpoint is configured
+            reason = f"{pinned[0].source} takes precedence"
+        if not reason and _absent_socket(candidate, ctx):
+            reason = NOT_PRESENT
         if reason:
             trace.append(TraceEntry(candidate.source, candidate.shown_url, "skipped", 0.0, reason))
-        else:
-            usable.append(candidate)
-    pinned = [c for c in usable if c.pinned]
-    to_try = pinned[:1] if pinned else usable
-    for candidate in pinned[1:]:
-        trace.append(
-            TraceEntry(
-                candidate.source,
-                candidate.shown_url,
-                "skipped",
-                0.0,
-                f"{pinned[0].source} takes precedence",
-            )
-        )
-
-    for candidate in to_try:
-        if (
-            candidate.url is not None
-            and candidate.url.is_unix
-            and not candidate.pinned
-            and (candidate.url.path not in ctx.system_sockets)
-            and not os.path.lexists(candidate.url.path)
-        ):
-            trace.append(
-                TraceEntry(candidate.source, candidate.shown_url, "skipped", 0.0, "not present")
-            )
             continue
         entry, info = _try(candidate, deadline=deadline, per_probe=per_probe, waits=waits)
         trace.append(entry)
@@ -105,6 +88,18 @@ def resolve(
     hints = _hints(usable, pinned, per_probe) if pinned else ()
     message = _failure_message(settings, mode, trace, hints)
     return Resolution(settings, mode, None, tuple(trace), message, hints)
+
+
+def _absent_socket(candidate: Candidate, ctx: SourceContext) -> bool:
+    """A discovered socket that is not there: not worth a probe, nor a line of its own."""
+    url = candidate.url
+    return (
+        url is not None
+        and url.is_unix
+        and not candidate.pinned
+        and url.path not in ctx.system_sockets
+        and not os.path.lexists(url.path)
+    )
 
 
 def _mode_mismatch(mode: str, candidate: Candidate) -> str:
@@ -280,7 +275,8 @@ def _failure_message(
         lines.append(f"    what happened: {entry.detail}")
         if entry.fix:
             lines.append(f"    fix: {entry.fix}")
-    skipped = [entry for entry in trace if entry.outcome == "skipped"]
+    skipped = [e for e in trace if e.outcome == "skipped" and e.detail != NOT_PRESENT]
+    absent = [e for e in trace if e.detail == NOT_PRESENT]
     if not failures:
         if mode == "dind":
             lines.append(
@@ -293,8 +289,13 @@ def _failure_message(
                 "  no Docker socket or configuration was found: start Docker, mount the host's "
                 "socket (-v /var/run/docker.sock:/var/run/docker.sock), or set DOCKER_HOST"
             )
-    if skipped:
-        lines.append(f"  also looked at, not usable: {', '.join(e.url for e in skipped)}")
+    for entry in skipped:
+        lines.append(f"  skipped {entry.source}: {entry.detail}")
+    if absent:
+        lines.append(
+            f"  also looked for {len(absent)} other sockets (rootless, Docker Desktop, "
+            "Colima, Rancher Desktop, OrbStack, Podman): none present"
+        )
     lines.extend(f"  note: {hint}" for hint in hints)
     lines.append("  run `python -m pytest_dockerhost` for the whole table")
     return "\n".join(lines)

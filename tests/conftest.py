@@ -1,0 +1,88 @@
+"""Fixtures shared by every test folder.
+
+Each test starts from a neutral environment: no DOCKER_* or PYTEST_DOCKER_*
+variables, no CI markers and no testcontainers overrides, so that what a test
+sets is all the plugin sees. Tests that want CI behaviour set CI themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEM_SOCKET = "/var/run/docker.sock"
+BUSYBOX = "pytest-dockerhost-test/busybox:local"
+DIND = "pytest-dockerhost-test/dind:local"
+AGENT = "pytest-dockerhost-test/agent:local"
+
+_SCRUB_PREFIXES = ("DOCKER_", "PYTEST_DOCKER_", "TESTCONTAINERS_", "TC_", "RYUK_")
+_SCRUB_NAMES = ("CI", "JENKINS_URL", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE", "TF_BUILD")
+
+
+@pytest.fixture(autouse=True)
+def neutral_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(_SCRUB_PREFIXES) or name in _SCRUB_NAMES:
+            monkeypatch.delenv(name)
+    # Keep Ryuk (which would need a registry) out of every run the tests start.
+    monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+def engine_available() -> bool:
+    return os.path.exists(SYSTEM_SOCKET)
+
+
+requires_engine = pytest.mark.skipif(
+    not engine_available(), reason=f"needs the real dockerd on {SYSTEM_SOCKET} (.ci/run starts it)"
+)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[object]:
+    """A docker-py client for the machine's real engine, to set up and inspect."""
+    if not engine_available():
+        pytest.skip(f"needs the real dockerd on {SYSTEM_SOCKET}")
+    import docker
+
+    client = docker.DockerClient(base_url=f"unix://{SYSTEM_SOCKET}")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def test_images(engine: object) -> None:
+    """Make sure the locally built test images exist (the build is cached by tag)."""
+    client = engine
+    missing = [tag for tag in (BUSYBOX, DIND, AGENT) if not _has_image(client, tag)]
+    if missing:
+        subprocess.run(["bash", str(ROOT / "tests/images/build.sh")], check=True)
+
+
+def _has_image(client: object, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)  # type: ignore[attr-defined]
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+@pytest.fixture
+def python_bin() -> str:
+    """The interpreter running the tests, for subprocess runs of pytest."""
+    import sys
+
+    return sys.executable
+
+
+def which(name: str) -> str | None:
+    return shutil.which(name)
