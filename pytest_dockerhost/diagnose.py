@@ -116,8 +116,22 @@ def explain(
         )
     if kind == "api-too-old":
         return detail, "upgrade the Docker engine (docker-py 7 needs API 1.24, engine 1.12+)"
-    if kind in ("ssh-missing", "ssh-error"):
-        return detail, "install openssh-client and check `docker -H " + where + " version`"
+    if kind == "ssh-missing":
+        return detail, (
+            f"install an ssh client (apt-get install openssh-client) or, in {source}, use "
+            "tcp://HOST:2376 with TLS instead of ssh://"
+        )
+    if kind == "ssh-no-cli":
+        return detail, (
+            f"install the docker CLI (it carries ssh:// connections), or, in {source}, use "
+            "tcp://HOST:2376 with TLS instead of ssh://"
+        )
+    if kind == "ssh-error":
+        return f"ssh to {where} failed: {detail}", (
+            f"check the host in {source}, that `ssh {_ssh_target(url)} docker version` works "
+            "without a prompt (key in ssh-agent, host in known_hosts), and that Docker runs on "
+            "the remote host"
+        )
     if kind == "deadline":
         return detail, "raise --docker-timeout if the daemon needs longer to start; " + WAIT_HINT
     return detail, f"check {source}"
@@ -142,6 +156,12 @@ def _tls_verify_help(detail: str, url: DockerURL | None, tls_src: str) -> tuple[
         f"the CA in {tls_src} did not sign the daemon's certificate: use the ca.pem from the "
         "same run of the daemon (docker:dind: /certs/client/ca.pem)"
     )
+
+
+def _ssh_target(url: DockerURL | None) -> str:
+    if url is None:
+        return "HOST"
+    return f"{url.user}@{url.host}" if url.user else url.host
 
 
 def _is_ip(host: str) -> bool:

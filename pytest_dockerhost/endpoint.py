@@ -23,7 +23,11 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])
 
 
 class URLError(DockerHostError):
-    """A DOCKER_HOST-style URL is malformed. The message says what is wrong and the fix."""
+    """A DOCKER_HOST-style URL is malformed. The message says what is wrong, ``fix`` the cure."""
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix or "use unix:///var/run/docker.sock or tcp://HOST:2376"
 
 
 @final
@@ -59,13 +63,19 @@ class DockerURL:
 
 
 _SCHEME_FIXES = {
-    "http": "Docker URLs use tcp://, not http://: write tcp://{rest}",
-    "https": "Docker URLs use tcp:// with DOCKER_TLS_VERIFY=1, not https://: write tcp://{rest} "
-    "and set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH",
-    "npipe": "npipe:// is a Windows named pipe; on this system use unix:///var/run/docker.sock "
-    "or tcp://HOST:2376",
-    "fd": "fd:// is systemd socket activation for dockerd itself, not a client URL; use "
-    "unix:///var/run/docker.sock",
+    "http": ("Docker URLs use tcp://, not http://", "write tcp://{rest}"),
+    "https": (
+        "Docker URLs use tcp:// with DOCKER_TLS_VERIFY=1, not https://",
+        "write tcp://{rest} and set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH",
+    ),
+    "npipe": (
+        "npipe:// is a Windows named pipe, which this system does not have",
+        "use unix:///var/run/docker.sock or tcp://HOST:2376",
+    ),
+    "fd": (
+        "fd:// is systemd socket activation for dockerd itself, not a client URL",
+        "use unix:///var/run/docker.sock",
+    ),
 }
 
 
@@ -73,35 +83,44 @@ def parse_url(raw: str, *, tls: bool | None = None) -> DockerURL:
     """Parse a DOCKER_HOST value as the docker CLI does.
 
     A missing TCP port becomes 2376 when ``tls`` is on and 2375 otherwise.
-    Raises URLError with a fix for anything the CLI would also refuse.
+    Raises URLError (with its ``fix``) for anything the CLI would also refuse.
     """
     text = raw.strip()
     if not text:
-        raise URLError("the URL is empty; use unix:///var/run/docker.sock or tcp://HOST:2376")
+        raise URLError("the URL is empty")
     if len(text) > 2048:
-        raise URLError(f"the URL is {len(text)} characters long, which is not a Docker URL")
+        raise URLError(
+            f"the URL is {len(text)} characters long, which is not a Docker URL",
+            "check what fills this variable (often a CI variable holding a file or a "
+            "certificate instead of a URL); use unix:///var/run/docker.sock or tcp://HOST:2376",
+        )
     if not text.isprintable() or any(ch.isspace() for ch in text):
-        raise URLError("the URL contains spaces or control characters")
+        raise URLError(
+            "the URL contains spaces or control characters",
+            "remove them (quotes and line breaks from a copied value are the usual cause)",
+        )
     if "://" not in text:
         if text.startswith("/"):
-            raise URLError(f"a socket path needs the unix:// scheme: write unix://{text}")
+            raise URLError("a socket path needs the unix:// scheme", f"write unix://{text}")
         if text.startswith("npipe:"):
-            raise URLError(_SCHEME_FIXES["npipe"])
+            what, fix = _SCHEME_FIXES["npipe"]
+            raise URLError(what, fix)
         raise URLError(
-            "the URL has no scheme; write tcp://HOST:PORT for a TCP daemon or "
-            "unix:///PATH for a socket"
+            "the URL has no scheme",
+            "write tcp://HOST:PORT for a TCP daemon or unix:///PATH for a socket",
         )
     scheme, rest = text.split("://", 1)
     scheme = scheme.lower()
     if scheme in _SCHEME_FIXES:
-        raise URLError(_SCHEME_FIXES[scheme].format(rest=rest))
+        what, fix = _SCHEME_FIXES[scheme]
+        raise URLError(what, fix.format(rest=rest))
     if scheme == "unix":
         if not rest:
-            raise URLError("unix:// has no path; write unix:///var/run/docker.sock")
+            raise URLError("unix:// has no path", "write unix:///var/run/docker.sock")
         if not rest.startswith("/"):
             raise URLError(
-                f"unix://{rest} is a relative path; socket paths must be absolute, "
-                f"as in unix:///{rest}"
+                f"unix://{rest} is a relative path; socket paths must be absolute",
+                f"write unix:///{rest} (three slashes)",
             )
         return DockerURL("unix", path=rest, raw=text)
     if scheme in ("tcp", "ssh"):
@@ -109,45 +128,60 @@ def parse_url(raw: str, *, tls: bool | None = None) -> DockerURL:
         hostport = rest.rstrip("/")
         if "/" in hostport:
             raise URLError(
-                f"{scheme}:// URLs take no path: write {scheme}://{hostport.split('/')[0]}"
+                f"{scheme}:// URLs take no path", f"write {scheme}://{hostport.split('/')[0]}"
             )
         if "@" in hostport:
             if scheme == "tcp":
-                raise URLError("tcp:// URLs take no user name")
+                raise URLError(
+                    "tcp:// URLs take no user name", f"write tcp://{hostport.rsplit('@', 1)[1]}"
+                )
             user, hostport = hostport.rsplit("@", 1)
         host, port = _split_hostport(hostport, scheme)
         if port is None and scheme == "tcp":
             port = TLS_PORT if tls else PLAIN_PORT
         return DockerURL(scheme, host=host, port=port, user=user, raw=text)
     if not scheme or not scheme.isascii() or not scheme.isalpha():
-        raise URLError(f"{scheme!r} is not a URL scheme; use unix:// or tcp://")
-    raise URLError(f"the scheme {scheme}:// is not supported; use unix://, tcp:// or ssh://")
+        raise URLError(f"{scheme!r} is not a URL scheme", "use unix:// or tcp://")
+    raise URLError(
+        f"the scheme {scheme}:// is not supported", "use unix://, tcp:// or ssh:// instead"
+    )
 
 
 def _split_hostport(hostport: str, scheme: str) -> tuple[str, int | None]:
+    example = f"write {scheme}://HOST:2376 (TLS) or {scheme}://HOST:2375 (TLS off)"
+    if scheme == "ssh":
+        example = "write ssh://USER@HOST"
     if hostport.startswith("["):
         end = hostport.find("]")
         if end < 0:
-            raise URLError("an IPv6 address must be closed with ']'")
+            raise URLError("an IPv6 address must be closed with ']'", "write tcp://[::1]:2376")
         host, tail = hostport[1:end], hostport[end + 1 :]
         if tail and not tail.startswith(":"):
-            raise URLError("unexpected text after the IPv6 address")
+            raise URLError("unexpected text after the IPv6 address", "write tcp://[::1]:2376")
         port_text = tail[1:] if tail else None
     elif ":" in hostport:
         host, port_text = hostport.rsplit(":", 1)
     else:
         host, port_text = hostport, None
     if not host:
-        raise URLError(f"{scheme}:// has no host name; write {scheme}://HOST:2376")
+        raise URLError(f"{scheme}:// has no host name", example)
     if ":" not in host and not _HOSTNAME.match(host):
-        raise URLError(f"{host!r} is not a valid host name")
+        raise URLError(
+            f"{host!r} is not a valid host name", "use a DNS name or an IP address; " + example
+        )
     if port_text is None:
         return host, None
     if not port_text.isdigit():
-        raise URLError(f"the port {port_text!r} is not a number; the TLS port is usually 2376")
+        raise URLError(
+            f"the port {port_text!r} is not a number",
+            f"write {scheme}://{host}:2376 (TLS) or :2375 (TLS off)",
+        )
     port = int(port_text)
     if not 0 < port < 65536:
-        raise URLError(f"the port {port} is out of range (1-65535); the TLS port is usually 2376")
+        raise URLError(
+            f"the port {port} is out of range (1-65535)",
+            f"write {scheme}://{host}:2376 (TLS) or :2375 (TLS off)",
+        )
     return host, port
 
 
@@ -269,9 +303,16 @@ class DockerHost:
         import docker
 
         tls = self.tls.for_docker_py() if self.tls is not None else False
-        return docker.DockerClient(
-            base_url=self.url, tls=tls, version=self.client_api_version, timeout=int(timeout)
+        client = docker.DockerClient(
+            base_url=self.url,
+            tls=tls,
+            version=self.client_api_version,
+            timeout=int(timeout),
+            use_ssh_client=self.url.startswith("ssh://"),
         )
+        # Otherwise REQUESTS_CA_BUNDLE replaces our CA and proxies catch daemon traffic.
+        client.api.trust_env = False
+        return client
 
     def summary(self) -> str:
         """The one-line report header."""

@@ -76,7 +76,7 @@ def _probe_ssh(url: DockerURL, timeout: float) -> EngineInfo:
     if shutil.which("ssh") is None:
         raise Failure("ssh-missing", "ssh:// needs an ssh client, and none is on PATH")
     if shutil.which("docker") is None:
-        raise Failure("ssh-missing", "ssh:// is probed with the docker CLI, which is not on PATH")
+        raise Failure("ssh-no-cli", "ssh:// is probed with the docker CLI, which is not on PATH")
     fmt = "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}} {{.Server.Arch}}"
     try:
         done = subprocess.run(
@@ -90,9 +90,18 @@ def _probe_ssh(url: DockerURL, timeout: float) -> EngineInfo:
         raise Failure("timeout", f"{url} did not answer within {timeout + 5:.0f} s") from None
     parts = done.stdout.split()
     if done.returncode != 0 or len(parts) < 2:
-        raise Failure("ssh-error", (done.stderr.strip() or "docker version failed")[-300:])
+        raise Failure("ssh-error", _ssh_reason(done.stderr))
     parts += [""] * 4
     return EngineInfo(parts[0], parts[1], parts[2], parts[3])
+
+
+def _ssh_reason(stderr: str) -> str:
+    """The useful part of the docker CLI's ssh error: what ssh itself said."""
+    text = " ".join(stderr.split())
+    if "stderr=" in text:
+        text = text.rsplit("stderr=", 1)[1]
+    text = text or "docker version over ssh failed"
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def wait_for(

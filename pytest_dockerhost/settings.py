@@ -344,8 +344,9 @@ def _pick(spec: OptionSpec, cli: Any, env: Mapping[str, str], ini: Any) -> Setti
             return Setting(_convert(spec, raw, spec.env, parse), spec.env)
         if spec.name == "host":
             # An empty DOCKER_HOST is almost always a CI variable that was not filled in.
+            state = "empty" if raw == "" else "blank (only whitespace)"
             raise SettingError(
-                "DOCKER_HOST is set but empty. Unset it to let pytest-dockerhost discover the "
+                f"DOCKER_HOST is set but {state}. Unset it to let pytest-dockerhost discover the "
                 "daemon, or set it to unix:///var/run/docker.sock or tcp://HOST:2376.",
                 source="DOCKER_HOST",
             )

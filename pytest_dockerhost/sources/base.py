@@ -85,7 +85,7 @@ def url_candidate(
             source,
             raw,
             f"{source}={_clip(raw)} is not a valid Docker URL: {exc}",
-            f"fix {source}",
+            f"in {source}, {exc.fix}",
             pinned=pinned,
         )
     if not url.is_tcp:

@@ -121,7 +121,7 @@ def _context_candidate(
             source,
             host,
             f"the docker context {name!r} has a bad host {host!r}: {exc}",
-            f"docker context update {name} --docker host=...",
+            f"{exc.fix}: docker context update {name} --docker host=...",
             pinned=pinned,
         )
     if not url.is_tcp:
