@@ -51,7 +51,20 @@ def explain(
             "check the host name in " + source + "; in compose and GitLab the dind service is "
             "reached by its service name (usually `docker`) on the same network"
         )
-    if kind in ("timeout", "silent", "unreachable", "connect-error", "tls-timeout"):
+    if kind == "tls-timeout":
+        return f"{where}: {detail}", (
+            f"TLS is on (from {tls_src}) but nothing at {where} answered it: if this is a "
+            'plain port (2375, DOCKER_TLS_CERTDIR=""), turn TLS off by unsetting '
+            f"DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; otherwise check the host and port in {source}"
+        )
+    if kind == "tls-eof":
+        return f"{where}: {detail}", (
+            "a TLS Docker daemon hangs up like this when it refuses the client certificate "
+            f"(missing, expired, or signed by another CA): use the cert.pem and key.pem made by "
+            f"the same daemon run (TLS from {tls_src}; docker:dind writes them to "
+            f"/certs/client); also check the host and port in {source}"
+        )
+    if kind in ("timeout", "silent", "unreachable", "connect-error"):
         return detail, (
             f"something at {where} accepts connections but does not answer as Docker does; "
             "check the host and port in " + source + " (Docker listens on 2376 with TLS, 2375 "
@@ -115,7 +128,10 @@ def explain(
             "the daemon may still be starting, or this is not a Docker port; " + WAIT_HINT
         )
     if kind == "api-too-old":
-        return detail, "upgrade the Docker engine (docker-py 7 needs API 1.24, engine 1.12+)"
+        return detail, (
+            f"upgrade the Docker engine at {where}, or point {source} at a newer one "
+            "(docker-py 7 needs API 1.24, engine 1.12 or later)"
+        )
     if kind == "ssh-missing":
         return detail, (
             f"install an ssh client (apt-get install openssh-client) or, in {source}, use "

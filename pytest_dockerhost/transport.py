@@ -138,6 +138,8 @@ def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
 def _classify_ssl(exc: ssl.SSLError) -> Failure:
     reason = (exc.reason or "").upper()
     text = str(exc)
+    if isinstance(exc, ssl.SSLEOFError) or "UNEXPECTED_EOF" in reason or "EOF occurred" in text:
+        return Failure("tls-eof", "the daemon closed the connection during the TLS exchange")
     if (
         reason
         in (
