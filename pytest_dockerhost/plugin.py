@@ -128,14 +128,16 @@ def _require(config: pytest.Config) -> DockerHost:
         return state.require()
     except DockerHostError as exc:
         message = f"pytest-dockerhost: {exc}"
-        if state.settings.fail_without_docker:
-            why = (
-                f"{state.settings.required.source}"
-                if not state.settings.required.is_default
-                else f"CI detected via {state.settings.on_ci}"
-            )
-            pytest.fail(f"{message}\n  (failing instead of skipping: {why})", pytrace=False)
-        pytest.skip(message)
+    # Outside the except block, so that no exception chain is printed.
+    settings = state.settings
+    if settings.fail_without_docker:
+        why = (
+            settings.required.source
+            if not settings.required.is_default
+            else f"CI detected via {settings.on_ci}"
+        )
+        pytest.fail(f"{message}\n  (failing instead of skipping: {why})", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

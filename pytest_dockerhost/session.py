@@ -77,9 +77,11 @@ class DockerSession:
             lines.extend(f"docker: note: {note}" for note in notes.splitlines() if note)
             lines.extend(f"docker: warning: {warning}" for warning in self.host.warnings)
         else:
-            first = self.error.splitlines()[0] if self.error else "not resolved"
             action = "fail" if self.settings.fail_without_docker else "be skipped"
-            lines.append(f"docker: none ({first}); tests that need Docker will {action}")
+            lines.append(
+                f"docker: no working endpoint (mode {self.mode}); tests that need Docker "
+                f"will {action}"
+            )
             if verbose <= 0:
                 lines.extend("docker: " + line.strip() for line in self.error.splitlines()[1:4])
         if verbose > 0:

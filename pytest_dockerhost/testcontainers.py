@@ -10,13 +10,18 @@ the user's home.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 from .endpoint import DockerHost
 
 _MISSING = object()
 _CONFIG_MODULE = "testcontainers.core.config"
+# requests lets these override docker-py's own CA (psf/requests#3829), which breaks TLS
+# verification of the daemon for every docker.from_env() client, testcontainers' included.
+_CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 class Wiring:
@@ -25,6 +30,7 @@ class Wiring:
     def __init__(self) -> None:
         self._env: dict[str, str | None] = {}
         self._config: dict[str, Any] = {}
+        self._bundle_dir: str | None = None
 
     @property
     def applied(self) -> bool:
@@ -39,6 +45,7 @@ class Wiring:
         if disable_ryuk and "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
             # The sidecar is removed with everything in it, and Ryuk inside it would need a pull.
             values["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+        values.update(self._ca_bundles(host))
         for key, value in values.items():
             if key not in self._env:
                 self._env[key] = os.environ.get(key)
@@ -47,6 +54,32 @@ class Wiring:
             else:
                 os.environ[key] = value
         self.patch_config(host, disable_ryuk=values.get("TESTCONTAINERS_RYUK_DISABLED") == "true")
+
+    def _ca_bundles(self, host: DockerHost) -> dict[str, str | None]:
+        """Bundles that trust what they trusted before plus the daemon's CA."""
+        tls = host.tls
+        if tls is None or not tls.verify or not tls.ca_cert:
+            return {}
+        bundles: dict[str, str | None] = {}
+        for name in _CA_BUNDLE_VARIABLES:
+            # After an earlier apply, the user's own value is the saved one.
+            original = self._env[name] if name in self._env else os.environ.get(name)
+            if not original:
+                continue
+            if self._bundle_dir is None:
+                self._bundle_dir = tempfile.mkdtemp(prefix="pytest-dockerhost-ca-")
+            target = os.path.join(self._bundle_dir, f"{name.lower()}.pem")
+            try:
+                with open(original, "rb") as src:
+                    trusted = src.read()
+                with open(tls.ca_cert, "rb") as ca:
+                    extra = ca.read()
+            except OSError:
+                continue
+            with open(target, "wb") as out:
+                out.write(trusted.rstrip(b"\n") + b"\n" + extra)
+            bundles[name] = target
+        return bundles
 
     def patch_config(self, host: DockerHost, *, disable_ryuk: bool) -> None:
         """Update testcontainers' import-time config, if it is imported."""
@@ -83,3 +116,6 @@ class Wiring:
                     continue
                 setattr(config, name, value)
         self._config.clear()
+        if self._bundle_dir is not None:
+            shutil.rmtree(self._bundle_dir, ignore_errors=True)
+            self._bundle_dir = None

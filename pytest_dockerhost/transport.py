@@ -83,11 +83,11 @@ def open_socket(url: DockerURL, tls: TLSConfig | None, timeout: float | None) ->
     except (ConnectionResetError, BrokenPipeError) as exc:
         raw.close()
         raise Failure(
-            "tls-reset", str(exc) or "connection reset during the TLS handshake"
+            "tls-reset", str(exc) or "connection reset during the TLS handshake", retryable=True
         ) from None
     except TimeoutError:
         raw.close()
-        raise Failure("tls-timeout", "no TLS handshake answer") from None
+        raise Failure("tls-timeout", "no answer to the TLS handshake", retryable=True) from None
     except OSError as exc:
         raw.close()
         raise Failure("tls-reset", str(exc)) from None
