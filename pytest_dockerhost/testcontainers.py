@@ -42,6 +42,10 @@ class Wiring:
         values["TC_HOST"] = host.published_host
         if host.daemon_socket:
             values["TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE"] = host.daemon_socket
+        if "TESTCONTAINERS_CONNECTION_MODE" not in os.environ:
+            # Mapped ports on the host we chose; otherwise testcontainers guesses a gateway
+            # whenever it finds /.dockerenv.
+            values["TESTCONTAINERS_CONNECTION_MODE"] = "docker_host"
         if disable_ryuk and "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
             # The sidecar is removed with everything in it, and Ryuk inside it would need a pull.
             values["TESTCONTAINERS_RYUK_DISABLED"] = "true"
@@ -88,6 +92,11 @@ class Wiring:
         if config is None:
             return
         wanted: dict[str, Any] = {"tc_host_override": host.published_host}
+        mode_enum = getattr(module, "ConnectionMode", None)
+        if mode_enum is not None and os.environ.get("TESTCONTAINERS_CONNECTION_MODE") == (
+            "docker_host"
+        ):
+            wanted["connection_mode_override"] = mode_enum("docker_host")
         if host.daemon_socket:
             wanted["_ryuk_docker_socket"] = host.daemon_socket
         if disable_ryuk:
