@@ -1,0 +1,207 @@
+"""Loopback servers that stand in for Docker (and for things that are not Docker).
+
+Each one listens on 127.0.0.1 (or a unix socket) in daemon threads and handles a raw
+connected socket, so a test can reproduce exactly what a client sees: a Docker API
+over HTTP or TLS, dockerd's answer to plain HTTP on its TLS port, a web server, a
+silent peer, a slow one.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+
+Handler = Callable[[socket.socket], None]
+
+HTTPS_REFUSAL = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+
+
+class LoopbackServer:
+    """Accept connections on loopback (TCP or unix) and pass each to ``handler``."""
+
+    def __init__(self, handler: Handler, *, unix_path: str | None = None) -> None:
+        self.handler = handler
+        self.unix_path = unix_path
+        if unix_path is None:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.bind(("127.0.0.1", 0))
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(unix_path)
+        self.sock.listen(32)
+        self.stopped = threading.Event()
+        self.connections: list[socket.socket] = []
+        self.accepted = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        if self.unix_path is not None:
+            return f"unix://{self.unix_path}"
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.connections.append(conn)
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            self.handler(conn)
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            with suppress(OSError):
+                conn.close()
+
+    def close(self) -> None:
+        self.stopped.set()
+        with suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        for conn in self.connections:
+            with suppress(OSError):
+                conn.close()
+
+
+@contextmanager
+def serving(handler: Handler, *, unix_path: str | None = None) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(handler, unix_path=unix_path)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+BAD_REQUEST = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\n\r\n400 Bad Request"
+)
+
+
+def read_request(conn: socket.socket) -> str:
+    """The request line of one HTTP request ("GET /_ping HTTP/1.1"), or "" at EOF.
+
+    A TLS ClientHello gets what Go's net/http (dockerd) sends to a request it cannot
+    parse: a plain "400 Bad Request".
+    """
+    if not isinstance(conn, ssl.SSLSocket) and conn.recv(1, socket.MSG_PEEK) == b"\x16":
+        conn.recv(4096)
+        conn.sendall(BAD_REQUEST)
+        return ""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return ""
+        data += chunk
+        if len(data) > 65536:
+            return ""
+    return data.split(b"\r\n", 1)[0].decode("latin-1")
+
+
+def reply(conn: socket.socket, status: str, body: bytes, headers: dict[str, str]) -> None:
+    head = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", "Connection: close"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+def docker_api(
+    *, version: str = "20.10.24", api_version: str = "1.41", delay: float = 0.0
+) -> Callable[[socket.socket], None]:
+    """Answer like dockerd: /_ping with Api-Version, /version with its JSON."""
+
+    def answer(conn: socket.socket) -> None:
+        line = read_request(conn)
+        if not line:
+            return
+        if delay:
+            time.sleep(delay)
+        path = line.split()[1] if len(line.split()) > 1 else "/"
+        headers = {"Api-Version": api_version, "Server": f"Docker/{version} (linux)"}
+        if path.endswith("/_ping"):
+            reply(conn, "200 OK", b"OK", {**headers, "Content-Type": "text/plain"})
+        elif path.endswith("/version"):
+            body = json.dumps(
+                {"Version": version, "ApiVersion": api_version, "Os": "linux", "Arch": "amd64"}
+            ).encode()
+            reply(conn, "200 OK", body, {**headers, "Content-Type": "application/json"})
+        else:
+            body = b'{"message":"page not found"}'
+            reply(conn, "404 Not Found", body, {**headers, "Content-Type": "application/json"})
+
+    return answer
+
+
+def _drain(conn: socket.socket) -> None:
+    with suppress(OSError):
+        conn.shutdown(socket.SHUT_WR)
+        conn.settimeout(1)
+        while conn.recv(4096):
+            pass
+
+
+def web_server(conn: socket.socket) -> None:
+    """Something that is not Docker: a web server answering every path with a page."""
+    if read_request(conn):
+        reply(conn, "200 OK", b"<html>hello</html>", {"Server": "nginx/1.25.3"})
+
+
+def silent(conn: socket.socket) -> None:
+    """Accept, then never answer (what a blackholed or wedged endpoint looks like)."""
+    conn.settimeout(None)
+    with suppress(OSError):
+        while conn.recv(4096):
+            pass
+
+
+def over_tls(context: ssl.SSLContext, inner: Handler) -> Handler:
+    """TLS as dockerd does it: plain HTTP gets a 400 that says so; TLS goes to ``inner``."""
+
+    def answer(conn: socket.socket) -> None:
+        first = conn.recv(1, socket.MSG_PEEK)
+        if not first:
+            return
+        if first != b"\x16":
+            read_request(conn)
+            conn.sendall(HTTPS_REFUSAL)
+            return
+        try:
+            tls = context.wrap_socket(conn, server_side=True)
+        except ssl.SSLError:
+            # The alert is sent; hang up gracefully so that the client reads it (a close
+            # with unread data would reset the connection and lose the alert).
+            _drain(conn)
+            return
+        try:
+            inner(tls)
+        finally:
+            with suppress(OSError, ssl.SSLError):
+                tls.close()
+
+    return answer
+
+
+def closed_port() -> int:
+    """A loopback port on which nothing listens (connections are refused)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port

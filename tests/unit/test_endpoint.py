@@ -1,0 +1,159 @@
+"""parse_url as the docker CLI reads DOCKER_HOST, TLSConfig and DockerHost."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_dockerhost.endpoint import DockerHost, DockerURL, TLSConfig, URLError, parse_url
+
+
+@pytest.mark.parametrize(
+    ("raw", "tls", "expected"),
+    [
+        ("unix:///var/run/docker.sock", None, DockerURL("unix", path="/var/run/docker.sock")),
+        ("tcp://docker:2376", None, DockerURL("tcp", host="docker", port=2376)),
+        ("tcp://docker", False, DockerURL("tcp", host="docker", port=2375)),
+        ("tcp://docker", None, DockerURL("tcp", host="docker", port=2375)),
+        ("tcp://docker", True, DockerURL("tcp", host="docker", port=2376)),
+        ("tcp://docker/", True, DockerURL("tcp", host="docker", port=2376)),
+        ("TCP://10.0.0.5:2375", None, DockerURL("tcp", host="10.0.0.5", port=2375)),
+        ("tcp://[::1]:2376", None, DockerURL("tcp", host="::1", port=2376)),
+        ("tcp://[::1]", True, DockerURL("tcp", host="::1", port=2376)),
+        ("ssh://me@build.example", None, DockerURL("ssh", host="build.example", user="me")),
+        ("ssh://build.example:2222", None, DockerURL("ssh", host="build.example", port=2222)),
+        ("  tcp://docker:2376  ", None, DockerURL("tcp", host="docker", port=2376)),
+    ],
+)
+def test_parse_url_accepts(raw: str, tls: bool | None, expected: DockerURL) -> None:
+    url = parse_url(raw, tls=tls)
+    assert (url.scheme, url.host, url.port, url.path, url.user) == (
+        expected.scheme,
+        expected.host,
+        expected.port,
+        expected.path,
+        expected.user,
+    )
+
+
+def test_str_round_trips() -> None:
+    assert str(parse_url("tcp://[::1]:2376")) == "tcp://[::1]:2376"
+    assert str(parse_url("unix:///run/x.sock")) == "unix:///run/x.sock"
+    assert str(parse_url("ssh://me@h")) == "ssh://me@h"
+    assert str(parse_url("tcp://docker", tls=True)) == "tcp://docker:2376"
+
+
+@pytest.mark.parametrize(
+    ("raw", "what", "fix"),
+    [
+        ("", "the URL is empty", "unix:///var/run/docker.sock or tcp://HOST:2376"),
+        ("tcp://", "tcp:// has no host name", "write tcp://HOST:2376"),
+        ("tcp://:2376", "tcp:// has no host name", "write tcp://HOST:2376"),
+        ("tcp://host:notaport", "the port 'notaport' is not a number", "write tcp://host:2376"),
+        ("tcp://host:70000", "the port 70000 is out of range", "write tcp://host:2376"),
+        ("tcp://host:0", "the port 0 is out of range", "write tcp://host:2376"),
+        ("http://docker:2375", "not http://", "write tcp://docker:2375"),
+        (
+            "https://docker:2376",
+            "not https://",
+            "write tcp://docker:2376 and set DOCKER_TLS_VERIFY=1",
+        ),
+        ("unix://", "unix:// has no path", "write unix:///var/run/docker.sock"),
+        ("unix://run/docker.sock", "relative path", "write unix:///run/docker.sock"),
+        ("/var/run/docker.sock", "needs the unix:// scheme", "write unix:///var/run/docker.sock"),
+        ("npipe:////./pipe/docker_engine", "Windows named pipe", "unix:///var/run/docker.sock"),
+        ("npipe://./pipe/docker_engine", "Windows named pipe", "unix:///var/run/docker.sock"),
+        ("fd://", "systemd socket activation", "use unix:///var/run/docker.sock"),
+        ("docker:2376", "has no scheme", "tcp://HOST:PORT"),
+        ("ftp://docker", "ftp:// is not supported", "use unix://, tcp:// or ssh://"),
+        ("t¢p://docker", "is not a URL scheme", "use unix:// or tcp://"),
+        ("tcp://dócker✓:2376", "is not a valid host name", "DNS name or an IP address"),
+        ("tcp://a b:2376", "spaces or control characters", "remove them"),
+        ("tcp://docker:2376\n", "", ""),  # trailing newline is stripped: valid
+        ("tcp://user@docker:2376", "take no user name", "write tcp://docker:2376"),
+        ("tcp://docker:2376/v1.41", "take no path", "write tcp://docker:2376"),
+        ("tcp://[::1:2376", "closed with ']'", "tcp://[::1]:2376"),
+        ("tcp://" + "a" * 10_000, "characters long", "check what fills this variable"),
+    ],
+)
+def test_parse_url_refuses_with_a_fix(raw: str, what: str, fix: str) -> None:
+    if not what:
+        assert parse_url(raw).port == 2376
+        return
+    with pytest.raises(URLError) as info:
+        parse_url(raw)
+    assert what in str(info.value)
+    assert fix in info.value.fix
+
+
+def _tls(folder: str = "/c", verify: bool = True) -> TLSConfig:
+    return TLSConfig(verify, f"{folder}/ca.pem", f"{folder}/cert.pem", f"{folder}/key.pem", "t")
+
+
+def test_cert_dir_when_files_share_a_folder() -> None:
+    assert _tls().cert_dir == "/c"
+    assert TLSConfig(True, "/a/ca.pem", "/b/cert.pem", "/b/key.pem", "t").cert_dir is None
+    assert TLSConfig(True, "/a/my-ca.crt", None, None, "t").cert_dir is None
+    assert TLSConfig(False, None, None, None, "t").cert_dir is None
+
+
+def _host(**changes: object) -> DockerHost:
+    values: dict[str, object] = {
+        "url": "tcp://docker:2376",
+        "mode": "dind",
+        "source": "DOCKER_HOST",
+        "tls": _tls(),
+        "published_host": "docker",
+        "published_host_verified": True,
+        "daemon_socket": "/var/run/docker.sock",
+        "in_container": True,
+        "engine_version": "20.10.24",
+        "api_version": "1.41",
+    }
+    values.update(changes)
+    return DockerHost(**values)  # type: ignore[arg-type]
+
+
+def test_summary_is_the_header_line() -> None:
+    assert _host().summary() == (
+        "docker: dind tcp://docker:2376 (engine 20.10.24, API 1.41, TLS verified) via "
+        "DOCKER_HOST; published ports on docker"
+    )
+    plain = _host(url="tcp://docker:2375", tls=None, published_host_verified=False)
+    assert "TLS off) via DOCKER_HOST; published ports on docker (unverified)" in plain.summary()
+    unix = _host(url="unix:///var/run/docker.sock", mode="dood", tls=None)
+    assert unix.summary().startswith(
+        "docker: dood unix:///var/run/docker.sock (engine 20.10.24, API 1.41) via"
+    )
+
+
+def test_environment_for_tls_and_plain() -> None:
+    env = _host().environment()
+    assert env["DOCKER_HOST"] == "tcp://docker:2376"
+    assert env["DOCKER_TLS_VERIFY"] == "1"
+    assert env["DOCKER_CERT_PATH"] == "/c"
+    assert env["DOCKER_CONTEXT"] is None
+    plain = _host(tls=None).environment()
+    assert plain["DOCKER_TLS_VERIFY"] is None
+    assert plain["DOCKER_CERT_PATH"] is None
+    noverify = _host(tls=_tls(verify=False)).environment()
+    assert noverify["DOCKER_TLS"] == "1"
+    assert noverify["DOCKER_TLS_VERIFY"] is None
+
+
+def test_cli_env_unsets_stale_variables() -> None:
+    env = _host(tls=None).cli_env({"DOCKER_TLS_VERIFY": "1", "DOCKER_CONTEXT": "old", "PATH": "/b"})
+    assert env == {"DOCKER_HOST": "tcp://docker:2376", "PATH": "/b"}
+
+
+def test_round_trip_through_a_dict() -> None:
+    host = _host(warnings=("w",), extras={"notes": "n"})
+    assert DockerHost.from_dict(host.to_dict()) == host
+
+
+def test_client_api_version_is_capped_at_docker_py_default() -> None:
+    import docker.constants
+
+    assert _host(api_version="1.24").client_api_version == "1.24"
+    assert (
+        _host(api_version="9.99").client_api_version == docker.constants.DEFAULT_DOCKER_API_VERSION
+    )
