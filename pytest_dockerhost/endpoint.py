@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
-from .errors import DockerHostError
+from .errors import BindMountError, DockerHostError
 
 if TYPE_CHECKING:
     import docker
@@ -258,6 +258,7 @@ class DockerHost:
     sidecar_id: str | None = None
     privileged: bool | None = None  # for a sidecar
     extras: Mapping[str, str] = field(default_factory=dict)
+    mounts: tuple[tuple[str, str], ...] = ()  # our container's (path here, path on the host)
 
     @property
     def parsed(self) -> DockerURL:
@@ -314,6 +315,37 @@ class DockerHost:
         client.api.trust_env = False
         return client
 
+    def daemon_path(self, path: str | os.PathLike[str]) -> str:
+        """The bind-mount source the daemon needs for ``path`` as seen from here.
+
+        A bind-mount source is resolved on the daemon's host, not where pytest runs: under
+        DooD a path inside the agent container maps through the agent's own mounts, and a
+        path that is only in the agent cannot be mounted at all. Raises BindMountError with
+        the fix (mount the folder into the agent, or copy files in with put_archive).
+        """
+        local = os.path.abspath(os.fspath(path))
+        parsed = self.parsed
+        same_machine = parsed.is_unix or (
+            parsed.host in ("127.0.0.1", "localhost", "::1") and not self.in_container
+        )
+        if self.outer is not None or not same_machine:
+            raise BindMountError(
+                f"{local} is on this machine, but the daemon at {self.url} runs in another "
+                "container or host and cannot see it. Copy files into the container instead: "
+                "create it, then container.put_archive(path, tar_bytes), then start it."
+            )
+        if not self.in_container or not parsed.is_unix:
+            return local
+        mapped = _map_mount(self.mounts, local)
+        if mapped is None:
+            raise BindMountError(
+                f"{local} exists only inside this container ({self.container_id or 'id unknown'}"
+                f"), so the daemon, which resolves bind-mount sources on its host, cannot "
+                "mount it. Mount a host folder into this container (docker run -v "
+                "HOST_DIR:DIR) and work below DIR, or copy files in with put_archive."
+            )
+        return mapped
+
     def summary(self) -> str:
         """The one-line report header."""
         tls = ""
@@ -346,7 +378,14 @@ class DockerHost:
         values["trace"] = tuple(TraceEntry(**entry) for entry in values.get("trace", ()))
         values["warnings"] = tuple(values.get("warnings", ()))
         values["extras"] = dict(values.get("extras") or {})
+        values["mounts"] = tuple((str(a), str(b)) for a, b in values.get("mounts") or ())
         return cls(**values)
+
+
+def _map_mount(mounts: tuple[tuple[str, str], ...], local: str) -> str | None:
+    from .network import map_path
+
+    return map_path(mounts, local)
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -19,5 +19,9 @@ class NoEndpointError(DockerHostError):
     """No candidate endpoint answered. The message holds the whole trace."""
 
 
+class BindMountError(DockerHostError):
+    """A path here cannot be bind-mounted, because the daemon cannot see it."""
+
+
 class SidecarError(DockerHostError):
     """The sidecar could not be started, reached or kept alive."""

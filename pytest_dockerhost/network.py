@@ -104,24 +104,33 @@ def uses_host_network(info: dict[str, Any]) -> bool:
     return str((info.get("HostConfig") or {}).get("NetworkMode") or "") == "host"
 
 
-def daemon_side_path(info: dict[str, Any] | None, local_path: str) -> str | None:
-    """The host path behind ``local_path`` in our container's mounts, or None if not mounted."""
-    if not info:
-        return None
-    best: tuple[str, str] | None = None
-    for mount in info.get("Mounts") or []:
+def mounts_of(info: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """(path in our container, path on the daemon's host) for each of our mounts."""
+    pairs: list[tuple[str, str]] = []
+    for mount in (info or {}).get("Mounts") or []:
         dest = str(mount.get("Destination") or "")
         source = str(mount.get("Source") or "")
-        if not dest or not source:
-            continue
-        if (local_path == dest or local_path.startswith(dest.rstrip("/") + "/")) and (
-            best is None or len(dest) > len(best[0])
-        ):
+        if dest and source:
+            pairs.append((dest, source))
+    return tuple(pairs)
+
+
+def map_path(mounts: tuple[tuple[str, str], ...], local_path: str) -> str | None:
+    """The daemon-side path behind ``local_path``, through the deepest mount that holds it."""
+    best: tuple[str, str] | None = None
+    for dest, source in mounts:
+        inside = local_path == dest or local_path.startswith(dest.rstrip("/") + "/")
+        if inside and (best is None or len(dest) > len(best[0])):
             best = (dest, source)
     if best is None:
         return None
     dest, source = best
     return source + local_path[len(dest.rstrip("/")) :] if local_path != dest else source
+
+
+def daemon_side_path(info: dict[str, Any] | None, local_path: str) -> str | None:
+    """The host path behind ``local_path`` in our container's mounts, or None if not mounted."""
+    return map_path(mounts_of(info), local_path)
 
 
 def published_ports(url: DockerURL, tls: TLSConfig | None, timeout: float) -> list[int]:

@@ -193,6 +193,7 @@ def _build_host(
         warnings=tuple(warnings),
         trace=tuple(trace),
         container_id=where.container_id,
+        mounts=network.mounts_of(self_info),
         extras={
             "notes": "\n".join(notes),
             "requested_mode": mode,
