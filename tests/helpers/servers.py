@@ -24,16 +24,18 @@ HTTPS_REFUSAL = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to
 class LoopbackServer:
     """Accept connections on loopback (TCP or unix) and pass each to ``handler``."""
 
-    def __init__(self, handler: Handler, *, unix_path: str | None = None) -> None:
+    def __init__(self, handler: Handler, *, unix_path: str | None = None, port: int = 0) -> None:
         self.handler = handler
         self.unix_path = unix_path
         if unix_path is None:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.bind(("127.0.0.1", 0))
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(("127.0.0.1", port))
         else:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.bind(unix_path)
         self.sock.listen(32)
+        self._address = self.sock.getsockname()
         self.stopped = threading.Event()
         self.connections: list[socket.socket] = []
         self.accepted = 0
@@ -42,7 +44,7 @@ class LoopbackServer:
 
     @property
     def port(self) -> int:
-        return int(self.sock.getsockname()[1])
+        return int(self._address[1])
 
     @property
     def url(self) -> str:

@@ -1,0 +1,129 @@
+"""The chain end to end without dockerd: fake sockets and loopback servers stand in."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pytest_dockerhost.resolve import resolve
+
+from ..helpers.servers import closed_port, docker_api, serving, silent
+from .conftest import MakeCtx
+
+
+def test_auto_finds_the_system_socket_and_says_how(make_ctx: MakeCtx, short_dir: Path) -> None:
+    path = str(short_dir / "docker.sock")
+    ctx = make_ctx(system_sockets=(path,))
+    with serving(docker_api(), unix_path=path):
+        result = resolve(ctx.settings, ctx=ctx)
+    assert result.host is not None
+    assert result.host.url == f"unix://{path}"
+    assert result.host.mode == "dood"
+    assert result.host.source == f"{path} (the system socket)"
+    assert result.host.engine_version == "20.10.24"
+    assert result.trace[-1].outcome == "ok"
+
+
+def test_docker_host_wins_and_tcp_publishes_on_its_host(make_ctx: MakeCtx) -> None:
+    with serving(docker_api()) as server:
+        ctx = make_ctx({"DOCKER_HOST": server.url})
+        result = resolve(ctx.settings, ctx=ctx)
+    assert result.host is not None
+    assert (result.host.mode, result.host.source) == ("dind", "DOCKER_HOST")
+    assert result.host.published_host == "127.0.0.1"
+    assert result.host.daemon_socket == "/var/run/docker.sock"
+    assert result.host.summary().startswith(
+        f"docker: dind {server.url} (engine 20.10.24, API 1.41, TLS off) via DOCKER_HOST;"
+    )
+
+
+def test_pinned_failure_does_not_fall_back_but_hints(make_ctx: MakeCtx, short_dir: Path) -> None:
+    path = str(short_dir / "docker.sock")
+    port = closed_port()
+    ctx = make_ctx({"DOCKER_HOST": f"tcp://127.0.0.1:{port}"}, system_sockets=(path,))
+    with serving(docker_api(), unix_path=path):
+        result = resolve(ctx.settings, ctx=ctx)
+    assert result.host is None
+    assert result.error.splitlines()[0] == "no working Docker endpoint (mode auto, from default)."
+    assert f"  DOCKER_HOST: tcp://127.0.0.1:{port}" in result.error
+    assert f"    what happened: 127.0.0.1:{port} refused the connection" in result.error
+    assert (
+        f"  note: unix://{path} answers (engine 20.10.24); to use it, remove DOCKER_HOST"
+        in result.error
+    )
+    assert "run `python -m pytest_dockerhost`" in result.error
+
+
+def test_nothing_found(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx()
+    result = resolve(ctx.settings, ctx=ctx)
+    assert result.host is None
+    assert "no-docker.sock (the system socket): unix://" in result.error
+    assert "no-docker.sock does not exist" in result.error
+    assert "start Docker" in result.error or "mount the host's socket" in result.error
+    assert "none present" in result.error
+
+
+def test_dind_without_a_tcp_endpoint(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx(cli={"mode": "dind"})
+    result = resolve(ctx.settings, ctx=ctx)
+    assert result.error.startswith("no working Docker endpoint (mode dind, from --docker-mode).")
+    assert "dind mode needs a TCP endpoint: set DOCKER_HOST=tcp://docker:2376" in result.error
+
+
+def test_dood_skips_tcp(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx({"DOCKER_HOST": "tcp://127.0.0.1:1"}, cli={"mode": "dood"})
+    result = resolve(ctx.settings, ctx=ctx)
+    assert "skipped DOCKER_HOST: dood mode uses only unix sockets" in result.error
+
+
+def test_dind_waits_for_a_late_daemon_within_the_timeout(make_ctx: MakeCtx) -> None:
+    port = closed_port()
+    ctx = make_ctx({"DOCKER_HOST": f"tcp://127.0.0.1:{port}"}, cli={"mode": "dind", "timeout": "1"})
+    start = time.monotonic()
+    result = resolve(ctx.settings, ctx=ctx)
+    elapsed = time.monotonic() - start
+    assert result.host is None
+    assert 0.9 < elapsed < 2.5
+    assert "what happened: not ready after" in result.error
+
+
+def test_auto_is_bounded_against_a_silent_host(make_ctx: MakeCtx) -> None:
+    with serving(silent) as server:
+        ctx = make_ctx({"DOCKER_HOST": server.url})
+        start = time.monotonic()
+        result = resolve(ctx.settings, ctx=ctx)
+        elapsed = time.monotonic() - start
+    assert result.host is None
+    assert elapsed < 3
+    assert "nothing answered within" in result.error
+
+
+def test_broken_config_is_reported_and_discovery_goes_on(
+    make_ctx: MakeCtx, short_dir: Path
+) -> None:
+    path = str(short_dir / "docker.sock")
+    ctx = make_ctx(system_sockets=(path,))
+    (ctx.home / ".docker").mkdir()
+    (ctx.home / ".docker/config.json").write_text("{oops")
+    with serving(docker_api(), unix_path=path):
+        result = resolve(ctx.settings, ctx=ctx)
+    assert result.host is not None
+    assert result.trace[0].source == "~/.docker/config.json"
+    assert result.trace[0].outcome == "failed"
+
+
+def test_tls_verify_zero_warning_reaches_the_host(make_ctx: MakeCtx, tmp_path: Path) -> None:
+    from ..helpers.servers import over_tls
+    from ..helpers.tls import make_material
+
+    material = make_material(tmp_path / "certs")
+    env = {"DOCKER_TLS_VERIFY": "0", "DOCKER_CERT_PATH": str(material.client_dir)}
+    with serving(over_tls(material.server_context(), docker_api())) as server:
+        ctx = make_ctx({**env, "DOCKER_HOST": server.url})
+        result = resolve(ctx.settings, ctx=ctx)
+    assert result.host is not None
+    assert result.host.tls is not None
+    assert result.host.tls.verify
+    assert any("DOCKER_TLS_VERIFY=0 turns TLS verification ON" in w for w in result.host.warnings)
+    assert "TLS verified" in result.host.summary()
