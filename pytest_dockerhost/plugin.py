@@ -32,10 +32,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(
                 spec.flag,
                 dest=dest,
-                nargs="?",
+                action="store_const",  # a bare flag: `--docker-required tests/` keeps the path
                 const="true",
                 default=None,
-                metavar="BOOL",
                 help=spec.help,
             )
             group.addoption(
