@@ -49,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 spec.flag, dest=dest, action="append", default=None, metavar="IMAGE", help=spec.help
             )
         else:
-            metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else None
+            metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else spec.flag[9:].upper()
             group.addoption(spec.flag, dest=dest, default=None, metavar=metavar, help=spec.help)
         if spec.ini is not None:
             if spec.kind == "lines":

@@ -1,0 +1,98 @@
+"""``python -m pytest_dockerhost``: the trace as a table, a fix per failure, exit 0/1/2."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from ..helpers.servers import closed_port, docker_api, serving
+
+
+def test_exit_0_and_the_summary_when_an_endpoint_works(pytester: pytest.Pytester) -> None:
+    with serving(docker_api()) as server:
+        result = pytester.run(
+            sys.executable, "-m", "pytest_dockerhost", "--docker-host", server.url, timeout=20
+        )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "pytest-dockerhost: mode auto (from default)",
+            "#  source*endpoint*result*ms",
+            f"1  --docker-host  {server.url}  ok*",
+            f"docker: dind {server.url} (engine 20.10.24, API 1.41, TLS off) via --docker-host;*",
+        ]
+    )
+
+
+def test_exit_1_with_what_happened_and_the_fix(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = closed_port()
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{port}")
+    result = pytester.run(sys.executable, "-m", "pytest_dockerhost", timeout=20)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            f"1  DOCKER_HOST  tcp://127.0.0.1:{port}  failed*",
+            f"1. 127.0.0.1:{port} refused the connection",
+            f"   fix: check that a Docker daemon listens on tcp://127.0.0.1:{port}*",
+            "no working Docker endpoint.",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        (["--docker-timeout", "-1"], {}, "--docker-timeout='-1' is not valid"),
+        ([], {"PYTEST_DOCKER_TIMEOUT": "x"}, "PYTEST_DOCKER_TIMEOUT='x' is not valid"),
+        ([], {"PYTEST_DOCKER_MODE": "x"}, "PYTEST_DOCKER_MODE='x' is not valid"),
+        ([], {"DOCKER_HOST": ""}, "DOCKER_HOST is set but empty"),
+    ],
+)
+def test_exit_2_for_a_bad_setting(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    said: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = pytester.run(sys.executable, "-m", "pytest_dockerhost", *args, timeout=20)
+    assert result.ret == 2
+    result.stderr.fnmatch_lines([f"pytest-dockerhost: {said}*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_unknown_mode_is_an_argparse_error(pytester: pytest.Pytester) -> None:
+    result = pytester.run(
+        sys.executable, "-m", "pytest_dockerhost", "--docker-mode=bogus", timeout=20
+    )
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["*--docker-mode: invalid choice: 'bogus'*"])
+
+
+def test_render_lists_absent_sockets_in_one_line(pytester: pytest.Pytester) -> None:
+    from pytest_dockerhost.__main__ import render
+    from pytest_dockerhost.endpoint import TraceEntry
+    from pytest_dockerhost.resolve import NOT_PRESENT, Resolution
+    from pytest_dockerhost.settings import Settings
+
+    trace = (
+        TraceEntry("DOCKER_HOST", "tcp://d:2375", "failed", 0.01, "d refused", "start it"),
+        TraceEntry(
+            "~/.rd/docker.sock (Rancher Desktop)",
+            "unix:///h/.rd/docker.sock",
+            "skipped",
+            0,
+            NOT_PRESENT,
+        ),
+    )
+    text = render(Resolution(Settings.from_sources({}, {}, {}), "auto", None, trace, "x"))
+    assert "not present: /h/.rd/docker.sock" in text
+    assert "1. d refused" in text
+    assert "   fix: start it" in text
+    assert text.endswith("no working Docker endpoint.")
