@@ -93,6 +93,7 @@ def render(resolution: Resolution) -> str:
         lines.extend(f"warning: {warning}" for warning in resolution.host.warnings)
     else:
         lines.append("no working Docker endpoint.")
+        lines.extend(f"warning: {warning}" for warning in resolution.settings.warnings)
         lines.extend(f"note: {hint}" for hint in resolution.hints)
     return "\n".join(lines)
 

@@ -173,6 +173,14 @@ def _build_host(
         daemon_socket = "/var/run/docker.sock"  # a dind daemon's own socket, for Ryuk
     kind = "dood" if url.is_unix else ("dind" if url.is_tcp else url.scheme)
     warnings = list(settings.warnings)
+    # A broken config file or a configured endpoint that failed before this one was
+    # passed over: say so, or the user never learns why their setting had no effect.
+    warnings.extend(
+        f"{entry.source} was passed over: {entry.detail}"
+        + (f"; fix: {entry.fix}" if entry.fix else "")
+        for entry in trace
+        if entry.outcome == "failed" and not entry.detail.endswith("does not exist")
+    )
     if candidate.tls is not None and not candidate.tls.verify:
         warnings.append(
             f"TLS to {url} does not verify the daemon's certificate; set DOCKER_TLS_VERIFY=1 "
@@ -297,6 +305,7 @@ def _failure_message(
             f"  also looked for {len(absent)} other sockets (rootless, Docker Desktop, "
             "Colima, Rancher Desktop, OrbStack, Podman): none present"
         )
+    lines.extend(f"  warning: {warning}" for warning in settings.warnings)
     lines.extend(f"  note: {hint}" for hint in hints)
     lines.append("  run `python -m pytest_dockerhost` for the whole table")
     return "\n".join(lines)

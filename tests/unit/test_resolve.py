@@ -111,6 +111,15 @@ def test_broken_config_is_reported_and_discovery_goes_on(
     assert result.host is not None
     assert result.trace[0].source == "~/.docker/config.json"
     assert result.trace[0].outcome == "failed"
+    (warning,) = result.host.warnings
+    assert warning.startswith("~/.docker/config.json was passed over: ~/.docker/config.json is not")
+    assert warning.endswith("fix: repair or remove ~/.docker/config.json; docker login rewrites it")
+
+
+def test_failed_settings_warnings_reach_the_failure_message(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx({"DOCKER_HOST": f"tcp://127.0.0.1:{closed_port()}", "DOCKER_TLS_VERIFY": "0"})
+    result = resolve(ctx.settings, ctx=ctx)
+    assert "  warning: DOCKER_TLS_VERIFY=0 turns TLS verification ON" in result.error
 
 
 def test_tls_verify_zero_warning_reaches_the_host(make_ctx: MakeCtx, tmp_path: Path) -> None:
