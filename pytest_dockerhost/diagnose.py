@@ -168,6 +168,13 @@ def _tls_verify_help(detail: str, url: DockerURL | None, tls_src: str) -> tuple[
             "the daemon's certificate is outside its validity period; check the clocks, and "
             "restart the dind container so that it signs a new one"
         )
+    if "key usage" in text:
+        # Python 3.13 turned on VERIFY_X509_STRICT; old docker:dind CAs lack keyUsage.
+        return what, (
+            "the certificates were made without the key-usage extensions that Python 3.13+ "
+            "requires (docker:dind images before 2025 made them so): update the dind image, or "
+            "regenerate its certificates with keyUsage on the CA and the server certificate"
+        )
     return what, (
         f"the CA in {tls_src} did not sign the daemon's certificate: use the ca.pem from the "
         "same run of the daemon (docker:dind: /certs/client/ca.pem)"
