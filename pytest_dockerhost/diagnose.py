@@ -17,10 +17,24 @@ WAIT_HINT = (
 
 
 def explain(
-    failure: Failure, url: DockerURL | None, tls: TLSConfig | None, source: str
+    failure: Failure,
+    url: DockerURL | None,
+    tls: TLSConfig | None,
+    source: str,
+    *,
+    waited: float | None = None,
 ) -> tuple[str, str]:
-    """(what happened, how to fix it) for ``failure`` on ``url`` found via ``source``."""
+    """(what happened, how to fix it) for ``failure`` on ``url`` found via ``source``.
+
+    ``waited`` is how long dind mode waited for the daemon, when it did.
+    """
     kind, detail = failure.kind, failure.detail
+    wait_hint = WAIT_HINT
+    if waited is not None:
+        wait_hint = (
+            f"it did not become ready within {waited:.1f} s; raise --docker-timeout "
+            "(or PYTEST_DOCKER_TIMEOUT) if the daemon needs longer to start"
+        )
     where = str(url) if url is not None else "?"
     tls_src = tls.source if tls is not None else ""
     if kind == "socket-eacces" and url is not None:
@@ -44,7 +58,7 @@ def explain(
     if kind == "refused":
         return detail, (
             f"check that a Docker daemon listens on {where} (2376 with TLS, 2375 without); "
-            + WAIT_HINT
+            + wait_hint
         )
     if kind == "dns":
         return detail, (
@@ -125,7 +139,7 @@ def explain(
         )
     if kind in ("not-ready", "empty-reply"):
         return f"{where}: {detail}", (
-            "the daemon may still be starting, or this is not a Docker port; " + WAIT_HINT
+            "the daemon may still be starting, or this is not a Docker port; " + wait_hint
         )
     if kind == "api-too-old":
         return detail, (
@@ -149,7 +163,7 @@ def explain(
             "the remote host"
         )
     if kind == "deadline":
-        return detail, "raise --docker-timeout if the daemon needs longer to start; " + WAIT_HINT
+        return detail, "raise --docker-timeout if the daemon needs longer to start; " + wait_hint
     return detail, f"check {source}"
 
 

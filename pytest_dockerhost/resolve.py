@@ -136,7 +136,10 @@ def _try(
             info = probe(candidate.url, candidate.tls, timeout=min(per_probe, left))
     except Failure as failure:
         elapsed = time.monotonic() - start
-        detail, fix = explain(failure, candidate.url, candidate.tls, candidate.source)
+        waited = elapsed if waits and failure.retryable else None
+        detail, fix = explain(
+            failure, candidate.url, candidate.tls, candidate.source, waited=waited
+        )
         if waits and failure.retryable:
             detail = f"not ready after {elapsed:.1f} s: {detail}"
         return TraceEntry(

@@ -62,7 +62,9 @@ class Candidate:
 
     @classmethod
     def broken(cls, source: str, raw: str, error: str, fix: str, *, pinned: bool) -> Candidate:
-        return cls(source=source, url=None, raw=raw, error=error, fix=fix, pinned=pinned)
+        return cls(
+            source=source, url=None, raw=_clip(raw, 100), error=error, fix=fix, pinned=pinned
+        )
 
 
 def url_candidate(
