@@ -104,9 +104,9 @@ def explain(
     if kind == "tls-client-rejected":
         return (
             f"the daemon at {where} refused our client certificate ({detail})",
-            f"use the client certificate made by the same daemon run: its cert.pem and key.pem "
-            f"(from {tls_src}) must be signed by the daemon's CA and not expired; with "
-            "docker:dind, copy /certs/client again after every restart",
+            f"use the cert.pem and key.pem made by the same daemon run (TLS from {tls_src}): "
+            "they must be signed by the daemon's CA and not expired; with docker:dind, copy "
+            "/certs/client again after every restart",
         )
     if kind in ("tls-reset", "tls-error"):
         return (

@@ -23,7 +23,7 @@ from .settings import Settings
 from .sources import CHAIN, Candidate, SourceContext
 from .transport import Failure
 
-PROBE_TIMEOUT = 2.0  # per socket operation while discovering
+PROBE_TIMEOUT = 1.5  # per socket operation while discovering; keeps a silent host under 3 s
 AUTO_BUDGET = 5.0  # the whole of auto discovery
 NOT_PRESENT = "not present"
 
