@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from ..helpers import cannot_run_as_user
 from .conftest import USER_UID
 
 pytestmark = pytest.mark.catalogue
@@ -645,8 +646,8 @@ def run_as_user(
 def _skip_reason(case: Case) -> str:
     if case.needs_engine and not os.path.exists(SYSTEM_SOCKET):
         return f"needs the real dockerd on {SYSTEM_SOCKET} (.ci/run starts it)"
-    if case.as_user and (os.getuid() != 0 or shutil.which("setpriv") is None):
-        return "runs pytest as uid 1000 through setpriv, which needs root"
+    if case.as_user and cannot_run_as_user():
+        return cannot_run_as_user()
     return ""
 
 
@@ -693,11 +694,10 @@ def test_catalogue_is_big_enough() -> None:
 @pytest.mark.skipif(
     not os.path.exists(SYSTEM_SOCKET), reason=f"needs the real dockerd on {SYSTEM_SOCKET}"
 )
-@pytest.mark.skipif(
-    os.getuid() != 0, reason="runs pytest as uid 1000 through setpriv, which needs root"
-)
 def test_eacces_then_passes_with_the_group_added() -> None:
     """The real DooD trap: no group -> exact gid diagnosis; --group-add <gid> -> it passes."""
+    if cannot_run_as_user():
+        pytest.skip(cannot_run_as_user())
     gid = os.stat(SYSTEM_SOCKET).st_gid
     denied = run_as_user({}, [])
     assert denied.ret == pytest.ExitCode.TESTS_FAILED, denied.output

@@ -1,0 +1,34 @@
+"""Helpers shared by the unit tests and the catalogue."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+
+DROP_TO_USER = ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]
+
+
+@functools.lru_cache(maxsize=1)
+def cannot_run_as_user() -> str:
+    """Why this interpreter cannot run as uid 1000 through setpriv, or "" when it can."""
+    if os.getuid() != 0:
+        return "needs root to run a child as uid 1000"
+    if shutil.which("setpriv") is None:
+        return "needs setpriv (util-linux) to run a child as uid 1000"
+    try:
+        done = subprocess.run(
+            [*DROP_TO_USER, sys.executable, "-c", "import pytest_dockerhost, pytest"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except OSError as exc:
+        return f"setpriv failed: {exc}"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return f"{sys.executable} cannot run as uid 1000 here ({last})"
+    return ""

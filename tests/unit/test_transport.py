@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from pytest_dockerhost.endpoint import DockerURL, TLSConfig, parse_url
 from pytest_dockerhost.probe import probe, wait_for
 from pytest_dockerhost.transport import Failure, make_ssl_context
 
-from ..helpers import servers
+from ..helpers import DROP_TO_USER, cannot_run_as_user, servers
 from ..helpers.servers import closed_port, docker_api, over_tls, serving, silent, web_server
 from ..helpers.tls import (
     Material,
@@ -98,32 +100,41 @@ def test_dangling_symlink(short_dir: Path) -> None:
     assert "point DOCKER_HOST at the daemon's socket" in fix
 
 
-@pytest.mark.skipif(os.getuid() != 0, reason="needs root to drop to another uid")
+EACCES_CHILD = """
+import sys
+from pytest_dockerhost.diagnose import explain
+from pytest_dockerhost.endpoint import parse_url
+from pytest_dockerhost.probe import probe
+from pytest_dockerhost.transport import Failure
+
+url = parse_url("unix://" + sys.argv[1])
+try:
+    probe(url, None, timeout=1.0)
+except Failure as failure:
+    what, fix = explain(failure, url, None, "DOCKER_HOST")
+    print(failure.kind, what, fix, sep="\\n")
+"""
+
+
 def test_eacces_names_the_gid_and_the_fix(short_dir: Path) -> None:
     """A real EACCES: a socket mode 660 owned by gid 4321, probed from a child as uid 1000."""
+    if cannot_run_as_user():
+        pytest.skip(cannot_run_as_user())
     path = str(short_dir / "d.sock")
     with serving(docker_api(), unix_path=path):
         os.chown(path, 0, 4321)
         os.chmod(path, 0o660)
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child drops privileges and reports what it sees
-            os.close(read)
-            try:
-                os.setgroups([])
-                os.setgid(1000)
-                os.setuid(1000)
-                failure, what, fix = fail(parse_url(f"unix://{path}"), None)
-                text = f"{failure.kind}\n{what}\n{fix}"
-            except BaseException as exc:
-                text = f"error\n{exc!r}\n"
-            os.write(write, text.encode())
-            os._exit(0)
-        os.close(write)
-        with os.fdopen(read) as pipe:
-            kind, what, fix = pipe.read().split("\n", 2)
-        os.waitpid(pid, 0)
-    assert kind == "socket-eacces", what
+        # The probe runs in a child as uid 1000 with no supplementary groups.
+        child = subprocess.run(
+            [*DROP_TO_USER, sys.executable, "-c", EACCES_CHILD, path],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    kind, what, fix = (child.stdout + "\n\n").split("\n", 2)
+    fix = fix.strip()
+    assert kind == "socket-eacces", child.stdout + child.stderr
     assert f"permission denied on {path}: the socket is srw-rw---- owned by uid 0, gid 4321" in what
     assert "(uid 1000) with groups 1000" in what
     assert "none of which is 4321" in what
