@@ -63,7 +63,12 @@ class Candidate:
     @classmethod
     def broken(cls, source: str, raw: str, error: str, fix: str, *, pinned: bool) -> Candidate:
         return cls(
-            source=source, url=None, raw=_clip(raw, 100), error=error, fix=fix, pinned=pinned
+            source=source,
+            url=None,
+            raw=_clip(raw, 100) if raw else "",
+            error=error,
+            fix=fix,
+            pinned=pinned,
         )
 
 

@@ -3,8 +3,8 @@ would hit it (a pytest subprocess with --docker-required and a test that needs D
 
 Each case must end within 3 s, print one paragraph that names the setting's source, what
 happened and the fix, and print no Python traceback. The cases are also the source of the
-README's troubleshooting table: ``python -m pytest tests/catalogue -m catalogue -s -k table``
-prints it.
+README's troubleshooting table: with ``PYTEST_DOCKERHOST_CATALOGUE_OUT=FILE`` set, each case
+appends its id and the paragraph it matched to FILE as a JSON line.
 """
 
 from __future__ import annotations
@@ -679,9 +679,14 @@ def test_bad_input(
     wanted = [text.format(**v) for text in (case.what, case.fix) if text]
     blocks = _paragraphs(run.output, source)
     assert blocks, f"no paragraph names {source!r}:\n{run.output}"
-    assert any(all(text in block for text in wanted) for block in blocks), (
-        f"no paragraph starting with {source!r} holds {wanted!r}:\n" + "\n---\n".join(blocks)
+    matching = [block for block in blocks if all(text in block for text in wanted)]
+    assert matching, f"no paragraph starting with {source!r} holds {wanted!r}:\n" + "\n---\n".join(
+        blocks
     )
+    out = os.environ.get("PYTEST_DOCKERHOST_CATALOGUE_OUT")
+    if out:
+        with open(out, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"case": case.id, "paragraph": matching[-1]}) + "\n")
     assert "chmod 666" not in run.output
     assert "chmod 777" not in run.output
 
