@@ -88,8 +88,7 @@ def render(resolution: Resolution) -> str:
     lines.append("")
     if resolution.host is not None:
         lines.append(resolution.host.summary())
-        notes = resolution.host.extras.get("notes", "")
-        lines.extend(f"note: {note}" for note in notes.splitlines() if note)
+        lines.extend(f"note: {note}" for note in resolution.host.notes)
         lines.extend(f"warning: {warning}" for warning in resolution.host.warnings)
     else:
         lines.append("no working Docker endpoint.")

@@ -252,6 +252,7 @@ class DockerHost:
     engine_version: str
     api_version: str
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # how things were found, e.g. "TLS from /certs/client (found)"
     trace: tuple[TraceEntry, ...] = ()
     container_id: str | None = None  # our own container, when we run in one
     outer: DockerHost | None = None  # the daemon hosting a sidecar
@@ -377,6 +378,7 @@ class DockerHost:
         values["outer"] = cls.from_dict(values["outer"]) if values.get("outer") else None
         values["trace"] = tuple(TraceEntry(**entry) for entry in values.get("trace", ()))
         values["warnings"] = tuple(values.get("warnings", ()))
+        values["notes"] = tuple(values.get("notes", ()))
         values["extras"] = dict(values.get("extras") or {})
         values["mounts"] = tuple((str(a), str(b)) for a, b in values.get("mounts") or ())
         return cls(**values)

@@ -205,8 +205,8 @@ def _build_host(
         trace=tuple(trace),
         container_id=where.container_id,
         mounts=network.mounts_of(self_info),
+        notes=tuple(notes),
         extras={
-            "notes": "\n".join(notes),
             "requested_mode": mode,
             "os": info.os,
             "arch": info.arch,

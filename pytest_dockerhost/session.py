@@ -73,8 +73,7 @@ class DockerSession:
         lines: list[str] = []
         if self.host is not None:
             lines.append(self.host.summary())
-            notes = self.host.extras.get("notes", "")
-            lines.extend(f"docker: note: {note}" for note in notes.splitlines() if note)
+            lines.extend(f"docker: note: {note}" for note in self.host.notes)
             lines.extend(f"docker: warning: {warning}" for warning in self.host.warnings)
         else:
             action = "fail" if self.settings.fail_without_docker else "be skipped"

@@ -146,7 +146,7 @@ def test_cli_env_unsets_stale_variables() -> None:
 
 
 def test_round_trip_through_a_dict() -> None:
-    host = _host(warnings=("w",), extras={"notes": "n"})
+    host = _host(warnings=("w",), notes=("n",), extras={"os": "linux"}, mounts=(("/a", "/b"),))
     assert DockerHost.from_dict(host.to_dict()) == host
 
 
