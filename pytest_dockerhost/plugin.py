@@ -6,6 +6,7 @@ runs which never touch Docker pay almost nothing for the plugin.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
     from .endpoint import DockerHost
     from .session import DockerSession
 
+_BOOL_WORDS = {
+    "true": ("true", "1", "yes", "on", "True", "TRUE"),
+    "false": ("false", "0", "no", "off", "False", "FALSE"),
+}
 DOCKER_FIXTURES = frozenset({"docker_host", "docker_client", "docker_env"})
 _SESSION: pytest.StashKey[DockerSession] = pytest.StashKey()
 _WORKER_KEY = "pytest_dockerhost"
@@ -44,6 +49,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 const="false",
                 help=f"the opposite of {spec.flag}",
             )
+            # argparse matches a whole option string before splitting at "=", so these
+            # spellings keep `--docker-sidecar-privileged=false` working next to bare flags.
+            for word in ("true", "false"):
+                group.addoption(
+                    *(f"{spec.flag}={alias}" for alias in _BOOL_WORDS[word]),
+                    dest=dest,
+                    action="store_const",
+                    const=word,
+                    help=argparse.SUPPRESS,
+                )
         elif spec.kind == "lines":
             group.addoption(
                 spec.flag, dest=dest, action="append", default=None, metavar="IMAGE", help=spec.help

@@ -173,6 +173,22 @@ def test_not_required_beats_ci(
     result.stdout.fnmatch_lines(["*1 passed, 2 skipped*"])
 
 
+@pytest.mark.parametrize(
+    ("flag", "outcome"), [("=false", "1 passed, 2 skipped"), ("=1", "2 errors")]
+)
+def test_on_off_flags_also_take_a_value(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    dead_host: str,
+    flag: str,
+    outcome: str,
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    pytester.makepyfile(DOCKER_TESTS)
+    result = pytester.runpytest(f"--docker-required{flag}")
+    result.stdout.fnmatch_lines([f"*{outcome}*"])
+
+
 def test_ini_docker_required(pytester: pytest.Pytester, dead_host: str) -> None:
     pytester.makeini("[pytest]\ndocker_required = true\n")
     pytester.makepyfile(DOCKER_TESTS)
