@@ -1,0 +1,448 @@
+"""The real engine: a labelled docker-py client, dind containers, test images, cleanup."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import ipaddress
+import os
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmarks import harness
+
+if TYPE_CHECKING:
+    import docker
+    import docker.models.containers
+
+DIND_IMAGE = "pytest-dockerhost-test/dind:local"
+BUSYBOX_IMAGE = "pytest-dockerhost-test/busybox:local"
+BIG_IMAGE = "pytest-dockerhost-bench/big:local"
+BIG_MB = 50
+
+# docker-on-ci.md section 3: every capability but SYS_RESOURCE (which this engine's
+# bounding set lacks, so --privileged fails with "unable to apply caps").
+UNPRIVILEGED_CAPS = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+]
+
+
+def unprivileged_profile() -> dict[str, Any]:
+    """Raw HostConfig fields for a nested dockerd without --privileged (docker-on-ci.md §3).
+
+    The package's sidecar code carries the same profile; it is used when it exists so
+    that the baselines and the sidecar run under identical conditions.
+    """
+    with contextlib.suppress(ImportError):
+        from pytest_dockerhost import sidecar  # type: ignore[attr-defined,unused-ignore]
+
+        profile = getattr(sidecar, "unprivileged_host_config", None)
+        if callable(profile):
+            value = profile()
+            if isinstance(value, dict):
+                return dict(value)
+    return {
+        "CapAdd": list(UNPRIVILEGED_CAPS),
+        "SecurityOpt": ["seccomp=unconfined", "apparmor=unconfined"],
+        "MaskedPaths": [],  # --security-opt systempaths=unconfined
+        "ReadonlyPaths": [],
+        "DeviceCgroupRules": ["a *:* rwm"],
+        "CgroupnsMode": "host",
+        "Binds": ["/sys/fs/cgroup:/sys/fs/cgroup:rw"],
+    }
+
+
+_clients: dict[str, docker.DockerClient] = {}
+
+
+def client() -> docker.DockerClient:
+    """The outer engine (the local socket), where every baseline runs."""
+    if "outer" not in _clients:
+        import docker
+
+        _clients["outer"] = docker.DockerClient(base_url="unix:///var/run/docker.sock", timeout=120)
+    return _clients["outer"]
+
+
+def version_text() -> str:
+    info = client().version()
+    return f"{info['Version']} (API {info['ApiVersion']})"
+
+
+def sweep(run_id: str | None = harness.RUN_ID) -> None:
+    """Remove containers, volumes and networks of this run (or of dead earlier runs)."""
+    api = client()
+
+    def mine(item_labels: dict[str, str] | None) -> bool:
+        item_labels = item_labels or {}
+        owner = item_labels.get(harness.LABEL)
+        if owner is None:
+            return False
+        if owner == run_id:
+            return True
+        pid = item_labels.get(harness.LABEL_PID, "")
+        return pid.isdigit() and not Path(f"/proc/{pid}").exists()  # a crashed earlier run
+
+    for container in api.containers.list(all=True, filters={"label": harness.LABEL}):
+        if mine(container.labels):
+            with contextlib.suppress(Exception):
+                container.remove(force=True, v=True)
+    for volume in api.volumes.list(filters={"label": harness.LABEL}):
+        if mine(volume.attrs.get("Labels")):
+            with contextlib.suppress(Exception):
+                volume.remove(force=True)
+    for network in api.networks.list(filters={"label": harness.LABEL}):
+        if mine(network.attrs.get("Labels")):
+            with contextlib.suppress(Exception):
+                network.remove()
+
+
+def remove(container: docker.models.containers.Container, volume: str | None = None) -> None:
+    with contextlib.suppress(Exception):
+        container.remove(force=True, v=True)
+    if volume:
+        with contextlib.suppress(Exception):
+            client().volumes.get(volume).remove(force=True)
+
+
+# --- certificates ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertSet:
+    root: Path  # holds server/{ca,cert,key}.pem and client/{ca,cert,key}.pem
+
+    @property
+    def client_dir(self) -> Path:
+        return self.root / "client"
+
+    def server_tar(self, prefix: str = "certs") -> bytes:
+        """server/*.pem under ``prefix``, for put_archive into the container's /."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name in ("ca.pem", "cert.pem", "key.pem"):
+                data = (self.root / "server" / name).read_bytes()
+                info = tarfile.TarInfo(f"{prefix}/server/{name}")
+                info.size = len(data)
+                info.mode = 0o600 if name == "key.pem" else 0o644
+                tar.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+
+def make_certs(directory: Path) -> CertSet:
+    """A CA, a server certificate for 127.0.0.1/localhost/docker and a client certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def key() -> ec.EllipticCurvePrivateKey:
+        return ec.generate_private_key(ec.SECP256R1())
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    def usage(*, ca: bool) -> x509.KeyUsage:
+        return x509.KeyUsage(
+            digital_signature=True,
+            content_commitment=False,
+            key_encipherment=not ca,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=ca,
+            crl_sign=ca,
+            encipher_only=False,
+            decipher_only=False,
+        )
+
+    ca_key = key()
+    ca_name = name("pytest-dockerhost bench CA")
+    ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(usage(ca=True), critical=True)
+        .add_extension(ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    def leaf(
+        common: str, eku: x509.ObjectIdentifier, sans: list[x509.GeneralName] | None
+    ) -> tuple[bytes, bytes]:
+        leaf_key = key()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(common))
+            .issuer_name(ca_name)
+            .public_key(leaf_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(usage(ca=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+                critical=False,
+            )
+        )
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        return (
+            cert.public_bytes(serialization.Encoding.PEM),
+            leaf_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )
+
+    ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
+    sans: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.DNSName("docker"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
+    for role, eku, role_sans in (
+        ("server", ExtendedKeyUsageOID.SERVER_AUTH, sans),
+        ("client", ExtendedKeyUsageOID.CLIENT_AUTH, None),
+    ):
+        folder = directory / role
+        folder.mkdir(parents=True, exist_ok=True)
+        cert_pem, key_pem = leaf(f"pytest-dockerhost bench {role}", eku, role_sans)
+        (folder / "ca.pem").write_bytes(ca_pem)
+        (folder / "cert.pem").write_bytes(cert_pem)
+        (folder / "key.pem").write_bytes(key_pem)
+        (folder / "key.pem").chmod(0o600)
+    return CertSet(directory)
+
+
+# --- dind ------------------------------------------------------------------------------
+
+
+def _tls_client(port: int, cert_dir: Path) -> Any:
+    import docker
+
+    tls = docker.tls.TLSConfig(
+        client_cert=(str(cert_dir / "cert.pem"), str(cert_dir / "key.pem")),
+        ca_cert=str(cert_dir / "ca.pem"),
+        verify=True,
+    )
+    api = docker.APIClient(base_url=f"https://127.0.0.1:{port}", tls=tls, version="1.41", timeout=2)
+    api.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise replace our CA
+    return api
+
+
+def poll_version(port: int, cert_dir: Path, *, deadline: float, interval: float = 0.02) -> str:
+    """Poll ``version`` over TLS until the daemon answers (what users wait for)."""
+    api = _tls_client(port, cert_dir)
+    try:
+        while True:
+            try:
+                return str(api.version()["Version"])
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(interval)
+    finally:
+        api.close()
+
+
+def _create_dind(volume: str, *, env: dict[str, str] | None = None) -> Any:
+    api = client()
+    api.volumes.create(volume, labels=harness.labels())
+    host_config = api.api.create_host_config(
+        port_bindings={2376: ("127.0.0.1", None)},
+        binds=[f"{volume}:/var/lib/docker:rw"],
+    )
+    for key, value in unprivileged_profile().items():
+        if key == "Binds":
+            host_config["Binds"] = [*host_config.get("Binds", []), *value]
+        else:
+            host_config[key] = value
+    created = api.api.create_container(
+        DIND_IMAGE,
+        detach=True,
+        environment=env or {},
+        labels=harness.labels(role="dind-baseline"),
+        ports=[2376],
+        host_config=host_config,
+    )
+    return api.containers.get(created["Id"])
+
+
+def _host_port(container: Any) -> int:
+    container.reload()
+    return int(container.ports["2376/tcp"][0]["HostPort"])
+
+
+def _unique(stem: str) -> str:
+    return f"pdh-bench-{stem}-{harness.RUN_ID}-{time.monotonic_ns() % 10**9}"
+
+
+def dind_usual(timeout: float = 120.0, poll: float = 0.1) -> float:
+    """The hand-rolled way: run with DOCKER_TLS_CERTDIR=/certs, wait for /certs/client,
+    copy it out, poll until ``version`` answers. Returns the seconds it took."""
+    volume = _unique("usual")
+    container = None
+    with tempfile.TemporaryDirectory(prefix="pdh-bench-certs-") as tmp:
+        try:
+            start = time.perf_counter()
+            deadline = time.monotonic() + timeout
+            container = _create_dind(volume, env={"DOCKER_TLS_CERTDIR": "/certs"})
+            container.start()
+            while True:  # the entrypoint copies ca.pem into client/ last
+                try:
+                    stream, _ = container.get_archive("/certs/client/ca.pem")
+                    b"".join(stream)
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(poll)
+            stream, _ = container.get_archive("/certs/client")
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                tar.extractall(tmp, filter="data")
+            port = _host_port(container)
+            poll_version(port, Path(tmp) / "client", deadline=deadline, interval=poll)
+            return time.perf_counter() - start
+        finally:
+            if container is not None:
+                remove(container, volume)
+            else:
+                remove_volume(volume)
+
+
+def dind_floor(certs: CertSet, timeout: float = 60.0) -> float:
+    """The same image with its certificates already in place (put_archive before start),
+    polled until ``version`` answers: the daemon's own start time."""
+    volume = _unique("floor")
+    container = None
+    try:
+        start = time.perf_counter()
+        deadline = time.monotonic() + timeout
+        container = _create_dind(volume, env={"DOCKER_TLS_CERTDIR": "/certs"})
+        container.put_archive("/", certs.server_tar())
+        container.start()
+        port = _host_port(container)
+        poll_version(port, certs.client_dir, deadline=deadline)
+        return time.perf_counter() - start
+    finally:
+        if container is not None:
+            remove(container, volume)
+        else:
+            remove_volume(volume)
+
+
+@contextlib.contextmanager
+def running_floor_dind(certs: CertSet) -> Any:
+    """A ready dind (certs pre-placed) for rows that need a daemon: yields its port."""
+    volume = _unique("daemon")
+    container = _create_dind(volume, env={"DOCKER_TLS_CERTDIR": "/certs"})
+    try:
+        container.put_archive("/", certs.server_tar())
+        container.start()
+        port = _host_port(container)
+        poll_version(port, certs.client_dir, deadline=time.monotonic() + 60)
+        yield port
+    finally:
+        remove(container, volume)
+
+
+def remove_volume(volume: str) -> None:
+    with contextlib.suppress(Exception):
+        client().volumes.get(volume).remove(force=True)
+
+
+# --- images ---------------------------------------------------------------------------
+
+
+def ensure_images() -> None:
+    """The repo's cached test images (busybox, dind), built once by tests/images/build.sh."""
+    api = client()
+    missing = []
+    for tag in (BUSYBOX_IMAGE, DIND_IMAGE):
+        try:
+            api.images.get(tag)
+        except Exception:
+            missing.append(tag.split("/")[1].split(":")[0])
+    if missing:
+        harness.run(["bash", str(harness.REPO / "tests/images/build.sh"), *missing], timeout=900)
+
+
+def ensure_big_image() -> int:
+    """A ~50 MB image: busybox plus a layer of random data. Cached by tag. Returns bytes."""
+    api = client()
+    try:
+        image = api.images.get(BIG_IMAGE)
+        return int(image.attrs["Size"])
+    except Exception:
+        pass
+    with tempfile.TemporaryDirectory(prefix="pdh-bench-big-") as tmp:
+        root = Path(tmp)
+        (root / "Dockerfile").write_text(
+            f"FROM {BUSYBOX_IMAGE}\nCOPY blob /blob\n"
+            f'LABEL {harness.CACHE_LABEL}="{BIG_MB} MB of random data on busybox"\n'
+        )
+        with (root / "blob").open("wb") as fh:
+            for _ in range(BIG_MB):
+                fh.write(os.urandom(1024 * 1024))
+        env = dict(os.environ, DOCKER_BUILDKIT="0")
+        subprocess.run(
+            ["docker", "build", "-q", "-t", BIG_IMAGE, str(root)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    return int(api.images.get(BIG_IMAGE).attrs["Size"])

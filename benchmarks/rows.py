@@ -1,0 +1,243 @@
+"""The comparisons: each function measures one row of the table, A (ours) against B."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import engine, harness, sidecar_rows, workloads
+from benchmarks.harness import Result, alternate, ratio_at_most
+
+
+@dataclass(frozen=True)
+class Plan:
+    smoke: bool
+
+    def reps(self, full: int) -> int:
+        return 1 if self.smoke else full
+
+    @property
+    def warmup(self) -> int:
+        return 0 if self.smoke else 1
+
+
+def pytest_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", *args]
+
+
+def pytest_run(
+    root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> dict[str, Any]:
+    """Run pytest in ``root``; return the timings the workload's conftest recorded."""
+    with tempfile.NamedTemporaryFile(suffix=".json", prefix="pdh-bench-") as out:
+        run_env = env or harness.clean_env()
+        run_env = {**run_env, "PDH_BENCH_OUT": out.name}
+        harness.run(pytest_cmd(*args), env=run_env, cwd=root, timeout=timeout)
+        text = Path(out.name).read_text()
+        return json.loads(text) if text.strip() else {}
+
+
+# --- DooD resolution -----------------------------------------------------------------
+
+
+def dood_resolution(plan: Plan) -> Result:
+    import docker
+
+    from pytest_dockerhost import Settings, resolve
+
+    env = harness.clean_env()
+    result = Result(
+        key="dood-resolution",
+        title="DooD resolution (in process)",
+        a_label="resolve(auto) + host.client()",
+        b_label="docker.from_env() + ping()",
+        measures=(
+            "in one warm process (imports done), seconds from nothing to a client that has "
+            "proven the daemon answers; socket /var/run/docker.sock present"
+        ),
+        target="ratio <= 1.3",
+        check=ratio_at_most(1.3),
+    )
+
+    def ours() -> None:
+        host = resolve(Settings.from_sources({}, env, {}), env=env).require()
+        host.client().close()
+
+    def theirs() -> None:
+        client = docker.from_env(environment=env)
+        client.ping()
+        client.close()
+
+    alternate([ours, theirs], [result.a, result.b], reps=plan.reps(41), warmup=plan.warmup + 2)
+    return result
+
+
+COLD_OURS = (
+    "from pytest_dockerhost import Settings, resolve\n"
+    "resolve(Settings.from_sources()).require().client().close()\n"
+)
+COLD_THEIRS = "import docker\nc = docker.from_env()\nc.ping()\nc.close()\n"
+
+
+def dood_resolution_cold(plan: Plan) -> Result:
+    env = harness.clean_env()
+    result = Result(
+        key="dood-resolution-cold",
+        title="DooD resolution (fresh interpreter)",
+        a_label="python -c 'resolve(auto) + client'",
+        b_label="python -c 'docker.from_env().ping()'",
+        measures="wall time of a new Python process that imports, resolves and builds a client",
+        target="ratio <= 1.3",
+        check=ratio_at_most(1.3),
+    )
+    alternate(
+        [
+            lambda: harness.run([sys.executable, "-c", COLD_OURS], env=env) and None,
+            lambda: harness.run([sys.executable, "-c", COLD_THEIRS], env=env) and None,
+        ],
+        [result.a, result.b],
+        reps=plan.reps(15),
+        warmup=plan.warmup,
+    )
+    return result
+
+
+# --- plugin load on Docker-free runs ---------------------------------------------------
+
+
+def plugin_load(plan: Plan) -> Result:
+    result = Result(
+        key="plugin-load",
+        title="plugin load, 200 trivial tests",
+        a_label="pytest -p dockerhost",
+        b_label="pytest -p no:dockerhost",
+        measures=(
+            "wall time of a pytest subprocess running 200 trivial tests in 10 files that never "
+            "touch Docker (the plugin still resolves at session start for its header line)"
+        ),
+        target="ratio <= 1.05",
+        check=ratio_at_most(1.05),
+    )
+    env = harness.clean_env()
+    with harness.workspace(workloads.trivial_tests()) as root:
+        alternate(
+            [
+                lambda: harness.run(pytest_cmd("-p", "dockerhost"), env=env, cwd=root) and None,
+                lambda: harness.run(pytest_cmd("-p", "no:dockerhost"), env=env, cwd=root) and None,
+            ],
+            [result.a, result.b],
+            reps=plan.reps(25),
+            warmup=plan.warmup,
+        )
+    return result
+
+
+# --- testcontainers ------------------------------------------------------------------
+
+
+def testcontainers_row(plan: Plan) -> Result:
+    count = 3
+    result = Result(
+        key="testcontainers",
+        title=f"testcontainers, {count} containers",
+        a_label="pytest -p dockerhost",
+        b_label="pytest -p no:dockerhost",
+        measures=(
+            f"wall time of a pytest subprocess whose {count} tests each start the busybox httpd "
+            "with testcontainers' DockerContainer, wait for its first HTTP answer on the "
+            "mapped port and stop it (Ryuk off in both)"
+        ),
+        target="ratio <= 1.05",
+        check=ratio_at_most(1.05),
+    )
+    env = harness.clean_env()
+    files = workloads.tc_workload(engine.BUSYBOX_IMAGE, harness.labels(), count)
+    with harness.workspace(files) as root:
+        alternate(
+            [
+                lambda: harness.run(pytest_cmd("-p", "dockerhost"), env=env, cwd=root) and None,
+                lambda: harness.run(pytest_cmd("-p", "no:dockerhost"), env=env, cwd=root) and None,
+            ],
+            [result.a, result.b],
+            reps=plan.reps(11),
+            warmup=plan.warmup,
+        )
+    return result
+
+
+# --- sidecar cold start baselines ----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def bench_certs() -> Iterator[engine.CertSet]:
+    with tempfile.TemporaryDirectory(prefix="pdh-bench-certs-") as tmp:
+        yield engine.make_certs(Path(tmp))
+
+
+def sidecar_cold(plan: Plan) -> list[Result]:
+    """Sidecar cold start against the usual way and against the floor, alternated A B C."""
+    usual = Result(
+        key="sidecar-vs-usual",
+        title="sidecar cold start vs the usual way",
+        a_label="--docker-mode=sidecar, docker_host setup",
+        b_label="docker run DOCKER_TLS_CERTDIR=/certs, wait+copy certs, poll version",
+        measures=(
+            "seconds until a TLS client gets an answer to `version` from a fresh dind "
+            "(same image, unprivileged profile, fresh /var/lib/docker volume); B: the "
+            "entrypoint generates 4096-bit RSA keys, polled every 0.1 s"
+        ),
+        target="ratio <= 0.2",
+        check=ratio_at_most(0.2),
+    )
+    floor = Result(
+        key="sidecar-vs-floor",
+        title="sidecar cold start vs the floor",
+        a_label="--docker-mode=sidecar, docker_host setup",
+        b_label="same image, certs put_archive'd before start, poll version",
+        measures=(
+            "as above; B creates the container, copies pre-made certificates in, starts it "
+            "and polls `version` every 20 ms: the daemon's own start time"
+        ),
+        target="ratio <= 1.2",
+        check=ratio_at_most(1.2),
+    )
+    reason = sidecar_rows.unavailable()
+    with bench_certs() as certs:
+        contenders: list[Callable[[], float | None]] = [
+            engine.dind_usual,
+            lambda: engine.dind_floor(certs),
+        ]
+        samples = [usual.b, floor.b]
+        if not reason:
+            contenders.insert(0, sidecar_rows.cold_start_sample)
+            samples.insert(0, usual.a)
+        alternate(contenders, samples, reps=plan.reps(3), warmup=0)
+        if not reason:
+            # The floor and the sidecar are fast; more of them for a stable median.
+            extra = [sidecar_rows.cold_start_sample, lambda: engine.dind_floor(certs)]
+            alternate(extra, [usual.a, floor.b], reps=plan.reps(6) - 1 if plan.reps(6) > 1 else 0)
+    if reason:
+        usual.skipped = floor.skipped = f"A not measured: {reason}"
+    else:
+        floor.a = list(usual.a)
+    return [usual, floor]
+
+
+def sidecar_more(plan: Plan) -> list[Result]:
+    return sidecar_rows.rows(plan)
+
+
+ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
+    "dood": dood_resolution,
+    "dood-cold": dood_resolution_cold,
+    "plugin-load": plugin_load,
+    "testcontainers": testcontainers_row,
+    "sidecar-cold": sidecar_cold,
+    "sidecar": sidecar_more,
+}
