@@ -7,7 +7,8 @@ runs which never touch Docker pay almost nothing for the plugin.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -86,12 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = Settings.from_config(config)
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-dockerhost: {exc}") from None
-    if settings.mode.value == "sidecar":
-        raise pytest.UsageError(
-            f"pytest-dockerhost: --docker-mode=sidecar (from {settings.mode.source}) is not "
-            "available yet in this version; use auto, dood or dind"
-        )
     session = DockerSession(settings)
+    session.say = _writer(config)
     config.stash[_SESSION] = session
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and _WORKER_KEY in workerinput:
@@ -110,8 +107,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     # tryfirst: resolve before pytest-xdist starts workers and before the header is written.
     state = session.config.stash.get(_SESSION, None)
-    if state is not None and state.resolution is None and state.host is None and not state.error:
+    if state is not None and state.needs_start:
         state.start()
+
+
+def _writer(config: pytest.Config) -> Callable[[str], None]:
+    """Progress lines (a sidecar image pull) shown live, even while output is captured."""
+
+    def say(text: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or hasattr(config, "workerinput"):
+            return
+        capman = config.pluginmanager.get_plugin("capturemanager")
+        with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            reporter.write_line(text)
+
+    return say
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-from typing import Any
+import signal
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .endpoint import DockerHost
 from .errors import DockerHostError, NoEndpointError
 from .resolve import Resolution, resolve
 from .settings import Settings
 from .testcontainers import Wiring
+
+if TYPE_CHECKING:
+    from .sharing import SharedSidecar
 
 
 class DockerSession:
@@ -22,29 +29,91 @@ class DockerSession:
         self.error: str = ""
         self.wiring = Wiring()
         self._closers: list[Any] = []
+        self.adopted = False
+        # Sidecar mode: the daemon that hosts the sidecar, and this process's handle on it.
+        self.outer: DockerHost | None = None
+        self.sidecar: SharedSidecar | None = None
+        self.say: Callable[[str], None] | None = None  # progress lines (image pulls)
+        self._old_sigterm: Any = None
 
     @property
     def mode(self) -> str:
         return self.settings.mode.value
 
+    @property
+    def needs_start(self) -> bool:
+        return self.resolution is None and self.host is None and not self.error and not self.adopted
+
     def start(self) -> None:
-        """Resolve the endpoint (cheap and bounded) and wire the environment to it."""
+        """Resolve the endpoint (cheap and bounded) and wire the environment to it.
+
+        In sidecar mode this finds the outer daemon only; the sidecar itself starts when
+        the first test needs Docker (``require``).
+        """
         self.resolution = resolve(self.settings)
         if self.resolution.host is None:
             self.error = self.resolution.error
+            if self.mode == "sidecar":
+                self.error = "sidecar mode found no daemon to start the sidecar on: " + self.error
+            return
+        if self.mode == "sidecar":
+            self._plan_sidecar(self.resolution.host, None)
             return
         self._use(self.resolution.host)
 
+    def _plan_sidecar(self, outer: DockerHost, run_data: dict[str, Any] | None) -> None:
+        from .sharing import Run, SharedSidecar
+        from .sidecar import Spec
+
+        self.outer = outer
+        try:
+            spec = Spec.from_settings(self.settings)
+        except DockerHostError as exc:
+            self.error = str(exc)
+            return
+        owner = run_data is None
+        run = Run.new(outer.container_id) if owner else Run.from_dict(run_data or {})
+        self.sidecar = SharedSidecar(run, outer, spec, owner=owner, say=self._say)
+        if owner:
+            # Last resorts for the owner: atexit, and SIGTERM (a CI abort) as Ctrl-C.
+            atexit.register(self.close)
+            self._trap_sigterm()
+
+    def _say(self, text: str) -> None:
+        if self.say is not None:
+            self.say(text)
+
+    def _trap_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def interrupt(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        self._old_sigterm = signal.signal(signal.SIGTERM, interrupt)
+
     def adopt(self, data: dict[str, Any]) -> None:
         """Take the endpoint the controller resolved (pytest-xdist workers)."""
-        if data.get("host"):
+        self.adopted = True
+        if data.get("sidecar") and data.get("outer"):
+            self._plan_sidecar(DockerHost.from_dict(data["outer"]), data["sidecar"])
+        elif data.get("host"):
             self._use(DockerHost.from_dict(data["host"]))
         else:
             self.error = str(data.get("error") or "no endpoint was resolved")
 
     def export(self) -> dict[str, Any]:
         """What a pytest-xdist worker needs to adopt this session's endpoint."""
-        return {"host": self.host.to_dict() if self.host else None, "error": self.error}
+        data: dict[str, Any] = {
+            "host": self.host.to_dict() if self.host else None,
+            "error": self.error,
+        }
+        if self.sidecar is not None and self.outer is not None:
+            data["outer"] = self.outer.to_dict()
+            data["sidecar"] = self.sidecar.run.to_dict()
+        return data
 
     def _use(self, host: DockerHost) -> None:
         self.host = host
@@ -57,6 +126,16 @@ class DockerSession:
             # testcontainers may have been imported since the session started.
             self.wiring.patch_config(self.host, disable_ryuk=self.host.outer is not None)
             return self.host
+        if self.sidecar is not None and not self.error:
+            from .errors import SidecarError
+
+            try:
+                started = self.sidecar.get()
+            except SidecarError as exc:
+                self.error = str(exc)  # later tests get the same answer without a retry
+                raise
+            self._use(started.host)
+            return started.host
         raise NoEndpointError(self.error or "Docker endpoint not resolved")
 
     def on_close(self, closer: Any) -> None:
@@ -67,11 +146,20 @@ class DockerSession:
             closer = self._closers.pop()
             with contextlib.suppress(DockerHostError, OSError):
                 closer()
+        if self.sidecar is not None:
+            self.sidecar.close()
+        if self._old_sigterm is not None:
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGTERM, self._old_sigterm)
+            self._old_sigterm = None
         self.wiring.restore()
 
     def header_lines(self, verbose: int) -> list[str]:
         lines: list[str] = []
-        if self.host is not None:
+        if self.host is None and self.outer is not None and self.sidecar is not None:
+            lines.append(self._sidecar_line())
+            lines.extend(f"docker: warning: {warning}" for warning in self.outer.warnings)
+        elif self.host is not None:
             lines.append(self.host.summary())
             lines.extend(f"docker: note: {note}" for note in self.host.notes)
             lines.extend(f"docker: warning: {warning}" for warning in self.host.warnings)
@@ -101,3 +189,24 @@ class DockerSession:
                 if entry.fix and verbose > 1:
                     lines.append(f"docker:   fix: {entry.fix}")
         return lines
+
+    def _sidecar_line(self) -> str:
+        assert self.outer is not None
+        assert self.sidecar is not None
+        spec = self.sidecar.spec
+        privileged = "privileged" if spec.privileged else "unprivileged"
+        extras = [f"image {spec.image}", privileged]
+        if spec.runtime:
+            extras.append(f"runtime {spec.runtime}")
+        if spec.cache:
+            extras.append(f"cache volume {spec.cache}")
+        if spec.reuse:
+            extras.append("kept for reuse")
+        if spec.preload:
+            extras.append("preload " + " ".join(spec.preload))
+        outer = self.outer
+        return (
+            f"docker: sidecar ({', '.join(extras)}) on {outer.mode} {outer.url} (engine "
+            f"{outer.engine_version}, API {outer.api_version}) via {outer.source}; it starts "
+            "when the first test needs Docker"
+        )

@@ -1,0 +1,159 @@
+"""One sidecar per run, shared by every pytest-xdist worker, stopped once by its owner.
+
+The owner is the process that outlives the others: the xdist controller, or the only
+pytest process. It makes a private run folder (0700) and hands its path to workers
+through ``workerinput``. The first process whose test needs Docker takes the file lock
+in that folder, starts the sidecar and writes ``state.json`` (the endpoint and the
+certificate folder, or the error); the others wait on the lock and read it. Everything
+is labelled with the owner's run id and pid, so the owner alone removes it at the end,
+whichever worker started it, and a later run can sweep it if the owner was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from typing import Any, final
+
+from .endpoint import DockerHost
+from .errors import DockerHostError, SidecarError
+from .sidecar import Owner, Say, Sidecar, Spec, Started, private_dir, remove_run
+
+STATE = "state.json"
+LOCK = "sidecar.lock"
+
+
+@final
+@dataclass(frozen=True)
+class Run:
+    """What every process of one run shares: the owner and the private run folder."""
+
+    owner: Owner
+    folder: str
+
+    @classmethod
+    def new(cls, container: str | None) -> Run:
+        run_id = uuid.uuid4().hex[:12]
+        return cls(Owner.current(run_id, container), private_dir(f"pytest-dockerhost-{run_id}-"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"owner": self.owner.to_dict(), "folder": self.folder}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Run:
+        return cls(Owner.from_dict(data["owner"]), str(data["folder"]))
+
+
+class SharedSidecar:
+    """This process's handle on the run's sidecar: started lazily, at most once per run."""
+
+    def __init__(
+        self, run: Run, outer: DockerHost, spec: Spec, *, owner: bool, say: Say | None = None
+    ) -> None:
+        self.run = run
+        self.outer = outer
+        self.spec = spec
+        self.owner = owner
+        self.say = say
+        self.started: Started | None = None
+        self.error = ""
+        self._sidecar: Sidecar | None = None
+        self._closed = False
+
+    @property
+    def _state_path(self) -> str:
+        return os.path.join(self.run.folder, STATE)
+
+    def get(self) -> Started:
+        """The running sidecar, started here if no process of this run has started it yet."""
+        if self.started is not None:
+            return self.started
+        if self.error:
+            raise SidecarError(self.error)
+        import filelock
+
+        with filelock.FileLock(os.path.join(self.run.folder, LOCK)):
+            state = self._read()
+            if state is None:
+                state = self._start()
+                self._write(state)
+        if "error" in state:
+            self.error = str(state["error"])
+            raise SidecarError(self.error)
+        self.started = Started.from_dict(state["started"])
+        return self.started
+
+    def _start(self) -> dict[str, Any]:
+        sidecar = Sidecar(
+            self.outer,
+            self.spec,
+            self.run.owner,
+            os.path.join(self.run.folder, "client"),
+            say=self.say or (lambda _: None),
+        )
+        self._sidecar = sidecar
+        try:
+            started = sidecar.start()
+        except DockerHostError as exc:
+            sidecar.stop()  # setup failed: remove what was made, now
+            return {"error": str(exc)}
+        except Exception as exc:  # docker-py and requests errors: no traceback for users
+            sidecar.stop()
+            return {
+                "error": f"starting the sidecar on {self.outer.url} failed: "
+                f"{type(exc).__name__}: {exc}"
+            }
+        except BaseException:
+            # Ctrl-C during the start: remove it here; the owner's end-of-run cleanup is the
+            # second line for a worker that dies harder than this.
+            sidecar.stop()
+            raise
+        if self.say is not None:
+            for note in started.notes:
+                self.say(f"docker: {note}")
+        return {"started": started.to_dict()}
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            with open(self._state_path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _write(self, state: dict[str, Any]) -> None:
+        tmp = self._state_path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(state, handle)
+        os.replace(tmp, self._state_path)
+
+    def close(self) -> None:
+        """Workers only let go; the owner removes the sidecar (unless it is kept for reuse),
+        anything a worker made for this run, and the run folder."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self.owner:
+            if self._sidecar is not None:
+                self._sidecar.close_client()
+            return
+        attempted = os.path.exists(os.path.join(self.run.folder, LOCK))
+        state = self._read() or {}
+        keep = self.spec.reuse and "started" in state
+        if self._sidecar is not None and not keep:
+            self._sidecar.stop()
+        if attempted and not keep:
+            with contextlib.suppress(Exception):
+                client = self.outer.client(timeout=30)
+                try:
+                    remove_run(client, self.run.owner.run_id)
+                finally:
+                    client.close()
+        if self._sidecar is not None:
+            self._sidecar.close_client()
+        shutil.rmtree(self.run.folder, ignore_errors=True)
