@@ -22,6 +22,7 @@ LABEL_PID = "org.pytest-dockerhost.benchmark.pid"
 CACHE_LABEL = "org.pytest-dockerhost.benchmark-cache"  # images kept between runs, by tag
 RUN_ID = uuid.uuid4().hex[:12]
 REPO = Path(__file__).resolve().parent.parent
+PYCACHE = Path(tempfile.gettempdir()) / "pytest-dockerhost-bench-pycache"
 
 # Variables that would steer the plugin, docker-py or testcontainers away from plain
 # auto-discovery of the local socket; every measured process starts without them.
@@ -53,7 +54,11 @@ def clean_env(**overrides: str) -> dict[str, str]:
         if k not in _STEERING and not k.startswith("PYTEST_DOCKER")
     }
     env["TESTCONTAINERS_RYUK_DISABLED"] = "true"  # no registry: Ryuk cannot be pulled
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Users' installed packages have bytecode; an editable checkout under
+    # PYTHONDONTWRITEBYTECODE=1 would be compiled from source at every start. Cache all
+    # bytecode of measured processes in one place outside the repo (filled by the warm-up).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     env.update(overrides)
     return env
 
