@@ -1,0 +1,228 @@
+"""Run pytest inside a CI-agent container, the way a Jenkins or GitLab job would.
+
+Files reach containers by ``put_archive`` only (never a bind mount: under DooD a
+bind-mount source is resolved on the daemon's host). Everything created here
+carries the run's label, so that each test can prove it left nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..conftest import AGENT, ROOT
+
+LABEL = "pytest-dockerhost-e2e"
+SOCKET = "/var/run/docker.sock"
+PROJECT_DIR = "/home/jenkins/project"
+JENKINS_UID = 1000
+# What every inner run needs: no registry here, so no Ryuk; a Jenkins-like CI marker so
+# that "no endpoint" fails the run instead of skipping (skip locally, fail in CI).
+AGENT_ENV = {"TESTCONTAINERS_RYUK_DISABLED": "true", "JENKINS_URL": "http://jenkins.invalid/"}
+INNER_TIMEOUT = 240  # seconds for one inner pytest run; coreutils `timeout` ends a hang
+
+
+def socket_gid() -> int:
+    """The host socket's group, read now: it differs between machines."""
+    return os.stat(SOCKET).st_gid
+
+
+def build_wheel(dest: Path) -> Path:
+    """The project's wheel, built from a copy of this checkout (no build/ litter in it)."""
+    src = dest / "src"
+    src.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, src / name)
+    shutil.copytree(
+        ROOT / "pytest_dockerhost",
+        src / "pytest_dockerhost",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    out = dest / "wheel"
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)]
+    if _setuptools_major() >= 77:  # PEP 639 license metadata, as pyproject.toml uses
+        command.insert(4, "--no-build-isolation")  # else pip fetches setuptools as configured
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"pip wheel failed:\n{done.stdout}\n{done.stderr}"
+    (wheel,) = out.glob("pytest_dockerhost-*.whl")
+    return wheel
+
+
+def _setuptools_major() -> int:
+    from importlib import metadata
+
+    try:
+        return int(metadata.version("setuptools").split(".")[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return 0
+
+
+def tar_of(files: Mapping[str, bytes | str], *, uid: int = JENKINS_UID, mode: int = 0o644) -> bytes:
+    """A tar archive of ``{relative path: content}`` owned by ``uid`` (so jenkins may write)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        dirs: set[str] = set()
+        for name, content in files.items():
+            parts = name.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                folder = "/".join(parts[:depth])
+                if folder not in dirs:
+                    dirs.add(folder)
+                    info = tarfile.TarInfo(folder)
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    info.uid = info.gid = uid
+                    tar.addfile(info)
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            info.uid = info.gid = uid
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@dataclass(repr=False)
+class Run:
+    """One pytest run inside an agent: its exit code and combined output."""
+
+    exit_code: int
+    output: str
+
+    def lines(self) -> list[str]:
+        return self.output.splitlines()
+
+    def header(self, prefix: str = "docker: ") -> list[str]:
+        return [line for line in self.lines() if line.startswith(prefix)]
+
+    def __str__(self) -> str:  # for assertion messages: the whole inner output
+        return f"inner pytest exit code {self.exit_code}; output:\n{self.output}"
+
+
+class Agent:
+    """A CI-agent container on some engine: project copied in, plugin installed from a wheel."""
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+
+    @classmethod
+    def create(
+        cls,
+        client: Any,
+        run_id: str,
+        *,
+        image: str = AGENT,
+        socket: bool = True,
+        group_add: Iterable[int] = (),
+        environment: Mapping[str, str] | None = None,
+        volumes: Mapping[str, Mapping[str, str]] | None = None,
+        network: str | None = None,
+    ) -> Agent:
+        binds: dict[str, Any] = dict(volumes or {})
+        if socket:
+            # The one bind mount DooD is about: the host's socket.
+            binds[SOCKET] = {"bind": SOCKET, "mode": "rw"}
+        container = client.containers.create(
+            image,
+            command=["sleep", "infinity"],
+            labels={LABEL: run_id},
+            environment={**AGENT_ENV, **(environment or {})},
+            group_add=[str(gid) for gid in group_add] or None,
+            volumes=binds or None,
+            network=network,
+            detach=True,
+        )
+        return cls(container)
+
+    def put(self, folder: str, files: Mapping[str, bytes | str], **kw: Any) -> None:
+        self.exec(["mkdir", "-p", folder], user="root")
+        self.exec(["chown", f"{JENKINS_UID}:{JENKINS_UID}", folder], user="root")
+        assert self.container.put_archive(folder, tar_of(files, **kw))
+
+    def start(self) -> Agent:
+        self.container.start()
+        return self
+
+    def install(self, wheel: Path) -> None:
+        """Install the plugin from the wheel built on the host: offline, as root, no deps."""
+        self.put("/tmp/wheel", {wheel.name: wheel.read_bytes()}, uid=0)
+        run = self.exec(
+            ["pip", "install", "-q", "--no-deps", "--no-index", f"/tmp/wheel/{wheel.name}"],
+            user="root",
+        )
+        assert run.exit_code == 0, f"installing the wheel failed: {run}"
+
+    def exec(
+        self,
+        command: list[str],
+        *,
+        user: str = "jenkins",
+        environment: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+    ) -> Run:
+        code, output = self.container.exec_run(
+            command, user=user, environment=dict(environment or {}), workdir=workdir
+        )
+        return Run(code, output.decode("utf-8", "replace"))
+
+    def pytest(self, *args: str, environment: Mapping[str, str] | None = None) -> Run:
+        """``pytest ARGS`` as jenkins in the project folder, bounded by INNER_TIMEOUT."""
+        return self.exec(
+            ["timeout", str(INNER_TIMEOUT), "python", "-m", "pytest", *args],
+            environment=environment,
+            workdir=PROJECT_DIR,
+        )
+
+    def gateway(self) -> str:
+        self.container.reload()
+        networks = self.container.attrs["NetworkSettings"]["Networks"]
+        return str(next(iter(networks.values()))["Gateway"])
+
+    def remove(self) -> None:
+        with contextlib.suppress(Exception):  # already gone
+            self.container.remove(force=True, v=True)
+
+
+def leftovers(client: Any, label: str) -> dict[str, list[str]]:
+    """Containers (running or not), volumes and networks that carry ``label``."""
+    return {
+        "containers": [c.name for c in client.containers.list(all=True, filters={"label": label})],
+        "volumes": [v.name for v in client.volumes.list(filters={"label": label})],
+        "networks": [n.name for n in client.networks.list(filters={"label": label})],
+    }
+
+
+def remove_labelled(client: Any, label: str) -> None:
+    """Remove whatever carries ``label``: containers first, then networks and volumes."""
+    for container in client.containers.list(all=True, filters={"label": label}):
+        with contextlib.suppress(Exception):
+            container.remove(force=True, v=True)
+    for network in client.networks.list(filters={"label": label}):
+        with contextlib.suppress(Exception):
+            network.remove()
+    for volume in client.volumes.list(filters={"label": label}):
+        with contextlib.suppress(Exception):
+            volume.remove(force=True)
+
+
+def wait_until(predicate: Any, timeout: float, what: str, step: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)

@@ -1,0 +1,119 @@
+"""The small test project that runs *inside* the agent containers.
+
+Kept as text (not as test_*.py files) so that the outer run does not collect it.
+The containers it starts carry the label in ``E2E_LABEL`` (``key=value``), so the
+outer test can prove they are gone afterwards.
+"""
+
+from __future__ import annotations
+
+from ..conftest import BUSYBOX
+
+PYTEST_INI = """\
+[pytest]
+addopts = -p dockerhost -ra
+"""
+
+FETCH = """\
+import os
+import time
+import urllib.request
+
+
+def labels():
+    key, _, value = os.environ["E2E_LABEL"].partition("=")
+    return {key: value}
+
+
+def fetch(url, attempts=100):
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                return reply.read().decode().strip()
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answered at {url}")
+"""
+
+# The test users write: testcontainers, a published port, an HTTP request.
+TEST_SERVICE = f'''\
+from testcontainers.core.container import DockerContainer
+
+from helpers import fetch, labels
+
+
+def test_service_through_testcontainers(docker_host):
+    container = DockerContainer("{BUSYBOX}").with_exposed_ports(80).with_kwargs(labels=labels())
+    with container:
+        host = container.get_container_host_ip()
+        port = container.get_exposed_port(80)
+        assert host == docker_host.published_host
+        body = fetch(f"http://{{host}}:{{port}}/")
+        print(f"E2E fetched {{body!r}} from {{host}}:{{port}}")
+        assert body == "pytest-dockerhost-test ok"
+'''
+
+# Scenario 5: bind mounts under DooD. WORKSPACE is a folder mounted into the agent.
+TEST_BIND_MOUNTS = f'''\
+import io
+import os
+import tarfile
+
+import pytest
+from pytest_dockerhost.errors import BindMountError
+
+from helpers import labels
+
+WORKSPACE = os.environ["E2E_WORKSPACE"]
+
+
+def test_agent_only_path_is_refused_with_the_fix(docker_host, tmp_path):
+    (tmp_path / "data.txt").write_text("only in the agent")
+    with pytest.raises(BindMountError) as info:
+        docker_host.daemon_path(tmp_path)
+    print(f"E2E BindMountError: {{info.value}}")
+
+
+def test_path_under_a_mounted_folder_is_translated(docker_host, docker_client):
+    folder = os.path.join(WORKSPACE, "job-1")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "data.txt"), "w") as handle:
+        handle.write("shared through the mount")
+    source = docker_host.daemon_path(folder)
+    print(f"E2E daemon_path({{folder}}) = {{source}}")
+    out = docker_client.containers.run(
+        "{BUSYBOX}", ["cat", "/data/data.txt"], labels=labels(), remove=True,
+        volumes={{source: {{"bind": "/data", "mode": "ro"}}}},
+    )
+    assert out.decode() == "shared through the mount"
+
+
+def test_put_archive_works_everywhere(docker_client):
+    # The portable way: create, copy the files in, start. No path on any host involved.
+    payload = b"copied in with put_archive"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        folder = tarfile.TarInfo("data")
+        folder.type = tarfile.DIRTYPE
+        folder.mode = 0o755
+        tar.addfile(folder)
+        info = tarfile.TarInfo("data/data.txt")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    container = docker_client.containers.create(
+        "{BUSYBOX}", ["cat", "/data/data.txt"], labels=labels()
+    )
+    try:
+        assert container.put_archive("/", buffer.getvalue())
+        container.start()
+        assert container.wait(timeout=30)["StatusCode"] == 0
+        assert container.logs() == payload
+    finally:
+        container.remove(force=True)
+'''
+
+PROJECT = {
+    "pytest.ini": PYTEST_INI,
+    "helpers.py": FETCH,
+    "test_service.py": TEST_SERVICE,
+}
