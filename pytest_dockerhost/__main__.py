@@ -14,6 +14,9 @@ from .settings import MODES, Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["cleanup"]:
+        return cleanup(args_list[1:])
     parser = argparse.ArgumentParser(
         prog="python -m pytest_dockerhost",
         description="Find the Docker endpoint pytest-dockerhost would use and explain every "
@@ -42,6 +45,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     resolution = resolve(settings)
     print(render(resolution))
     return 0 if resolution.host is not None else 1
+
+
+def cleanup(argv: Sequence[str]) -> int:
+    """``python -m pytest_dockerhost cleanup``: remove what sidecar runs left behind."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_dockerhost cleanup",
+        description="Remove sidecar containers, networks and volumes that pytest-dockerhost "
+        "labelled: those of runs whose owner process is gone, and sidecars kept with "
+        "--docker-sidecar-reuse. Live runs and named cache volumes are left alone unless asked. "
+        "The daemon is found as in auto mode (DOCKER_HOST, contexts, sockets).",
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="also remove the resources of runs still going on"
+    )
+    parser.add_argument(
+        "--cache",
+        action="store_true",
+        help="also remove named cache volumes (--docker-sidecar-cache)",
+    )
+    parser.add_argument("--docker-host", default=None)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_sources({"mode": "auto", "host": args.docker_host}, os.environ, {})
+    except SettingError as exc:
+        print(f"pytest-dockerhost: {exc}", file=sys.stderr)
+        return 2
+    resolution = resolve(settings)
+    if resolution.host is None:
+        print(f"pytest-dockerhost: {resolution.error}", file=sys.stderr)
+        return 1
+    from .sidecar import cleanup as remove_leftovers
+
+    client = resolution.host.client(timeout=60)
+    try:
+        removed = remove_leftovers(client, everything=args.all, cache=args.cache)
+    finally:
+        client.close()
+    for line in removed:
+        print(f"removed {line}")
+    print(f"pytest-dockerhost: {len(removed)} removed on {resolution.host.url}")
+    return 0
 
 
 def render(resolution: Resolution) -> str:

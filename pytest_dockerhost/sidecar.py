@@ -371,6 +371,7 @@ class Sidecar:
         topology = self._topology()
         sweep(client, here=self.owner)
         image_id = self._ensure_image()
+        self._check_preload()
         caps, skipped = self.spec.capabilities(topology == "host")
         config = self.spec.config_hash(image_id, topology, caps)
         if self.spec.reuse:
@@ -505,6 +506,16 @@ class Sidecar:
                 "PYTEST_DOCKER_SIDECAR_IMAGE); any image that follows the docker:dind contract "
                 "works."
             ) from None
+
+    def _check_preload(self) -> None:
+        """Before anything is started: every image to preload must be on the outer daemon."""
+        for image in self.spec.preload:
+            try:
+                self.client.api.inspect_image(image)
+            except Exception as exc:
+                raise SidecarError(
+                    _preload_missing(image, self.spec.preload_source, self.outer, exc)
+                ) from None
 
     def _reuse_key(self) -> str:
         data = f"{self.spec.image}\0{os.getuid()}\0{self.owner.host}"
@@ -983,13 +994,7 @@ def preload(
             try:
                 outer_id = str(outer_client.api.inspect_image(image)["Id"])
             except Exception as exc:
-                if _is_not_found(exc):
-                    raise SidecarError(
-                        f"cannot preload {image} (from {source}): it is not on the outer daemon "
-                        f"{inner.outer.url if inner.outer else '?'}. Pull or build it there "
-                        "first, or remove it from --docker-preload (ini docker_preload)."
-                    ) from None
-                raise SidecarError(f"cannot preload {image}: {_api_text(exc)}") from None
+                raise SidecarError(_preload_missing(image, source, inner.outer, exc)) from None
             with contextlib.suppress(Exception):
                 if str(inner_client.api.inspect_image(image)["Id"]) == outer_id:
                     continue
@@ -1008,6 +1013,17 @@ def preload(
     finally:
         inner_client.close()
     return copied
+
+
+def _preload_missing(image: str, source: str, outer: DockerHost | None, exc: Exception) -> str:
+    where = outer.url if outer is not None else "the outer daemon"
+    if _is_not_found(exc):
+        return (
+            f"cannot preload {image} (from {source}): it is not on the outer daemon {where}. "
+            "Pull or build it there first, or remove it from --docker-preload (ini "
+            "docker_preload, env PYTEST_DOCKER_PRELOAD)."
+        )
+    return f"cannot preload {image} (from {source}) from {where}: {_api_text(exc)}"
 
 
 # --- sweeping and cleanup -------------------------------------------------------------------

@@ -1,0 +1,578 @@
+"""--docker-mode=sidecar against the real engine, with the local dind stand-in only.
+
+Every test runs pytest sessions with pytester and then checks the engine itself: no
+container, network or volume with the plugin's labels may outlive the run that made it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ..conftest import BUSYBOX, DIND
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("test_images")]
+
+LABEL_RUN = "org.pytest-dockerhost.run"
+LABEL_REUSE = "org.pytest-dockerhost.reuse"
+INI = "[pytest]\ndocker_sidecar_privileged = false\n"
+BASE_ARGS = ("-p", "dockerhost", "--docker-mode=sidecar", "-p", "no:cacheprovider")
+
+FETCH = """
+import time
+import urllib.request
+
+
+def fetch(url, attempts=100):
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                return reply.read().decode().strip()
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answered at {url}")
+"""
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _run(pytester: pytest.Pytester, *args: str, timeout: float = 180) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(*BASE_ARGS, *args, timeout=timeout)
+
+
+def _labelled(engine: Any) -> dict[tuple[str, str], dict[str, str]]:
+    """Every container, network and volume the plugin labelled, keyed by (kind, id)."""
+    api = engine.api
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for entry in api.containers(all=True, filters={"label": LABEL_RUN}):
+        found["container", entry["Id"]] = dict(entry.get("Labels") or {})
+    for entry in api.networks(filters={"label": LABEL_RUN}):
+        found["network", entry["Name"]] = dict(entry.get("Labels") or {})
+    for entry in api.volumes(filters={"label": LABEL_RUN}).get("Volumes") or []:
+        found["volume", entry["Name"]] = dict(entry.get("Labels") or {})
+    return found
+
+
+def _remove(engine: Any, kind: str, ident: str) -> None:
+    api = engine.api
+    with contextlib.suppress(Exception):
+        if kind == "container":
+            api.remove_container(ident, force=True, v=True)
+        elif kind == "network":
+            api.remove_network(ident)
+        else:
+            api.remove_volume(ident, force=True)
+
+
+@pytest.fixture
+def sidecar(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
+) -> Iterator[None]:
+    """Sidecar settings for the inner runs, and the check that they left nothing behind.
+
+    The local dind stand-in, unprivileged (this engine refuses --privileged). Labelled
+    resources that appeared during the test and whose owner is gone (or that were kept for
+    reuse) are leftovers: they are removed, and the test fails.
+    """
+    monkeypatch.setenv("PYTEST_DOCKER_SIDECAR_IMAGE", DIND)
+    monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+    # Kept sidecars store their client certificates in the cache folder: keep it private.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(pytester.path / "xdg-cache"))
+    pytester.makeini(INI)
+    before = _labelled(engine)
+    yield
+    from pytest_dockerhost.sidecar import Owner, owner_alive
+
+    here = Owner.current("", None)
+    left = []
+    for (kind, ident), labels in _labelled(engine).items():
+        if (kind, ident) in before:
+            continue
+        kept = labels.get(LABEL_REUSE) == "true"
+        if not kept and owner_alive(labels, engine, here):
+            continue  # another live run on this engine (a benchmark, say): not ours
+        left.append(f"{kind} {ident[:24]} (run {labels.get(LABEL_RUN)})")
+        _remove(engine, kind, ident)
+    assert not left, f"left behind: {left}"
+
+
+def _make_image(engine: Any, tag: str, changes: list[str]) -> None:
+    """A variant of the dind image (a new CMD or ENTRYPOINT) without a build or a registry."""
+    container = engine.api.create_container(DIND, labels={"pytest-dockerhost-test": "variant"})
+    try:
+        engine.api.commit(
+            container["Id"], repository=tag.rsplit(":", 1)[0], tag="local", changes=changes
+        )
+    finally:
+        engine.api.remove_container(container["Id"], force=True, v=True)
+
+
+# --- the sidecar works ---------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_testcontainers_and_docker_client_inside_the_sidecar(
+    pytester: pytest.Pytester, engine: Any
+) -> None:
+    pytester.makepyfile(
+        FETCH
+        + f"""
+import docker
+from testcontainers.core.container import DockerContainer
+
+
+def test_with_testcontainers(docker_host):
+    assert docker_host.mode == "sidecar"
+    with DockerContainer("{BUSYBOX}").with_exposed_ports(80) as container:
+        host = container.get_container_host_ip()
+        port = container.get_exposed_port(80)
+        assert host == docker_host.published_host
+        assert fetch(f"http://{{host}}:{{port}}/") == "pytest-dockerhost-test ok"
+
+
+def test_with_docker_client(docker_client, docker_host):
+    container = docker_client.containers.run("{BUSYBOX}", detach=True, ports={{"80/tcp": None}})
+    try:
+        container.reload()
+        port = container.ports["80/tcp"][0]["HostPort"]
+        assert fetch(f"http://{{docker_host.published_host}}:{{port}}/") == (
+            "pytest-dockerhost-test ok"
+        )
+        # It runs inside the sidecar: the outer daemon does not know it.
+        outer = docker_host.outer.client()
+        try:
+            with __import__("pytest").raises(docker.errors.NotFound):
+                outer.containers.get(container.id)
+        finally:
+            outer.close()
+    finally:
+        container.remove(force=True)
+
+
+def test_without_docker():
+    pass
+"""
+    )
+    started = time.monotonic()
+    result = _run(pytester, "--docker-preload", BUSYBOX, "-v")
+    elapsed = time.monotonic() - started
+    result.stdout.fnmatch_lines(
+        [
+            f"docker: sidecar (image {DIND}, unprivileged, preload {BUSYBOX}) on dood "
+            "unix:///var/run/docker.sock (engine *) via /var/run/docker.sock*; it starts when "
+            "the first test needs Docker",
+            f"docker: preloaded {BUSYBOX} into the sidecar in * s",
+            f"docker: sidecar pytest-dockerhost-* from {DIND} started in * s on unix://*",
+            "*3 passed*",
+        ]
+    )
+    assert result.ret == 0
+    assert "Traceback" not in result.stdout.str()
+    print(f"whole run with a sidecar: {elapsed:.2f} s")
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_no_docker_test_selected_starts_nothing(pytester: pytest.Pytester, engine: Any) -> None:
+    before = _labelled(engine)
+    pytester.makepyfile(
+        """
+import pytest
+
+
+def test_plain():
+    pass
+
+
+@pytest.mark.docker
+def test_deselected(docker_client):
+    pass
+"""
+    )
+    result = _run(pytester, "-k", "plain")
+    result.assert_outcomes(passed=1, deselected=1)
+    assert "started in" not in result.stdout.str()
+    assert _labelled(engine).keys() <= before.keys()
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_xdist_runs_exactly_one_sidecar_and_removes_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
+) -> None:
+    # Each test counts sidecars of its run on the outer daemon while the run is going on.
+    pytester.makepyfile(
+        """
+import os
+
+import pytest
+
+LABEL = "org.pytest-dockerhost.run"
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_one_sidecar(docker_host, docker_client, n):
+    run_id = docker_host.extras["run_id"]
+    with open(os.environ["RUN_ID_FILE"], "w") as handle:
+        handle.write(run_id)
+    outer = docker_host.outer.client()
+    try:
+        mine = outer.containers.list(filters={"label": f"{LABEL}={run_id}"})
+    finally:
+        outer.close()
+    assert [c.labels["org.pytest-dockerhost.role"] for c in mine] == ["sidecar"]
+    assert docker_client.ping()
+"""
+    )
+    run_id_file = pytester.path / "run-id"
+    monkeypatch.setenv("RUN_ID_FILE", str(run_id_file))
+    result = _run(pytester, "-n", "3")
+    result.assert_outcomes(passed=6)
+    run_id = run_id_file.read_text()
+    assert not [key for key, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_preload_copies_a_host_image_and_skips_it_when_present(
+    pytester: pytest.Pytester, engine: Any
+) -> None:
+    pytester.makepyfile(
+        f"""
+def test_image_is_inside(docker_client, docker_host):
+    outer = docker_host.outer.client()
+    try:
+        assert docker_client.images.get("{BUSYBOX}").id == outer.images.get("{BUSYBOX}").id
+    finally:
+        outer.close()
+"""
+    )
+    result = _run(pytester, "--docker-preload", BUSYBOX, "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"docker: preloaded {BUSYBOX} into the sidecar in * s"])
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_preload_of_a_missing_image_names_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(docker_client):\n    pass\n")
+    missing = "pytest-dockerhost-test/not-built-anywhere:local"
+    result = _run(pytester, "--docker-preload", missing, "--docker-required")
+    result.stdout.fnmatch_lines(
+        [
+            f"*cannot preload {missing} (from --docker-preload): it is not on the outer daemon "
+            "unix:///var/run/docker.sock. Pull or build it there first*",
+        ]
+    )
+    assert result.ret != 0
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_named_cache_volume_survives_a_second_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
+) -> None:
+    cache = f"pytest-dockerhost-test-cache-{os.getpid()}"
+    pytester.makepyfile(
+        f"""
+import os
+
+
+def test_inner_images(docker_client):
+    names = [tag for image in docker_client.images.list() for tag in image.tags]
+    assert ("{BUSYBOX}" in names) == (os.environ["EXPECT"] == "yes")
+"""
+    )
+    try:
+        monkeypatch.setenv("EXPECT", "no")
+        first = _run(pytester, f"--docker-sidecar-cache={cache}")
+        first.assert_outcomes(passed=1)
+        # Preloaded into the cached /var/lib/docker by a second run...
+        monkeypatch.setenv("EXPECT", "yes")
+        second = _run(pytester, f"--docker-sidecar-cache={cache}", "--docker-preload", BUSYBOX)
+        second.assert_outcomes(passed=1)
+        # ... and still there for a third run that does not preload it.
+        third = _run(pytester, f"--docker-sidecar-cache={cache}")
+        third.assert_outcomes(passed=1)
+        volume = engine.volumes.get(cache)
+        assert volume.attrs["Labels"]["org.pytest-dockerhost.role"] == "cache"
+    finally:
+        _remove(engine, "volume", cache)
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_reuse_keeps_the_sidecar_and_reattaches_fast(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any, python_bin: str
+) -> None:
+    pytester.makepyfile(
+        """
+import os
+
+
+def test_x(docker_host, docker_client):
+    with open(os.environ["ID_FILE"], "a") as handle:
+        handle.write(docker_host.sidecar_id + "\\n")
+    assert docker_client.ping()
+"""
+    )
+    ids = pytester.path / "ids"
+    monkeypatch.setenv("ID_FILE", str(ids))
+    first = _run(pytester, "--docker-sidecar-reuse")
+    first.assert_outcomes(passed=1)
+    second = _run(pytester, "--docker-sidecar-reuse", "-s")
+    second.assert_outcomes(passed=1)
+    first_id, second_id = ids.read_text().split()
+    assert first_id == second_id
+    match = re.search(r"reattached to kept sidecar \S+ in ([0-9.]+) s", second.stdout.str())
+    assert match, second.stdout.str()
+    assert float(match.group(1)) < 1.0
+    assert engine.containers.get(first_id).status == "running"
+    # The cleanup command removes kept sidecars (and, since this is the only run, all else).
+    done = subprocess.run(
+        [python_bin, "-m", "pytest_dockerhost", "cleanup"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_DOCKER_")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "kept sidecar" in done.stdout
+    assert not [k for k, labels in _labelled(engine).items() if labels.get(LABEL_REUSE) == "true"]
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_a_killed_run_is_swept_by_the_next_one(
+    pytester: pytest.Pytester, engine: Any, python_bin: str
+) -> None:
+    ready = pytester.path / "ready"
+    pytester.makepyfile(
+        test_hangs=f"""
+import time
+
+
+def test_hangs(docker_client, docker_host):
+    with open({str(ready)!r}, "w") as handle:
+        handle.write(docker_host.extras["run_id"])
+    time.sleep(120)
+"""
+    )
+    proc = subprocess.Popen(
+        [python_bin, "-m", "pytest", *BASE_ARGS, "-p", "no:randomly"],
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert ready.exists(), "the first run never reached its test"
+        time.sleep(0.2)  # the run id is written before the close of the file is visible
+        run_id = ready.read_text()
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    left = [key for key, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
+    kinds = sorted(kind for kind, _ in left)
+    assert kinds == ["container", "volume"], left  # what kill -9 leaves behind
+
+    (pytester.path / "test_hangs.py").unlink()
+    pytester.makepyfile(
+        test_next="def test_next(docker_client):\n    assert docker_client.ping()\n"
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=1)
+    assert not [key for key, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
+
+
+# --- what goes wrong, said clearly -----------------------------------------------------------
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_an_unknown_image_is_a_clear_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A registry on a closed loopback port: the pull fails without any outside traffic.
+    image = "127.0.0.1:9/pytest-dockerhost-test/missing:1"
+    monkeypatch.setenv("PYTEST_DOCKER_SIDECAR_IMAGE", image)
+    pytester.makepyfile("def test_x(docker_client):\n    pass\n")
+    result = _run(pytester, "--docker-required")
+    result.stdout.fnmatch_lines(
+        [
+            f"*the sidecar image {image} (from PYTEST_DOCKER_SIDECAR_IMAGE) is not on "
+            "unix:///var/run/docker.sock and pulling it failed: *connection refused. Pull or "
+            "build it there first, check the name, or choose another image with "
+            "--docker-sidecar-image*",
+        ]
+    )
+    assert result.ret != 0
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_a_daemon_that_exits_fails_fast_with_its_logs_and_exit_status(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
+) -> None:
+    broken = "pytest-dockerhost-test/dind-badargs:local"
+    _make_image(engine, broken, ['CMD ["--no-such-dockerd-flag"]'])
+    try:
+        monkeypatch.setenv("PYTEST_DOCKER_SIDECAR_IMAGE", broken)
+        pytester.makepyfile(
+            "def test_x(docker_client):\n    pass\n\n\ndef test_y(docker_host):\n    pass\n"
+        )
+        started = time.monotonic()
+        result = _run(pytester, "--docker-required", "--docker-timeout=20")
+        elapsed = time.monotonic() - started
+    finally:
+        engine.api.remove_image(broken, force=True)
+    result.stdout.fnmatch_lines(
+        [
+            f"*the sidecar ({broken}, from PYTEST_DOCKER_SIDECAR_IMAGE) stopped before its daemon "
+            "was ready: exited with exit status *",
+            "*last 20 log lines of the sidecar:*",
+            "*no-such-dockerd-flag*",
+        ]
+    )
+    result.assert_outcomes(errors=2)
+    assert elapsed < 15, "an exited sidecar must not wait for the whole timeout"
+    # The second test got the same answer without a second sidecar.
+    assert result.stdout.str().count("last 20 log lines") == 2
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_a_daemon_that_never_gets_ready_fails_within_the_timeout(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
+) -> None:
+    silent = "pytest-dockerhost-test/dind-silent:local"
+    entry = '["sh", "-c", "echo dockerd is thinking about it; sleep 600"]'
+    _make_image(engine, silent, [f"ENTRYPOINT {entry}", 'CMD [""]'])
+    try:
+        monkeypatch.setenv("PYTEST_DOCKER_SIDECAR_IMAGE", silent)
+        pytester.makepyfile("def test_x(docker_client):\n    pass\n")
+        started = time.monotonic()
+        result = _run(pytester, "--docker-required", "--docker-timeout=3")
+        elapsed = time.monotonic() - started
+    finally:
+        engine.api.remove_image(silent, force=True)
+    result.stdout.fnmatch_lines(
+        [
+            f"*the sidecar's daemon ({silent}) was not ready within 3 s (--docker-timeout, "
+            "from --docker-timeout)*",
+            "*dockerd is thinking about it*",
+        ]
+    )
+    assert elapsed < 12
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_privileged_refused_is_explained(pytester: pytest.Pytester, engine: Any) -> None:
+    probe = engine.api.create_container(
+        BUSYBOX, command=["true"], host_config=engine.api.create_host_config(privileged=True)
+    )
+    refused = ""
+    try:
+        engine.api.start(probe["Id"])
+    except Exception as exc:
+        refused = str(exc)
+    finally:
+        engine.api.remove_container(probe["Id"], force=True)
+    if "unable to apply caps" not in refused:
+        pytest.skip("this engine accepts --privileged; the diagnosis needs one that refuses it")
+    pytester.makeini("[pytest]\n")  # privileged is the default
+    pytester.makepyfile("def test_x(docker_client):\n    pass\n")
+    result = _run(pytester, "--docker-required")
+    result.stdout.fnmatch_lines(
+        [
+            "*docker: sidecar (image *, privileged)*",
+            "*refused to start the privileged sidecar*unable to apply caps*moby#42906*"
+            "--docker-sidecar-privileged=false*privileged is now on from default*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+# --- security ------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_the_api_needs_the_client_certificate_and_is_only_on_loopback(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+import os
+import socket
+import stat
+
+import pytest
+
+from pytest_dockerhost.endpoint import TLSConfig, parse_url
+from pytest_dockerhost.transport import Failure, request
+
+
+def test_certificate_required(docker_host):
+    url = parse_url(docker_host.url)
+    tls = docker_host.tls
+    assert tls.verify
+    # The client material is private.
+    folder = os.path.dirname(tls.client_key)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tls.client_key).st_mode) == 0o600
+    # With the CA but without a client certificate: refused.
+    bare = TLSConfig(True, tls.ca_cert, None, None, "test")
+    with pytest.raises(Failure) as refused:
+        request(url, bare, "/containers/json", timeout=5)
+    assert refused.value.kind in ("tls-eof", "tls-client-rejected", "tls-reset", "empty-reply")
+    # Plain HTTP gets nothing but dockerd's "HTTPS server" complaint.
+    reply = request(url, None, "/containers/json", timeout=5)
+    assert reply.status == 400
+    assert b"HTTPS server" in reply.body
+    # With the certificate: the API answers.
+    assert request(url, tls, "/_ping", timeout=5).status == 200
+
+
+def test_only_loopback(docker_host):
+    outer = docker_host.outer.client()
+    try:
+        sidecar = outer.containers.get(docker_host.sidecar_id)
+    finally:
+        outer.close()
+    bindings = [b for port in sidecar.ports.values() if port for b in port]
+    assert bindings, "the API port is published"
+    assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
+    port = int(parse_url(docker_host.url).port)
+    # The engine's bridge gateway is a non-loopback address of this machine.
+    outer = docker_host.outer.client()
+    try:
+        gateway = outer.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    finally:
+        outer.close()
+    with pytest.raises(OSError):
+        socket.create_connection((gateway, port), timeout=2).close()
+"""
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_sidecar_mode_restores_the_environment(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+import os
+
+
+def test_x(docker_host):
+    assert os.environ["DOCKER_HOST"] == docker_host.url
+    assert os.environ["TESTCONTAINERS_RYUK_DISABLED"] == "true"
+    assert os.environ["DOCKER_TLS_VERIFY"] == "1"
+"""
+    )
+    before = {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")}
+    result = pytester.runpytest_inprocess(*BASE_ARGS)
+    result.assert_outcomes(passed=1)
+    assert {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")} == before
