@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ..conftest import BUSYBOX
 from .helpers import LABEL, PROJECT_DIR, Agent, build_wheel, leftovers, remove_labelled
 from .project import PROJECT
 
@@ -18,6 +19,12 @@ from .project import PROJECT
 def agent_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The plugin's wheel, built once per session from this checkout."""
     return build_wheel(tmp_path_factory.mktemp("e2e-wheel"))
+
+
+@pytest.fixture(scope="session")
+def busybox_archive(engine: Any, test_images: None) -> bytes:
+    """`docker save` of the busybox image, for daemons that cannot pull it (dind)."""
+    return b"".join(engine.images.get(BUSYBOX).save(named=True))
 
 
 class Labelled:

@@ -226,3 +226,44 @@ def wait_until(predicate: Any, timeout: float, what: str, step: float = 0.2) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(step)
+
+
+class Compose:
+    """docker-compose (the v1.29 Python tool from Debian) for one project name."""
+
+    def __init__(self, project: str, files: Iterable[Path], env: Mapping[str, str]) -> None:
+        binary = shutil.which("docker-compose")
+        if binary is None:
+            import pytest
+
+            pytest.skip("needs docker-compose (.ci/run installs Debian's docker-compose)")
+        self.binary = binary
+        self.project = project
+        self.files = list(files)
+        self.env = {**os.environ, **env}
+        self.selector = f"com.docker.compose.project={project}"
+
+    def __call__(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        command = [self.binary, "--ansi", "never", "-p", self.project]
+        for path in self.files:
+            command += ["-f", str(path)]
+        done = subprocess.run(
+            [*command, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert done.returncode == 0, f"docker-compose {' '.join(args)}:\n{done.stderr}"
+        return done
+
+    def container(self, client: Any, service: str) -> Any:
+        (found,) = client.containers.list(
+            all=True,
+            filters={"label": [self.selector, f"com.docker.compose.service={service}"]},
+        )
+        return found
+
+    def down(self) -> None:
+        self("down", "-v", "--remove-orphans", "-t", "3")

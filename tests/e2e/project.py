@@ -112,7 +112,26 @@ def test_put_archive_works_everywhere(docker_client):
         container.remove(force=True)
 '''
 
+# Images a dind daemon cannot pull here (nor in an air-gapped CI) are copied into the
+# project as `docker save` archives and loaded through the resolved endpoint.
+CONFTEST = """\
+import pathlib
+
+import pytest
+
+IMAGES = sorted((pathlib.Path(__file__).parent / "images").glob("*.tar"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def preload_images(request):
+    if IMAGES:
+        client = request.getfixturevalue("docker_client")
+        for archive in IMAGES:
+            client.images.load(archive.read_bytes())
+"""
+
 PROJECT = {
+    "conftest.py": CONFTEST,
     "pytest.ini": PYTEST_INI,
     "helpers.py": FETCH,
     "test_service.py": TEST_SERVICE,
