@@ -267,3 +267,91 @@ class Compose:
 
     def down(self) -> None:
         self("down", "-v", "--remove-orphans", "-t", "3")
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse YAML with PyYAML, from this interpreter or from docker-compose's (python3-yaml)."""
+    try:
+        import yaml  # type: ignore[import-untyped]
+    except ImportError:
+        pass
+    else:
+        return yaml.safe_load(path.read_text())
+    compose = shutil.which("docker-compose")
+    interpreter = ""
+    if compose:
+        with open(compose, encoding="utf-8", errors="replace") as handle:
+            first = handle.readline()
+        interpreter = first[2:].strip().split()[0] if first.startswith("#!") else ""
+    if not interpreter:
+        import pytest
+
+        pytest.skip("needs PyYAML (python3-yaml, which docker-compose brings)")
+    done = subprocess.run(
+        [
+            interpreter,
+            "-c",
+            "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, f"{path} is not valid YAML:\n{done.stderr}"
+    import json
+
+    return json.loads(done.stdout)
+
+
+# docker-on-ci.md section 3: what a nested dockerd needs when --privileged is refused.
+CAPS = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+]
+
+
+def unprivileged_dind_kwargs() -> dict[str, Any]:
+    """docker-py create() arguments for dind without --privileged (refused on this host)."""
+    return {
+        "cap_add": list(CAPS),
+        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+        "device_cgroup_rules": ["a *:* rwm"],
+        "cgroupns": "host",
+    }

@@ -1,0 +1,143 @@
+"""Scenario 3: examples/gitlab-ci.yml, its two jobs played the way a GitLab runner does.
+
+No GitLab runner here, so the test does what the runner would: read the job's variables
+(global ones first, the job's on top), start the ``docker:dind`` service (our stand-in)
+with those variables and the service's ``command`` on a job network under its alias,
+share ``/certs/client`` between service and job through a volume (the runner's
+``volumes = ["/certs/client"]``), then run the job's pytest in the agent image.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ..conftest import DIND, ROOT
+from .conftest import Labelled
+from .helpers import LABEL, Agent, load_yaml, unprivileged_dind_kwargs, wait_until
+
+pytestmark = pytest.mark.e2e
+
+GITLAB = ROOT / "examples" / "gitlab-ci.yml"
+
+
+def job(name: str) -> dict[str, Any]:
+    """The job with ``extends`` applied and the variables GitLab gives it."""
+    config = load_yaml(GITLAB)
+    body = dict(config[name])
+    base = config.get(body.pop("extends", ""), {}) if "extends" in body else {}
+    merged = {**base, **body}
+    merged["variables"] = {
+        key: str(value)
+        for key, value in {**config.get("variables", {}), **body.get("variables", {})}.items()
+    }
+    return merged
+
+
+def run_job(
+    name: str, engine: Any, labelled: Labelled, make_agent: Callable[..., Agent], archive: bytes
+) -> Any:
+    spec = job(name)
+    (service,) = spec["services"]
+    assert service["name"] == "docker:dind"
+    variables = spec["variables"]
+    tls = bool(variables.get("DOCKER_TLS_CERTDIR"))
+    labels = {LABEL: labelled.value}
+    network = engine.networks.create(f"pdh-e2e-gitlab-{labelled.value}", labels=labels)
+    volumes = {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}}
+    data = engine.volumes.create(labels=labels)
+    volumes[data.name] = {"bind": "/var/lib/docker", "mode": "rw"}
+    job_volumes = {}
+    if tls:
+        certs = engine.volumes.create(labels=labels)
+        volumes[certs.name] = {"bind": "/certs/client", "mode": "rw"}
+        job_volumes[certs.name] = {"bind": "/certs/client", "mode": "ro"}
+    dind = engine.containers.create(
+        DIND,
+        command=service.get("command"),
+        environment=variables,
+        labels=labels,
+        volumes=volumes,
+        detach=True,
+        **unprivileged_dind_kwargs(),
+    )
+    network.connect(dind, aliases=[service["alias"]])
+    engine.networks.get("bridge").disconnect(dind)
+    dind.start()
+    # GitLab starts the job once the service's port accepts connections (it does not wait
+    # for the daemon to be ready: PYTEST_DOCKER_MODE=dind covers that part).
+    port = 2376 if tls else 2375
+    dind.reload()
+    address = dind.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
+    wait_until(lambda: port_open(address, port), 120, f"the service's port {port}")
+    agent = make_agent(
+        files={"images/busybox.tar": archive},
+        socket=False,
+        environment=variables,
+        volumes=job_volumes,
+        network=network.name,
+    )
+    script = " && ".join(spec["script"])
+    assert "python -m pytest -p dockerhost -v" in script
+    return agent.pytest("-p", "dockerhost", "-v", "-s")
+
+
+def test_gitlab_service_with_tls_finds_certs_client_by_itself(
+    engine: Any,
+    labelled: Labelled,
+    make_agent: Callable[..., Agent],
+    busybox_archive: bytes,
+) -> None:
+    assert "DOCKER_CERT_PATH" not in job("test")["variables"]
+    run = run_job("test", engine, labelled, make_agent, busybox_archive)
+    assert run.exit_code == 0, str(run)
+    assert re.search(
+        r"^docker: dind tcp://docker:2376 \(engine [^,]+, API [\d.]+, TLS verified\) via "
+        r"DOCKER_HOST; published ports on docker$",
+        run.output,
+        re.M,
+    ), str(run)
+    assert (
+        "docker: note: TLS from /certs/client (found; DOCKER_CERT_PATH is not set)" in run.output
+    ), str(run)
+    assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
+    remove_and_check(engine, labelled)
+
+
+def test_gitlab_service_with_tls_off_on_2375(
+    engine: Any,
+    labelled: Labelled,
+    make_agent: Callable[..., Agent],
+    busybox_archive: bytes,
+) -> None:
+    spec = job("test-tls-off")
+    assert spec["variables"]["DOCKER_TLS_CERTDIR"] == ""
+    run = run_job("test-tls-off", engine, labelled, make_agent, busybox_archive)
+    assert run.exit_code == 0, str(run)
+    assert re.search(
+        r"^docker: dind tcp://docker:2375 \(engine [^,]+, API [\d.]+, TLS off\) via DOCKER_HOST; "
+        r"published ports on docker$",
+        run.output,
+        re.M,
+    ), str(run)
+    assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
+    remove_and_check(engine, labelled)
+
+
+def remove_and_check(engine: Any, labelled: Labelled) -> None:
+    from .helpers import remove_labelled
+
+    remove_labelled(engine, labelled.selector)
+    labelled.assert_clean()
+
+
+def port_open(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
