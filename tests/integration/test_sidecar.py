@@ -389,6 +389,48 @@ def test_hangs(docker_client, docker_host):
     assert not [key for key, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
 
 
+@pytest.mark.usefixtures("sidecar")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_removes_its_sidecar(
+    pytester: pytest.Pytester, engine: Any, python_bin: str, signum: int
+) -> None:
+    ready = pytester.path / "ready"
+    pytester.makepyfile(
+        test_hangs=f"""
+import time
+
+
+def test_hangs(docker_client, docker_host):
+    with open({str(ready)!r}, "w") as handle:
+        handle.write(docker_host.extras["run_id"])
+    time.sleep(120)
+"""
+    )
+    proc = subprocess.Popen(
+        [python_bin, "-m", "pytest", *BASE_ARGS],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert ready.exists(), "the run never reached its test"
+        time.sleep(0.2)
+        run_id = ready.read_text()
+        assert [k for k, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
+        proc.send_signal(signum)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "KeyboardInterrupt" in output, output
+    assert not [k for k, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
+
+
 # --- what goes wrong, said clearly -----------------------------------------------------------
 
 
