@@ -72,19 +72,18 @@ UNPRIVILEGED_CAPS = [
 def unprivileged_profile() -> dict[str, Any]:
     """Raw HostConfig fields for a nested dockerd without --privileged (docker-on-ci.md §3).
 
-    The package's sidecar code carries the same profile; it is used when it exists so
-    that the baselines and the sidecar run under identical conditions.
+    The capability list comes from the package's sidecar code (every capability this
+    machine's bounding set has), so the baselines and the sidecar run under the same
+    profile; the rest mirrors its ``_create_args``.
     """
+    caps = list(UNPRIVILEGED_CAPS)
     with contextlib.suppress(ImportError):
-        from pytest_dockerhost import sidecar  # type: ignore[attr-defined,unused-ignore]
+        from pytest_dockerhost.settings import Settings
+        from pytest_dockerhost.sidecar import Spec
 
-        profile = getattr(sidecar, "unprivileged_host_config", None)
-        if callable(profile):
-            value = profile()
-            if isinstance(value, dict):
-                return dict(value)
+        caps, _ = Spec.from_settings(Settings.from_sources({}, {}, {}), {}).capabilities(True)
     return {
-        "CapAdd": list(UNPRIVILEGED_CAPS),
+        "CapAdd": caps,
         "SecurityOpt": ["seccomp=unconfined", "apparmor=unconfined"],
         "MaskedPaths": [],  # --security-opt systempaths=unconfined
         "ReadonlyPaths": [],
@@ -125,6 +124,7 @@ def sweep(run_id: str | None = harness.RUN_ID) -> None:
         pid = item_labels.get(harness.LABEL_PID, "")
         return pid.isdigit() and not Path(f"/proc/{pid}").exists()  # a crashed earlier run
 
+    _sweep_plugin_children(api)
     for container in api.containers.list(all=True, filters={"label": harness.LABEL}):
         if mine(container.labels):
             with contextlib.suppress(Exception):
@@ -137,6 +137,33 @@ def sweep(run_id: str | None = harness.RUN_ID) -> None:
         if mine(network.attrs.get("Labels")):
             with contextlib.suppress(Exception):
                 network.remove()
+
+
+PLUGIN_OWNER_PID = "org.pytest-dockerhost.owner-pid"
+
+
+def _sweep_plugin_children(api: docker.DockerClient) -> None:
+    """Sidecars (kept for reuse, or left by a pytest we had to stop), their volumes and
+    networks, that the plugin made in pytest processes this run started."""
+    if not harness.CHILD_PIDS:
+        return
+    pids = {str(pid) for pid in harness.CHILD_PIDS}
+
+    def ours(item_labels: dict[str, str] | None) -> bool:
+        return (item_labels or {}).get(PLUGIN_OWNER_PID) in pids
+
+    for container in api.containers.list(all=True, filters={"label": PLUGIN_OWNER_PID}):
+        if ours(container.labels):
+            with contextlib.suppress(Exception):
+                container.remove(force=True, v=True)
+    for network in api.networks.list(filters={"label": PLUGIN_OWNER_PID}):
+        if ours(network.attrs.get("Labels")):
+            with contextlib.suppress(Exception):
+                network.remove()
+    for volume in api.volumes.list(filters={"label": PLUGIN_OWNER_PID}):
+        if ours(volume.attrs.get("Labels")):
+            with contextlib.suppress(Exception):
+                volume.remove(force=True)
 
 
 def remove(container: docker.models.containers.Container, volume: str | None = None) -> None:

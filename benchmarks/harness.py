@@ -178,6 +178,9 @@ def alternate(
 # --- subprocesses --------------------------------------------------------------------
 
 
+CHILD_PIDS: set[int] = set()  # processes we started: the plugin labels sidecars with them
+
+
 def run(
     cmd: Sequence[str],
     *,
@@ -185,22 +188,31 @@ def run(
     cwd: str | Path | None = None,
     check: bool = True,
     timeout: float = 300,
-    input: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    done = subprocess.run(
+    with subprocess.Popen(
         list(cmd),
         env=dict(env) if env is not None else None,
         cwd=cwd,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-        input=input,
-    )
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        CHILD_PIDS.add(proc.pid)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            proc.terminate()  # Ctrl-C or timeout: let it clean up its own sidecar
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
+    done = subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
+    done.pid = proc.pid  # type: ignore[attr-defined]
     if check and done.returncode != 0:
         raise RuntimeError(
             f"{' '.join(cmd)} exited {done.returncode}:\n"
-            + done.stdout.decode(errors="replace")[-3000:]
-            + done.stderr.decode(errors="replace")[-3000:]
+            + out.decode(errors="replace")[-3000:]
+            + err.decode(errors="replace")[-3000:]
         )
     return done
 

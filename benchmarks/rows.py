@@ -186,7 +186,7 @@ def sidecar_cold(plan: Plan) -> list[Result]:
     usual = Result(
         key="sidecar-vs-usual",
         title="sidecar cold start vs the usual way",
-        a_label="--docker-mode=sidecar, docker_host setup",
+        a_label="--docker-mode=sidecar: session start + first test setup",
         b_label="docker run DOCKER_TLS_CERTDIR=/certs, wait+copy certs, poll version",
         measures=(
             "seconds until a TLS client gets an answer to `version` from a fresh dind "
@@ -199,7 +199,7 @@ def sidecar_cold(plan: Plan) -> list[Result]:
     floor = Result(
         key="sidecar-vs-floor",
         title="sidecar cold start vs the floor",
-        a_label="--docker-mode=sidecar, docker_host setup",
+        a_label="--docker-mode=sidecar: session start + first test setup",
         b_label="same image, certs put_archive'd before start, poll version",
         measures=(
             "as above; B creates the container, copies pre-made certificates in, starts it "
@@ -230,15 +230,13 @@ def sidecar_cold(plan: Plan) -> list[Result]:
     return [usual, floor]
 
 
-def sidecar_more(plan: Plan) -> list[Result]:
-    return sidecar_rows.rows(plan)
-
-
 ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
     "dood": dood_resolution,
     "dood-cold": dood_resolution_cold,
     "plugin-load": plugin_load,
     "testcontainers": testcontainers_row,
     "sidecar-cold": sidecar_cold,
-    "sidecar": sidecar_more,
+    "sidecar-reuse": sidecar_rows.guarded("sidecar-reuse", sidecar_rows.reuse_row),
+    "xdist": sidecar_rows.guarded("xdist", sidecar_rows.xdist_row),
+    "preload": sidecar_rows.guarded("preload", sidecar_rows.preload_row),
 }

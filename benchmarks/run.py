@@ -34,6 +34,10 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.0f} {unit}"
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", r"\|")
+
+
 def table(results: list[Result], *, smoke: bool) -> str:
     head = (
         "| row | A (ours) | B (baseline) | A median | B median | A/B | n (A/B) | target | result |"
@@ -48,11 +52,12 @@ def table(results: list[Result], *, smoke: bool) -> str:
         cell = verdict if verdict in ("pass", "-", "(smoke)") else f"{verdict}: {why}"
         if extra:
             cell += f" ({extra})"
-        lines.append(
-            f"| {result.title} | {result.a_label} | {result.b_label} | "
+        row = (
+            f"| {result.title} | {_cell(result.a_label)} | {_cell(result.b_label)} | "
             f"{_fmt(result.a_median, result.unit)} | {_fmt(result.b_median, result.unit)} | "
             f"{ratio} | {len(result.a)}/{len(result.b)} | {result.target} | {cell} |"
         )
+        lines.append(row)
     return "\n".join(lines)
 
 
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         if result.skipped:
             print(f"skipped {result.title}: {result.skipped}")
     print(f"\ntotal {time.monotonic() - started:.0f} s")
+    broken = broken or any(result.error for result in results)
     if broken:
         return 2
     if args.smoke:

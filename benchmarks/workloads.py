@@ -9,8 +9,8 @@ markers =
     docker: needs Docker (registered here too, for runs without the plugin)
 """
 
-# Records, in the controller only, how long the plugin's session start and the setup of
-# its fixtures took, and writes it as JSON to $PDH_BENCH_OUT.
+# Records, in the controller only, how long session start and the first test's setup
+# took, and writes it as JSON to $PDH_BENCH_OUT.
 TIMING_CONFTEST = """\
 import json
 import os
@@ -28,12 +28,13 @@ def pytest_sessionstart(session):
     _TIMES["sessionstart"] = time.perf_counter() - start
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_fixture_setup(fixturedef, request):
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_setup(item):
+    # The whole setup of the first test: the plugin's own setup hook (where a sidecar
+    # starts) and the docker_host fixture.
     start = time.perf_counter()
     yield
-    if fixturedef.argname in ("docker_host", "docker_client"):
-        _TIMES.setdefault(fixturedef.argname, time.perf_counter() - start)
+    _TIMES.setdefault("setup", time.perf_counter() - start)
 
 
 def pytest_unconfigure(config):
