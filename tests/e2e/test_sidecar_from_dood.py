@@ -21,7 +21,8 @@ from .project import TEST_SERVICE
 
 pytestmark = pytest.mark.e2e
 
-PLUGIN_LABEL = "org.pytest-dockerhost.run"  # on every sidecar, volume and network it makes
+# On every sidecar, volume and network the plugin makes: the container the run was in.
+OWNER_LABEL = "org.pytest-dockerhost.owner-container"
 SIDECAR_ENV = {
     "PYTEST_DOCKER_SIDECAR_IMAGE": DIND,
     # This engine refuses --privileged (moby#42906); real hosts keep the default (true).
@@ -34,6 +35,12 @@ WHICH = """
 
 def test_which_sidecar(docker_host):
     print(f"E2E sidecar {docker_host.sidecar_id} at {docker_host.url}")
+    outer = docker_host.outer.client()
+    try:
+        labels = outer.containers.get(docker_host.sidecar_id).labels
+    finally:
+        outer.close()
+    print(f"E2E sidecar owner {labels['org.pytest-dockerhost.owner-container']}")
 """
 HEADER = (
     f"docker: sidecar (image {DIND}, unprivileged, preload {BUSYBOX}) on dood "
@@ -46,12 +53,14 @@ STARTED = re.compile(
 )
 
 
-def plugin_resources(engine: Any) -> set[str]:
-    return (
-        {c.id for c in engine.containers.list(all=True, filters={"label": PLUGIN_LABEL})}
-        | {v.name for v in engine.volumes.list(filters={"label": PLUGIN_LABEL})}
-        | {n.id for n in engine.networks.list(filters={"label": PLUGIN_LABEL})}
-    )
+def created_from(engine: Any, agent: Agent) -> dict[str, list[str]]:
+    """What the plugin made from inside ``agent`` (other runs on this engine don't count)."""
+    label = f"{OWNER_LABEL}={agent.container.id}"
+    return {
+        "containers": [c.name for c in engine.containers.list(all=True, filters={"label": label})],
+        "volumes": [v.name for v in engine.volumes.list(filters={"label": label})],
+        "networks": [n.name for n in engine.networks.list(filters={"label": label})],
+    }
 
 
 @pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist-n2"])
@@ -62,7 +71,6 @@ def test_sidecar_from_a_dood_agent(
         files={"test_service.py": TEST_SERVICE + WHICH, "test_service_2.py": TEST_SERVICE},
         group_add=[socket_gid()],
     )
-    before = plugin_resources(engine)
     args = ["--docker-mode=sidecar", f"--docker-preload={BUSYBOX}", "-v", "-rA"]
     if workers:
         args += ["-n", str(workers)]
@@ -74,6 +82,8 @@ def test_sidecar_from_a_dood_agent(
     seen = set(re.findall(r"E2E sidecar (\S+) at tcp://(pytest-dockerhost-\w+):2376", run.output))
     assert len(seen) == 1, str(run)
     ((sidecar_id, name),) = seen
+    # ...labelled with the agent it was started from, which the leftover check relies on.
+    assert f"E2E sidecar owner {agent.container.id}" in run.output, str(run)
     started = {m.group(1) for m in map(STARTED.search, run.lines()) if m}
     assert started <= {name}, str(run)
     if not workers:
@@ -84,7 +94,7 @@ def test_sidecar_from_a_dood_agent(
     assert len(hosts) == 1, str(run)
     assert hosts.isdisjoint({"localhost", "127.0.0.1"})
     # Afterwards: the sidecar, its volume and its network are gone, and the agent left it.
-    assert plugin_resources(engine) <= before
+    assert created_from(engine, agent) == {"containers": [], "volumes": [], "networks": []}
     assert not [c for c in engine.containers.list(all=True) if c.id == sidecar_id]
     agent.container.reload()
     assert list(agent.container.attrs["NetworkSettings"]["Networks"]) == ["bridge"]
