@@ -52,12 +52,16 @@ def cleanup(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pytest_dockerhost cleanup",
         description="Remove sidecar containers, networks and volumes that pytest-dockerhost "
-        "labelled: those of runs whose owner process is gone, and sidecars kept with "
-        "--docker-sidecar-reuse. Live runs and named cache volumes are left alone unless asked. "
+        "labelled and whose run's owner process is gone (a kill -9, an aborted CI job). Live "
+        "runs, sidecars kept with --docker-sidecar-reuse and named cache volumes are left "
+        "alone unless asked. "
         "The daemon is found as in auto mode (DOCKER_HOST, contexts, sockets).",
     )
     parser.add_argument(
         "--all", action="store_true", help="also remove the resources of runs still going on"
+    )
+    parser.add_argument(
+        "--kept", action="store_true", help="also remove sidecars kept by --docker-sidecar-reuse"
     )
     parser.add_argument(
         "--cache",
@@ -79,7 +83,7 @@ def cleanup(argv: Sequence[str]) -> int:
 
     client = resolution.host.client(timeout=60)
     try:
-        removed = remove_leftovers(client, everything=args.all, cache=args.cache)
+        removed = remove_leftovers(client, everything=args.all, kept=args.kept, cache=args.cache)
     finally:
         client.close()
     for line in removed:

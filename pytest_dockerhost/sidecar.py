@@ -518,8 +518,7 @@ class Sidecar:
                 ) from None
 
     def _reuse_key(self) -> str:
-        data = f"{self.spec.image}\0{os.getuid()}\0{self.owner.host}"
-        return hashlib.sha256(data.encode()).hexdigest()[:24]
+        return reuse_key(self.spec.image, self.owner.host)
 
     def _name(self, config: str) -> str:
         if self.spec.reuse:
@@ -930,6 +929,12 @@ class Sidecar:
             self._client = None
 
 
+def reuse_key(image: str, host: str) -> str:
+    """Kept sidecars of one user, machine and image: a newer config replaces an older one."""
+    data = f"{image}\0{os.getuid()}\0{host}"
+    return hashlib.sha256(data.encode()).hexdigest()[:24]
+
+
 def _config(labels: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in labels.items() if k in (L_CONFIG, L_REUSE, L_REUSE_KEY)}
 
@@ -1078,9 +1083,10 @@ def remove_run(client: Any, run_id: str) -> list[str]:
     return removed
 
 
-def cleanup(client: Any, *, everything: bool, cache: bool) -> list[str]:
-    """``python -m pytest_dockerhost cleanup``: dead runs' leftovers and kept sidecars; with
-    ``everything`` also live runs'; with ``cache`` also named cache volumes."""
+def cleanup(client: Any, *, everything: bool, kept: bool, cache: bool) -> list[str]:
+    """``python -m pytest_dockerhost cleanup``: what dead runs left behind; with ``kept`` also
+    sidecars kept by --docker-sidecar-reuse, with ``everything`` also live runs', with
+    ``cache`` also named cache volumes."""
     here = Owner.current("", None)
     removed: list[str] = []
     found = list(_labelled(client, L_ROLE))
@@ -1090,11 +1096,13 @@ def cleanup(client: Any, *, everything: bool, cache: bool) -> list[str]:
                 _remove(client.api, kind, ident)
                 removed.append(f"{kind} {ident[:24]} (cache)")
             continue
-        kept = labels.get(L_REUSE) == "true"
-        if not everything and not kept and owner_alive(labels, client, here):
+        is_kept = labels.get(L_REUSE) == "true"
+        if is_kept and not (kept or everything):
+            continue
+        if not is_kept and not everything and owner_alive(labels, client, here):
             continue
         _remove(client.api, kind, ident)
-        removed.append(f"{kind} {ident[:24]}" + (" (kept sidecar)" if kept else ""))
+        removed.append(f"{kind} {ident[:24]}" + (" (kept sidecar)" if is_kept else ""))
     return removed
 
 

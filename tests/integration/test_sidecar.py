@@ -41,6 +41,10 @@ def fetch(url, attempts=100):
     raise AssertionError(f"nothing answered at {url}")
 """
 
+# Our own tag of the dind image: kept sidecars are keyed by image, so the reuse tests never
+# meet (or remove) a kept sidecar of another run on this engine, such as a benchmark's.
+SIDECAR_IMAGE = f"pytest-dockerhost-test/dind:sidecar-tests-{os.getpid()}"
+
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -72,9 +76,20 @@ def _remove(engine: Any, kind: str, ident: str) -> None:
             api.remove_volume(ident, force=True)
 
 
+@pytest.fixture(scope="session")
+def sidecar_image(engine: Any, test_images: None) -> Iterator[str]:
+    repository, tag = SIDECAR_IMAGE.rsplit(":", 1)
+    engine.api.tag(DIND, repository, tag)
+    try:
+        yield SIDECAR_IMAGE
+    finally:
+        with contextlib.suppress(Exception):
+            engine.api.remove_image(SIDECAR_IMAGE)  # only the tag: the image stays
+
+
 @pytest.fixture
 def sidecar(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any, sidecar_image: str
 ) -> Iterator[None]:
     """Sidecar settings for the inner runs, and the check that they left nothing behind.
 
@@ -82,23 +97,26 @@ def sidecar(
     resources that appeared during the test and whose owner is gone (or that were kept for
     reuse) are leftovers: they are removed, and the test fails.
     """
-    monkeypatch.setenv("PYTEST_DOCKER_SIDECAR_IMAGE", DIND)
+    monkeypatch.setenv("PYTEST_DOCKER_SIDECAR_IMAGE", sidecar_image)
     monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
     # Kept sidecars store their client certificates in the cache folder: keep it private.
     monkeypatch.setenv("XDG_CACHE_HOME", str(pytester.path / "xdg-cache"))
     pytester.makeini(INI)
     before = _labelled(engine)
     yield
-    from pytest_dockerhost.sidecar import Owner, owner_alive
+    from pytest_dockerhost.sidecar import Owner, owner_alive, reuse_key
 
     here = Owner.current("", None)
+    ours = reuse_key(sidecar_image, here.host)
     left = []
     for (kind, ident), labels in _labelled(engine).items():
         if (kind, ident) in before:
             continue
-        kept = labels.get(LABEL_REUSE) == "true"
-        if not kept and owner_alive(labels, engine, here):
-            continue  # another live run on this engine (a benchmark, say): not ours
+        if labels.get(LABEL_REUSE) == "true":
+            if labels.get("org.pytest-dockerhost.reuse-key") != ours:
+                continue  # kept by another run on this engine (a benchmark, say)
+        elif owner_alive(labels, engine, here):
+            continue  # another live run on this engine: not ours
         left.append(f"{kind} {ident[:24]} (run {labels.get(LABEL_RUN)})")
         _remove(engine, kind, ident)
     assert not left, f"left behind: {left}"
@@ -166,11 +184,11 @@ def test_without_docker():
     elapsed = time.monotonic() - started
     result.stdout.fnmatch_lines(
         [
-            f"docker: sidecar (image {DIND}, unprivileged, preload {BUSYBOX}) on dood "
+            f"docker: sidecar (image {SIDECAR_IMAGE}, unprivileged, preload {BUSYBOX}) on dood "
             "unix:///var/run/docker.sock (engine *) via /var/run/docker.sock*; it starts when "
             "the first test needs Docker",
             f"docker: preloaded {BUSYBOX} into the sidecar in * s",
-            f"docker: sidecar pytest-dockerhost-* from {DIND} started in * s on unix://*",
+            f"docker: sidecar pytest-dockerhost-* from {SIDECAR_IMAGE} started in * s on unix://*",
             "*3 passed*",
         ]
     )
@@ -331,22 +349,33 @@ def test_x(docker_host, docker_client):
     assert match, second.stdout.str()
     assert float(match.group(1)) < 1.0
     assert engine.containers.get(first_id).status == "running"
-    # The cleanup command removes kept sidecars (and, since this is the only run, all else).
+    # The cleanup command leaves kept sidecars alone unless asked (--kept); this test removes
+    # its own directly, so that kept sidecars of other runs on this engine stay.
+    done = _cleanup(python_bin)
+    assert engine.containers.get(first_id).status == "running", done
+    run_id = engine.containers.get(first_id).labels[LABEL_RUN]
+    from pytest_dockerhost.sidecar import remove_run
+
+    assert remove_run(engine, run_id)
+
+
+def _cleanup(python_bin: str, *args: str) -> str:
     done = subprocess.run(
-        [python_bin, "-m", "pytest_dockerhost", "cleanup"],
+        [python_bin, "-m", "pytest_dockerhost", "cleanup", *args],
         capture_output=True,
         text=True,
         check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_DOCKER_")},
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "kept sidecar" in done.stdout
-    assert not [k for k, labels in _labelled(engine).items() if labels.get(LABEL_REUSE) == "true"]
+    return done.stdout
 
 
 @pytest.mark.usefixtures("sidecar")
+@pytest.mark.parametrize("sweeper", ["next-run", "cleanup-command"])
 def test_a_killed_run_is_swept_by_the_next_one(
-    pytester: pytest.Pytester, engine: Any, python_bin: str
+    pytester: pytest.Pytester, engine: Any, python_bin: str, sweeper: str
 ) -> None:
     ready = pytester.path / "ready"
     pytester.makepyfile(
@@ -380,12 +409,15 @@ def test_hangs(docker_client, docker_host):
     kinds = sorted(kind for kind, _ in left)
     assert kinds == ["container", "volume"], left  # what kill -9 leaves behind
 
-    (pytester.path / "test_hangs.py").unlink()
-    pytester.makepyfile(
-        test_next="def test_next(docker_client):\n    assert docker_client.ping()\n"
-    )
-    result = _run(pytester)
-    result.assert_outcomes(passed=1)
+    if sweeper == "cleanup-command":
+        out = _cleanup(python_bin)
+        assert f"removed container {left[0][1][:24]}" in out or "removed container" in out, out
+    else:
+        (pytester.path / "test_hangs.py").unlink()
+        pytester.makepyfile(
+            test_next="def test_next(docker_client):\n    assert docker_client.ping()\n"
+        )
+        _run(pytester).assert_outcomes(passed=1)
     assert not [key for key, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
 
 
@@ -420,7 +452,12 @@ def test_hangs(docker_client, docker_host):
         assert ready.exists(), "the run never reached its test"
         time.sleep(0.2)
         run_id = ready.read_text()
-        assert [k for k, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
+        mine = {k for k, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id}
+        assert mine
+        # Another run starting meanwhile sweeps dead runs only: this live one keeps its own.
+        pytester.makepyfile(test_other="def test_other(docker_client):\n    pass\n")
+        _run(pytester, "test_other.py").assert_outcomes(passed=1)
+        assert mine <= _labelled(engine).keys()
         proc.send_signal(signum)
         output, _ = proc.communicate(timeout=60)
     finally:

@@ -19,8 +19,6 @@ from ..e2e.helpers import PROJECT_DIR, Agent, build_wheel, socket_gid
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("test_images")]
 
-LABEL_RUN = "org.pytest-dockerhost.run"
-
 INNER_TEST = f"""
 import time
 import urllib.request
@@ -67,7 +65,6 @@ def agent(engine: Any, tmp_path: Path) -> Iterator[Agent]:
 
 
 def test_sidecar_from_a_dood_agent_on_a_shared_network(agent: Agent, engine: Any) -> None:
-    before = {c.id for c in engine.containers.list(all=True, filters={"label": LABEL_RUN})}
     run = agent.pytest(
         "--docker-mode=sidecar",
         "--docker-preload",
@@ -83,11 +80,12 @@ def test_sidecar_from_a_dood_agent_on_a_shared_network(agent: Agent, engine: Any
     assert run.exit_code == 0, str(run)
     assert any("1 passed" in line for line in run.lines()), str(run)
     assert any("started in" in line for line in run.header()), str(run)
-    # The network, the sidecar and its volume are gone; the agent left the network.
-    after = {c.id for c in engine.containers.list(all=True, filters={"label": LABEL_RUN})}
-    assert after <= before
-    assert not [n.name for n in engine.networks.list(filters={"label": LABEL_RUN})]
-    assert not [v.name for v in engine.volumes.list(filters={"label": LABEL_RUN})]
+    # What this agent's run made (labelled with the agent as owner) is gone: the sidecar,
+    # its volume and the network; and the agent has left the network.
+    mine = f"org.pytest-dockerhost.owner-container={agent.container.id}"
+    assert not engine.containers.list(all=True, filters={"label": mine})
+    assert not engine.networks.list(filters={"label": mine})
+    assert not engine.volumes.list(filters={"label": mine})
     agent.container.reload()
     networks = agent.container.attrs["NetworkSettings"]["Networks"]
     assert not [name for name in networks if name.startswith("pytest-dockerhost")]
