@@ -27,6 +27,11 @@ class Plan:
         # Even in a smoke run: the first run of a command fills the bytecode cache.
         return 1
 
+    @property
+    def slow_warmup(self) -> int:
+        """For rows whose runs take seconds: no warm-up in a smoke run."""
+        return 0 if self.smoke else 1
+
 
 def pytest_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", *args]

@@ -167,7 +167,7 @@ def xdist_row(plan: Plan) -> Result:
         [lambda: sample("4"), lambda: sample("1")],
         [result.a, result.b],
         reps=plan.reps(4),
-        warmup=plan.warmup,
+        warmup=plan.slow_warmup,
     )
     result.extra["sidecars per run"] = "/".join(str(c) for c in counts)
     return result
