@@ -195,6 +195,9 @@ class TLSConfig:
     client_cert: str | None
     client_key: str | None
     source: str  # e.g. "DOCKER_CERT_PATH=/certs/client", "context ci", "/certs/client (found)"
+    # The files come from a shared volume that a starting docker:dind is still filling, so a
+    # missing file is worth waiting for in dind mode.
+    pending: bool = False
 
     @property
     def cert_dir(self) -> str | None:

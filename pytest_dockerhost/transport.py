@@ -103,7 +103,9 @@ def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
         if path is None:
             continue
         if not os.path.exists(path):
-            raise Failure("cert-missing", f"{label} file {path} does not exist")
+            raise Failure(
+                "cert-missing", f"{label} file {path} does not exist", retryable=tls.pending
+            )
         if not os.access(path, os.R_OK):
             raise Failure("cert-unreadable", f"{label} file {path} is not readable by this user")
     if tls.verify:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -126,6 +127,15 @@ def tls_for_tcp(
             # The docker:dind / GitLab convention: a shared certs volume at /certs.
             note = f"TLS from {ctx.dind_cert_dir} (found; DOCKER_CERT_PATH is not set)"
             return _tls_in(ctx.dind_cert_dir, True, note), (note,)
+        if url.port == 2376 and os.path.isdir(ctx.dind_cert_dir):
+            # The volume is there but dind has not written into it yet: a job that starts
+            # before its service. Plain HTTP would only meet "Client sent an HTTP request".
+            note = (
+                f"TLS from {ctx.dind_cert_dir} (the folder exists, its certificates are not "
+                "written yet; DOCKER_CERT_PATH is not set)"
+            )
+            tls = dataclasses.replace(_tls_in(ctx.dind_cert_dir, True, note), pending=True)
+            return tls, (note,)
         return None, ()
     if cert_path:
         folder, where = cert_path, f"{cert_path_source}={cert_path}"

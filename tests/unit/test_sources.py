@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from pytest_dockerhost.endpoint import TLSConfig
 from pytest_dockerhost.sources.context import docker_context
 from pytest_dockerhost.sources.env import docker_host_env
 from pytest_dockerhost.sources.explicit import explicit_options
 from pytest_dockerhost.sources.properties import parse_properties
 from pytest_dockerhost.sources.properties import testcontainers_properties as tc_properties
 from pytest_dockerhost.sources.sockets import socket_paths, well_known_sockets
+from pytest_dockerhost.transport import Failure, make_ssl_context
 
 from .conftest import MakeCtx
 
@@ -127,13 +129,37 @@ def test_certs_client_is_ignored_on_2375(make_ctx: MakeCtx, tmp_path: Path) -> N
     assert found.tls is None
 
 
-def test_incomplete_certs_client_is_not_used(make_ctx: MakeCtx, tmp_path: Path) -> None:
+def test_incomplete_certs_client_means_dind_is_still_writing(
+    make_ctx: MakeCtx, tmp_path: Path
+) -> None:
+    # A job that starts before its docker:dind service: the volume is there, the files not yet.
     dind = _certs(tmp_path / "certs" / "client")
     (dind / "key.pem").unlink()
     (found,) = docker_host_env(
         make_ctx({"DOCKER_HOST": "tcp://docker:2376"}, dind_cert_dir=str(dind))
     )
+    assert found.tls is not None
+    assert found.tls.pending
+    assert found.tls.verify
+    assert "certificates are not written yet" in found.notes[0]
+    with pytest.raises(Failure) as caught:
+        make_ssl_context(found.tls)
+    assert caught.value.kind == "cert-missing"
+    assert caught.value.retryable
+
+
+def test_no_certs_client_folder_means_plain_tcp(make_ctx: MakeCtx, tmp_path: Path) -> None:
+    (found,) = docker_host_env(
+        make_ctx({"DOCKER_HOST": "tcp://docker:2376"}, dind_cert_dir=str(tmp_path / "absent"))
+    )
     assert found.tls is None
+
+
+def test_missing_configured_cert_is_not_worth_waiting_for(tmp_path: Path) -> None:
+    tls = TLSConfig(True, str(tmp_path / "ca.pem"), None, None, source="DOCKER_CERT_PATH")
+    with pytest.raises(Failure) as caught:
+        make_ssl_context(tls)
+    assert not caught.value.retryable
 
 
 def test_certs_client_found_when_verify_is_on(make_ctx: MakeCtx, tmp_path: Path) -> None:
