@@ -251,7 +251,9 @@ def preload_row(plan: Plan) -> Result:
             return mb / (time.perf_counter() - start)
 
         try:
-            alternate([ours, theirs], [result.a, result.b], reps=plan.reps(5), warmup=plan.warmup)
+            alternate(
+                [ours, theirs], [result.a, result.b], reps=plan.reps(5), warmup=plan.slow_warmup
+            )
         finally:
             inner.close()
     return result
