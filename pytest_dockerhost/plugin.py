@@ -62,7 +62,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 )
         elif spec.kind == "lines":
             group.addoption(
-                spec.flag, dest=dest, action="append", default=None, metavar="IMAGE", help=spec.help
+                spec.flag,
+                dest=dest,
+                action="append",
+                default=None,
+                metavar=spec.metavar,
+                help=spec.help,
             )
         else:
             metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else spec.flag[9:].upper()

@@ -75,6 +75,16 @@ def _parse_lines(raw: str) -> tuple[str, ...]:
     return tuple(part for line in raw.splitlines() for part in line.split() if part)
 
 
+def _parse_capabilities(raw: str) -> tuple[str, ...]:
+    names = tuple(
+        word.strip().upper().removeprefix("CAP_") for word in raw.replace(",", " ").split()
+    )
+    bad = [name for name in names if not name.replace("_", "").isalpha()]
+    if bad:
+        raise ValueError(f"{', '.join(bad)} are not capability names such as SYS_RESOURCE")
+    return names
+
+
 def _parse_tls_verify_env(raw: str) -> bool:
     # The docker CLI turns verification on for any non-empty value, "0" included.
     return raw != ""
@@ -95,6 +105,7 @@ class OptionSpec:
     kind: str = "string"  # how the CLI and ini take it: string, bool, lines, choice
     env_parse: Callable[[str], Any] | None = None
     choices: tuple[str, ...] = ()
+    metavar: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -243,6 +254,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ini="docker_preload",
         env="PYTEST_DOCKER_PRELOAD",
         kind="lines",
+        metavar="IMAGE",
+    ),
+    OptionSpec(
+        "sidecar_cap_drop",
+        "--docker-sidecar-cap-drop",
+        "capabilities to leave out of an unprivileged sidecar, for runtimes that lack them "
+        "(repeatable or comma-separated, e.g. SYS_RESOURCE,SYS_MODULE).",
+        _parse_capabilities,
+        (),
+        ini="docker_sidecar_cap_drop",
+        env="PYTEST_DOCKER_SIDECAR_CAP_DROP",
+        kind="lines",
+        metavar="CAP",
     ),
 )
 
@@ -268,6 +292,7 @@ class Settings:
     sidecar_cache: Setting[str | None]
     sidecar_reuse: Setting[bool]
     preload: Setting[tuple[str, ...]]
+    sidecar_cap_drop: Setting[tuple[str, ...]]
     on_ci: str | None = None  # the variable that says we run on CI, if any
     warnings: tuple[str, ...] = ()
 
@@ -362,7 +387,10 @@ def _convert(
         return raw
     if isinstance(raw, (list, tuple)):
         if spec.kind == "lines":
-            return tuple(item for part in raw for item in _parse_lines(str(part)))
+            try:
+                return tuple(item for part in raw for item in spec.parse(str(part)))
+            except ValueError as exc:
+                raise SettingError(f"{source} is not valid: {exc}.", source=source) from None
         raw = "\n".join(str(part) for part in raw)
     try:
         return (parse or spec.parse)(str(raw))

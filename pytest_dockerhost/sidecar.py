@@ -46,7 +46,6 @@ L_CACHE = f"{LABEL}.cache"
 
 CERTDIR = "/certs"  # DOCKER_TLS_CERTDIR, as in docker:dind
 INNER_PORT = 2376
-CAP_DROP_ENV = "PYTEST_DOCKER_SIDECAR_CAP_DROP"
 # Every capability Docker 20.10 knows: the measured unprivileged profile for a
 # nested dockerd (docker-on-ci.md section 3). BPF, PERFMON and CHECKPOINT_RESTORE are left out
 # because 20.10 refuses their names.
@@ -219,17 +218,14 @@ class Spec:
     cap_drop: tuple[str, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings: Settings, env: dict[str, str] | None = None) -> Spec:
-        env = dict(os.environ) if env is None else env
-        drop = tuple(
-            name.strip().upper().removeprefix("CAP_")
-            for name in env.get(CAP_DROP_ENV, "").replace(",", " ").split()
-        )
+    def from_settings(cls, settings: Settings) -> Spec:
+        drop = settings.sidecar_cap_drop.value
         unknown = [name for name in drop if name not in _CAP_NUMBERS]
         if unknown:
             raise SidecarError(
-                f"{CAP_DROP_ENV} names unknown capabilities: {', '.join(unknown)}. Use names "
-                f"such as SYS_RESOURCE or SYS_MODULE (known: {' '.join(CAPABILITIES)})."
+                f"{settings.sidecar_cap_drop.source} names unknown capabilities: "
+                f"{', '.join(unknown)}. Use names such as SYS_RESOURCE or SYS_MODULE (known: "
+                f"{' '.join(CAPABILITIES)})."
             )
         return cls(
             image=settings.sidecar_image.value,
@@ -250,7 +246,7 @@ class Spec:
         """(capabilities to add, ones left out and why) for an unprivileged sidecar."""
         missing = _missing_from_bounding_set() if same_machine else set()
         skipped = [f"{name} (not in this machine's bounding set)" for name in sorted(missing)]
-        skipped += [f"{name} (from {CAP_DROP_ENV})" for name in self.cap_drop]
+        skipped += [f"{name} (from --docker-sidecar-cap-drop)" for name in self.cap_drop]
         caps = [c for c in CAPABILITIES if c not in missing and c not in self.cap_drop]
         return caps, skipped
 
@@ -890,8 +886,9 @@ class Sidecar:
         if PRIVILEGED_REFUSED in text:
             return (
                 f"the engine at {self.outer.url} refused the sidecar's capabilities: {text}. "
-                f"Leave out the ones this engine lacks with {CAP_DROP_ENV}=SYS_RESOURCE,... "
-                "(names as in docker run --cap-add)."
+                "Leave out the ones this engine lacks with --docker-sidecar-cap-drop="
+                "SYS_RESOURCE,... (ini docker_sidecar_cap_drop, env "
+                "PYTEST_DOCKER_SIDECAR_CAP_DROP; names as in docker run --cap-add)."
             )
         return f"could not start the sidecar ({self.spec.image}) on {self.outer.url}: {text}"
 
