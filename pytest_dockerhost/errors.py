@@ -23,5 +23,9 @@ class BindMountError(DockerHostError):
     """A path here cannot be bind-mounted, because the daemon cannot see it."""
 
 
+class EndpointLostError(DockerHostError):
+    """The endpoint answered at session start and stopped answering later."""
+
+
 class SidecarError(DockerHostError):
     """The sidecar could not be started, reached or kept alive."""

@@ -151,15 +151,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _require(config: pytest.Config) -> DockerHost:
-    from .errors import DockerHostError
+    from .errors import DockerHostError, EndpointLostError
 
     state = config.stash[_SESSION]
+    lost = False
     try:
         return state.require()
     except DockerHostError as exc:
         message = f"pytest-dockerhost: {exc}"
+        lost = isinstance(exc, EndpointLostError)
     # Outside the except block, so that no exception chain is printed.
     settings = state.settings
+    if lost:
+        pytest.fail(message, pytrace=False)  # it worked before: this is a failure, not a skip
     if settings.fail_without_docker:
         why = (
             settings.required.source
@@ -168,6 +172,17 @@ def _require(config: pytest.Config) -> DockerHost:
         )
         pytest.fail(f"{message}\n  (failing instead of skipping: {why})", pytrace=False)
     pytest.skip(message)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed and call.excinfo is not None and item.get_closest_marker("docker"):
+        state = item.config.stash.get(_SESSION, None)
+        message = state.check_lost(call.excinfo.value) if state is not None else ""
+        if message:
+            report.sections.append(("pytest-dockerhost", message))
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,7 @@ class DockerSession:
         self.sidecar: SharedSidecar | None = None
         self.say: Callable[[str], None] | None = None  # progress lines (image pulls)
         self._old_sigterm: Any = None
+        self.lost = ""  # why the endpoint stopped answering mid-session, once known
 
     @property
     def mode(self) -> str:
@@ -122,6 +123,10 @@ class DockerSession:
 
     def require(self) -> DockerHost:
         """The endpoint for a test that needs Docker, or an error saying why there is none."""
+        if self.lost:
+            from .errors import EndpointLostError
+
+            raise EndpointLostError(self.lost)
         if self.host is not None:
             # testcontainers may have been imported since the session started.
             self.wiring.patch_config(self.host, disable_ryuk=self.host.outer is not None)
@@ -137,6 +142,19 @@ class DockerSession:
             self._use(started.host)
             return started.host
         raise NoEndpointError(self.error or "Docker endpoint not resolved")
+
+    def check_lost(self, exc: BaseException | None) -> str:
+        """After a Docker test failed: if the endpoint is gone, say so (once) and why."""
+        if self.lost or self.host is None:
+            return self.lost
+        from . import health
+
+        if not health.looks_like_lost_connection(exc):
+            return ""
+        message = health.endpoint_gone(self.host)
+        if message:
+            self.lost = message + health.sidecar_post_mortem(self.host)
+        return self.lost
 
     def on_close(self, closer: Any) -> None:
         self._closers.append(closer)

@@ -253,3 +253,63 @@ def test_diagnostic_command_prints_the_trace(engine: object) -> None:
     assert failed.returncode == 1
     assert "refused the connection" in failed.stdout
     assert "unix:///var/run/docker.sock answers" in failed.stdout
+
+
+def test_a_daemon_that_dies_mid_session_is_named_once_and_later_tests_fail_fast(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tls_daemon: TLSDaemon
+) -> None:
+    # A private daemon of its own: stopping it must not disturb the other tests.
+    daemon = TLSDaemon(pytester.path / "dying", tls_daemon.tls)
+    daemon.start()
+    daemon.wait_ready()
+    _tls_env(monkeypatch, daemon)
+    monkeypatch.setenv("DOCKER_HOST", daemon.url)
+    pytester.makepyfile(
+        """
+import pathlib
+import time
+
+
+def test_first(docker_client):
+    assert docker_client.ping()
+    pathlib.Path("first-done").write_text("1")
+    for _ in range(600):
+        if pathlib.Path("daemon-stopped").exists():
+            return
+        time.sleep(0.05)
+
+
+def test_second(docker_client):
+    docker_client.ping()
+
+
+def test_third(docker_client):
+    docker_client.ping()
+"""
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "dockerhost", "-p", "no:cacheprovider"],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(600):
+            if (pytester.path / "first-done").exists():
+                break
+            time.sleep(0.05)
+        daemon.stop()
+        (pytester.path / "daemon-stopped").write_text("1")
+        started = time.monotonic()
+        output, _ = run.communicate(timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        run.kill()
+        daemon.stop()
+    assert run.returncode == 1, output
+    assert elapsed < 20, output
+    assert "1 failed, 1 passed, 1 error" in output, output
+    assert output.count(f"the Docker endpoint {daemon.url} (dind, via DOCKER_HOST) stopped") == 2
+    assert "refused the connection" in output
+    assert "- pytest-dockerhost -" in output  # the section under test_second's failure

@@ -1,0 +1,80 @@
+"""Is the endpoint still there? Asked when a Docker test fails with a connection error,
+so that a daemon that died mid-session is named once, clearly, instead of a wall of
+urllib3 tracebacks in every remaining test."""
+
+from __future__ import annotations
+
+from .diagnose import explain
+from .endpoint import DockerHost
+from .probe import probe
+from .transport import Failure
+
+_CONNECTION_ERRORS = (
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "RemoteDisconnected",
+    "ProtocolError",
+    "MaxRetryError",
+    "NewConnectionError",
+    "ReadTimeout",
+    "ReadTimeoutError",
+    "SSLError",
+)
+
+
+def looks_like_lost_connection(exc: BaseException | None) -> bool:
+    """True when ``exc`` or anything in its chain is a connection-level failure."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ in _CONNECTION_ERRORS:
+            return True
+        if "Connection aborted" in str(exc) or "Connection refused" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def endpoint_gone(host: DockerHost, timeout: float = 1.5) -> str:
+    """'' while ``host`` answers; otherwise what happened to it and the fix."""
+    try:
+        probe(host.parsed, host.tls, timeout=timeout)
+    except Failure as failure:
+        detail, fix = explain(failure, host.parsed, host.tls, host.source)
+        return (
+            f"the Docker endpoint {host.url} ({host.mode}, via {host.source}) stopped "
+            f"answering during the session: {detail}.\n  fix: {fix}"
+        )
+    return ""
+
+
+def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
+    """What the outer daemon says about a sidecar that stopped answering, with its logs."""
+    if host.outer is None or not host.sidecar_id:
+        return ""
+    import docker.errors
+
+    try:
+        client = host.outer.client(timeout=5)
+    except docker.errors.DockerException as exc:
+        return f"\n  the daemon hosting the sidecar ({host.outer.url}) cannot be reached: {exc}"
+    try:
+        try:
+            container = client.containers.get(host.sidecar_id)
+        except docker.errors.NotFound:
+            return f"\n  the sidecar container {host.sidecar_id[:12]} no longer exists (removed)"
+        state = container.attrs.get("State") or {}
+        logs = container.logs(tail=lines).decode("utf-8", "replace").rstrip()
+    except docker.errors.DockerException as exc:
+        return f"\n  the daemon hosting the sidecar ({host.outer.url}) did not answer: {exc}"
+    finally:
+        client.close()
+    status = (
+        f"\n  the sidecar container {host.sidecar_id[:12]} is {state.get('Status', '?')}"
+        f" (exit status {state.get('ExitCode', '?')}"
+        + (", killed for lack of memory" if state.get("OOMKilled") else "")
+        + ")"
+    )
+    shown = "\n".join("    " + line for line in logs.splitlines()[-lines:]) or "    (no output)"
+    return f"{status}; its last log lines:\n{shown}"
