@@ -111,9 +111,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     # tryfirst: resolve before pytest-xdist starts workers and before the header is written.
+    # A plain run waits for collection instead: runs that select no Docker test pay nothing.
     state = session.config.stash.get(_SESSION, None)
-    if state is not None and state.needs_start:
+    if state is None or not state.needs_start:
+        return
+    if state.mode == "sidecar" or session.config.pluginmanager.has_plugin("dsession"):
         state.start()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # tryfirst: before the terminal reporter asks for pytest_report_collectionfinish.
+    state = session.config.stash.get(_SESSION, None)
+    if state is None or not state.needs_start:
+        return
+    if any(item.get_closest_marker("docker") for item in session.items):
+        state.start()
+        state.resolved_late = True
 
 
 def _writer(config: pytest.Config) -> Callable[[str], None]:
@@ -134,7 +148,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(_SESSION, None)
     if state is None:
         return []
+    # Before resolution (it waits for collection) this is only the settings' lines.
     return state.header_lines(config.get_verbosity())
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    state = config.stash.get(_SESSION, None)
+    if state is None or not state.resolved_late or config.get_verbosity() < 0:
+        return []
+    return state.header_lines(config.get_verbosity(), with_settings=False)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -36,6 +36,7 @@ class DockerSession:
         self.say: Callable[[str], None] | None = None  # progress lines (image pulls)
         self._old_sigterm: Any = None
         self.lost = ""  # why the endpoint stopped answering mid-session, once known
+        self.resolved_late = False  # after collection, so the header comes after it too
 
     @property
     def mode(self) -> str:
@@ -127,6 +128,8 @@ class DockerSession:
             from .errors import EndpointLostError
 
             raise EndpointLostError(self.lost)
+        if self.needs_start:
+            self.start()  # a test that asked for a fixture dynamically, or a bare API user
         if self.host is not None:
             # testcontainers may have been imported since the session started.
             self.wiring.patch_config(self.host, disable_ryuk=self.host.outer is not None)
@@ -172,15 +175,31 @@ class DockerSession:
             self._old_sigterm = None
         self.wiring.restore()
 
-    def header_lines(self, verbose: int) -> list[str]:
+    def settings_lines(self, verbose: int, *, warnings: bool = True) -> list[str]:
+        """Warnings about the settings, and with -v where each non-default one came from."""
+        lines = [f"docker: warning: {w}" for w in self.settings.warnings] if warnings else []
+        if verbose > 0:
+            for name, value, source in self.settings.describe():
+                if source != "default":
+                    lines.append(f"docker: setting {name} = {value} (from {source})")
+        return lines
+
+    def header_lines(self, verbose: int, *, with_settings: bool = True) -> list[str]:
         lines: list[str] = []
+        if self.needs_start:
+            # Nothing resolved yet: resolution waits until a selected test needs Docker.
+            return self.settings_lines(verbose) if with_settings else lines
         if self.host is None and self.outer is not None and self.sidecar is not None:
             lines.append(self._sidecar_line())
             lines.extend(f"docker: warning: {warning}" for warning in self.outer.warnings)
         elif self.host is not None:
             lines.append(self.host.summary())
             lines.extend(f"docker: note: {note}" for note in self.host.notes)
-            lines.extend(f"docker: warning: {warning}" for warning in self.host.warnings)
+            lines.extend(
+                f"docker: warning: {warning}"
+                for warning in self.host.warnings
+                if with_settings or warning not in self.settings.warnings  # shown already
+            )
         else:
             action = "fail" if self.settings.fail_without_docker else "be skipped"
             lines.append(
@@ -195,9 +214,8 @@ class DockerSession:
                 if self.host is not None
                 else (self.resolution.trace if self.resolution is not None else ())
             )
-            for name, value, source in self.settings.describe():
-                if source != "default":
-                    lines.append(f"docker: setting {name} = {value} (from {source})")
+            if with_settings:
+                lines.extend(self.settings_lines(verbose, warnings=False))
             for entry in trace:
                 text = f"docker: tried {entry.source}: {entry.url} -> {entry.outcome}"
                 text += f" in {entry.elapsed * 1000:.0f} ms"

@@ -61,11 +61,14 @@ def test_verbose_header_shows_settings_and_trace(
 ) -> None:
     pytester.makepyfile(DOCKER_TESTS)
     result = pytester.runpytest("-v", "--docker-host", fake_docker.url, "--docker-timeout=7")
+    # Settings in the header; the endpoint and its trace once collection found Docker tests.
     result.stdout.fnmatch_lines(
         [
-            f"docker: dind {fake_docker.url} (*) via --docker-host; *",
             f"docker: setting host = {fake_docker.url} (from --docker-host)",
             "docker: setting timeout = 7.0 (from --docker-timeout)",
+            "rootdir: *",
+            "collecting ... collected 3 items",
+            f"docker: dind {fake_docker.url} (*) via --docker-host; *",
             f"docker: tried --docker-host: {fake_docker.url} -> ok in * ms "
             "(engine 20.10.24, API 1.41)",
         ]
@@ -80,8 +83,8 @@ def test_ini_keys_are_read_and_named(
     result = pytester.runpytest("-v")
     result.stdout.fnmatch_lines(
         [
-            f"docker: dind {fake_docker.url} (*) via ini docker_host; *",
             "docker: setting mode = dind (from ini docker_mode)",
+            f"docker: dind {fake_docker.url} (*) via ini docker_host; *",
         ]
     )
     assert result.ret == 0
@@ -297,12 +300,13 @@ def test_tls_verify_zero_warning_when_resolved(
         result = pytester.runpytest()
     result.stdout.fnmatch_lines(
         [
+            "docker: warning: DOCKER_TLS_VERIFY=0 turns TLS verification ON*Unset*",
             f"docker: dind {server.url} (engine 20.10.24, API 1.41, TLS verified) via DOCKER_HOST*",
             f"docker: note: TLS verified with DOCKER_CERT_PATH={material.client_dir} *",
-            "docker: warning: DOCKER_TLS_VERIFY=0 turns TLS verification ON*Unset*",
             "*1 passed*",
         ]
     )
+    assert result.stdout.str().count("DOCKER_TLS_VERIFY=0 turns") == 1
 
 
 def test_docker_env_and_environment_are_wired_and_restored(
@@ -332,3 +336,30 @@ def test_plugin_can_be_disabled(pytester: pytest.Pytester, dead_host: str) -> No
     result = pytester.runpytest("-p", "no:dockerhost")
     result.stdout.no_fnmatch_line("docker:*")
     result.assert_outcomes(passed=1)
+
+
+def test_a_run_without_docker_tests_never_contacts_the_daemon(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fake_docker: LoopbackServer
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", fake_docker.url)
+    pytester.makepyfile(DOCKER_TESTS)
+    result = pytester.runpytest("-k", "plain")
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.no_fnmatch_line("docker: *")
+    assert fake_docker.accepted == 0, "resolution must wait for a test that needs Docker"
+
+    result = pytester.runpytest("-k", "uses_host")
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.fnmatch_lines(["collected 3 items / 2 deselected / 1 selected", "docker: dind *"])
+    assert fake_docker.accepted > 0
+
+
+def test_a_fixture_requested_dynamically_still_resolves(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fake_docker: LoopbackServer
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", fake_docker.url)
+    pytester.makepyfile(
+        "def test_late(request):\n"
+        "    assert request.getfixturevalue('docker_host').engine_version == '20.10.24'\n"
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
