@@ -57,7 +57,7 @@ def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
 
     try:
         client = host.outer.client(timeout=5)
-    except docker.errors.DockerException as exc:
+    except Exception as exc:  # docker-py, and requests' errors it lets through
         return f"\n  the daemon hosting the sidecar ({host.outer.url}) cannot be reached: {exc}"
     try:
         try:
@@ -66,7 +66,7 @@ def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
             return f"\n  the sidecar container {host.sidecar_id[:12]} no longer exists (removed)"
         state = container.attrs.get("State") or {}
         logs = container.logs(tail=lines).decode("utf-8", "replace").rstrip()
-    except docker.errors.DockerException as exc:
+    except Exception as exc:  # requests' ConnectionError when that daemon is gone too
         return f"\n  the daemon hosting the sidecar ({host.outer.url}) did not answer: {exc}"
     finally:
         client.close()
