@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
-from .endpoint import DockerHost, TLSConfig, TraceEntry
+from typing import TYPE_CHECKING, Any
+
 from .errors import DockerHostError, NoEndpointError, SettingError, SidecarError
-from .resolve import Resolution, resolve
-from .settings import Settings
+
+if TYPE_CHECKING:
+    from .endpoint import DockerHost, TLSConfig, TraceEntry
+    from .resolution import Resolution, resolve
+    from .settings import Settings
 
 __version__ = "0.1.0"
+
+# Loaded on first use: pytest imports this package for every run, Docker or not, and
+# resolution pulls in http.client and ssl.
+_LAZY = {
+    "DockerHost": "endpoint",
+    "TLSConfig": "endpoint",
+    "TraceEntry": "endpoint",
+    "Resolution": "resolution",
+    "resolve": "resolution",
+    "Settings": "settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "DockerHost",

@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Sequence
 
 from .errors import SettingError
-from .resolve import NOT_PRESENT, Resolution, resolve
+from .resolution import NOT_PRESENT, Resolution, resolve
 from .settings import MODES, Settings
 
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from .endpoint import DockerHost
 from .errors import DockerHostError, NoEndpointError
-from .resolve import Resolution, resolve
 from .settings import Settings
 from .testcontainers import Wiring
 
 if TYPE_CHECKING:
+    from .resolution import Resolution
     from .sharing import SharedSidecar
 
 
@@ -52,6 +52,8 @@ class DockerSession:
         In sidecar mode this finds the outer daemon only; the sidecar itself starts when
         the first test needs Docker (``require``).
         """
+        from .resolution import resolve  # http.client and ssl: only when Docker is needed
+
         self.resolution = resolve(self.settings)
         if self.resolution.host is None:
             self.error = self.resolution.error

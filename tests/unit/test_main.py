@@ -78,7 +78,7 @@ def test_unknown_mode_is_an_argparse_error(pytester: pytest.Pytester) -> None:
 def test_render_lists_absent_sockets_in_one_line(pytester: pytest.Pytester) -> None:
     from pytest_dockerhost.__main__ import render
     from pytest_dockerhost.endpoint import TraceEntry
-    from pytest_dockerhost.resolve import NOT_PRESENT, Resolution
+    from pytest_dockerhost.resolution import NOT_PRESENT, Resolution
     from pytest_dockerhost.settings import Settings
 
     trace = (
