@@ -9,12 +9,12 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .endpoint import DockerHost
 from .errors import DockerHostError, NoEndpointError
 from .settings import Settings
 from .testcontainers import Wiring
 
 if TYPE_CHECKING:
+    from .endpoint import DockerHost
     from .resolution import Resolution
     from .sharing import SharedSidecar
 
@@ -100,6 +100,8 @@ class DockerSession:
 
     def adopt(self, data: dict[str, Any]) -> None:
         """Take the endpoint the controller resolved (pytest-xdist workers)."""
+        from .endpoint import DockerHost
+
         self.adopted = True
         if data.get("sidecar") and data.get("outer"):
             self._plan_sidecar(DockerHost.from_dict(data["outer"]), data["sidecar"])

@@ -13,9 +13,10 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .endpoint import DockerHost
+if TYPE_CHECKING:
+    from .endpoint import DockerHost
 
 _MISSING = object()
 _CONFIG_MODULE = "testcontainers.core.config"
