@@ -81,7 +81,7 @@ def unprivileged_profile() -> dict[str, Any]:
         from pytest_dockerhost.settings import Settings
         from pytest_dockerhost.sidecar import Spec
 
-        caps, _ = Spec.from_settings(Settings.from_sources({}, {}, {}), {}).capabilities(True)
+        caps, _ = Spec.from_settings(Settings.from_sources({}, {}, {})).capabilities(True)
     return {
         "CapAdd": caps,
         "SecurityOpt": ["seccomp=unconfined", "apparmor=unconfined"],

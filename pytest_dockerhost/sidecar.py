@@ -191,6 +191,10 @@ def owner_alive(labels: dict[str, str], client: Any, here: Owner) -> bool:
 
 
 def _is_not_found(exc: Exception) -> bool:
+    from .engine_api import NotFound
+
+    if isinstance(exc, NotFound):
+        return True
     import docker.errors
 
     return isinstance(exc, docker.errors.NotFound)
@@ -358,7 +362,11 @@ class Sidecar:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = self.outer.client(timeout=max(60.0, self.spec.timeout))
+            from .engine_api import EngineClient
+
+            # The hot path's calls go over the stdlib transport; docker-py is imported only
+            # for the rest (pulls, logs, preloads, removal).
+            self._client = EngineClient(self.outer, timeout=max(60.0, self.spec.timeout))
         return self._client
 
     def start(self) -> Started:
@@ -388,9 +396,9 @@ class Sidecar:
             labels[L_REUSE_KEY] = self._reuse_key()
         if self.spec.cache:
             labels[L_CACHE] = self.spec.cache
-        kwargs = self._create_args(name, labels, topology, caps)
+        body = self._create_config(name, labels, topology, caps)
         try:
-            container = client.api.create_container(**kwargs)
+            container = client.api.create_container_from(body, name)
         except Exception as exc:
             raise SidecarError(self._api_error("create the sidecar container", exc)) from None
         self.container_id = str(container["Id"])
@@ -596,11 +604,10 @@ class Sidecar:
                 "--docker-sidecar-cache, or wait for that run to end."
             )
 
-    def _create_args(
+    def _create_config(
         self, name: str, labels: dict[str, str], topology: str, caps: list[str]
     ) -> dict[str, Any]:
-        import docker.types
-
+        """The Engine API body of POST /containers/create for the sidecar."""
         api = self.client.api
         if self.spec.cache:
             volume = self.spec.cache
@@ -614,31 +621,43 @@ class Sidecar:
             volume = f"{name}-data"
             api.create_volume(volume, labels={**self.owner.labels("volume"), **_config(labels)})
             self.volume = volume
-        mounts = [docker.types.Mount("/var/lib/docker", volume, type="volume")]
+        mounts: list[dict[str, Any]] = [
+            {"Target": "/var/lib/docker", "Source": volume, "Type": "volume", "ReadOnly": False}
+        ]
         host_config: dict[str, Any] = {
-            "mounts": mounts,
-            "privileged": self.spec.privileged,
-            "runtime": self.spec.runtime,
+            "Mounts": mounts,
+            "Privileged": self.spec.privileged,
         }
+        if self.spec.runtime:
+            host_config["Runtime"] = self.spec.runtime
         if not self.spec.privileged:
             host_config.update(
-                cap_add=caps,
-                security_opt=["seccomp=unconfined", "apparmor=unconfined"],
-                device_cgroup_rules=["a *:* rwm"],
+                CapAdd=caps,
+                SecurityOpt=["seccomp=unconfined", "apparmor=unconfined"],
+                DeviceCgroupRules=["a *:* rwm"],
+                # The CLI's --security-opt systempaths=unconfined: nothing masked or read-only
+                # in /proc and /sys, which the nested daemon needs.
+                MaskedPaths=[],
+                ReadonlyPaths=[],
             )
             if self._cgroup_version() == "1":
                 # Nested containers need their own cgroups: the host's hierarchy, writable.
-                host_config["cgroupns"] = "host"
+                host_config["CgroupnsMode"] = "host"
                 mounts.append(
-                    docker.types.Mount(
-                        "/sys/fs/cgroup", "/sys/fs/cgroup", type="bind", read_only=False
-                    )
+                    {
+                        "Target": "/sys/fs/cgroup",
+                        "Source": "/sys/fs/cgroup",
+                        "Type": "bind",
+                        "ReadOnly": False,
+                    }
                 )
             else:
-                host_config["cgroupns"] = "private"
-        networking: Any = None
+                host_config["CgroupnsMode"] = "private"
+        networking: dict[str, Any] | None = None
         if topology == "host":
-            host_config["port_bindings"] = {INNER_PORT: ("127.0.0.1", None)}
+            host_config["PortBindings"] = {
+                f"{INNER_PORT}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]
+            }
         else:
             self.network = f"pytest-dockerhost-net-{name.rsplit('-', 1)[-1]}"
             # The name filter matches substrings; compare exactly.
@@ -649,28 +668,25 @@ class Sidecar:
                     driver="bridge",
                     labels={**self.owner.labels("network"), **_config(labels)},
                 )
-            networking = api.create_networking_config(
-                {self.network: api.create_endpoint_config(aliases=[name])}
-            )
-            host_config["network_mode"] = self.network
-        config = api.create_host_config(**host_config)
-        if not self.spec.privileged:
-            # The CLI's --security-opt systempaths=unconfined: nothing masked or read-only in
-            # /proc and /sys, which the nested daemon needs.
-            config["MaskedPaths"] = []
-            config["ReadonlyPaths"] = []
+            networking = {"EndpointsConfig": {self.network: {"Aliases": [name]}}}
+            host_config["NetworkMode"] = self.network
         san = ",".join(["DNS:localhost", "IP:127.0.0.1", "DNS:docker", f"DNS:{name}"])
-        return {
-            "image": self.spec.image,
-            "name": name,
-            "hostname": name,
-            "detach": True,
-            "labels": labels,
-            "environment": {"DOCKER_TLS_CERTDIR": CERTDIR, "DOCKER_TLS_SAN": san},
-            "ports": [INNER_PORT],
-            "host_config": config,
-            "networking_config": networking,
+        config: dict[str, Any] = {
+            "Image": self.spec.image,
+            "Hostname": name,
+            "Labels": labels,
+            "Env": [f"DOCKER_TLS_CERTDIR={CERTDIR}", f"DOCKER_TLS_SAN={san}"],
+            "ExposedPorts": {f"{INNER_PORT}/tcp": {}},
+            "HostConfig": host_config,
+            "AttachStdin": False,
+            "AttachStdout": False,
+            "AttachStderr": False,
+            "Tty": False,
+            "OpenStdin": False,
         }
+        if networking is not None:
+            config["NetworkingConfig"] = networking
+        return config
 
     def _cgroup_version(self) -> str:
         try:

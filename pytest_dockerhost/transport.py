@@ -235,11 +235,16 @@ def request(
     *,
     timeout: float,
     method: str = "GET",
+    body: bytes | None = None,
+    content_type: str | None = None,
 ) -> Response:
     """One HTTP request to a Docker endpoint, bounded by ``timeout`` per socket operation."""
     conn = _Connection(url, tls, timeout)
+    headers = {"User-Agent": "pytest-dockerhost"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
     try:
-        conn.request(method, path, headers={"User-Agent": "pytest-dockerhost"})
+        conn.request(method, path, body=body, headers=headers)
         reply = conn.getresponse()
         body = reply.read(MAX_BODY)
         return Response(reply.status, {k.lower(): v for k, v in reply.getheaders()}, body)
