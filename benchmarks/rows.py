@@ -191,7 +191,7 @@ def sidecar_cold(plan: Plan) -> list[Result]:
     usual = Result(
         key="sidecar-vs-usual",
         title="sidecar cold start vs the usual way",
-        a_label="--docker-mode=sidecar: session start + first test setup",
+        a_label="--docker-mode=sidecar: session start + collection end + first test setup",
         b_label="docker run DOCKER_TLS_CERTDIR=/certs, wait+copy certs, poll version",
         measures=(
             "seconds until a TLS client gets an answer to `version` from a fresh dind "
@@ -204,7 +204,7 @@ def sidecar_cold(plan: Plan) -> list[Result]:
     floor = Result(
         key="sidecar-vs-floor",
         title="sidecar cold start vs the floor",
-        a_label="--docker-mode=sidecar: session start + first test setup",
+        a_label="--docker-mode=sidecar: session start + collection end + first test setup",
         b_label="same image, certs put_archive'd before start, poll version",
         measures=(
             "as above; B creates the container, copies pre-made certificates in, starts it "

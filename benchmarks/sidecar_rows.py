@@ -61,8 +61,12 @@ def _pytest(root: Path, *args: str, env: dict[str, str] | None = None) -> dict[s
 
 
 def _setup_seconds(timings: dict[str, Any]) -> float:
-    """Getting the first test its endpoint: session start + that test's setup."""
-    return float(timings["sessionstart"]) + float(timings["setup"])
+    """Getting the first test its endpoint: session start + end of collection + its setup."""
+    return (
+        float(timings["sessionstart"])
+        + float(timings.get("collection_finish", 0.0))
+        + float(timings["setup"])
+    )
 
 
 def cold_start_sample() -> float:

@@ -9,8 +9,9 @@ markers =
     docker: needs Docker (registered here too, for runs without the plugin)
 """
 
-# Records, in the controller only, how long session start and the first test's setup
-# took, and writes it as JSON to $PDH_BENCH_OUT.
+# Records, in the controller only, how long session start, the end of collection (where
+# the plugin resolves) and the first test's setup took, and writes it as JSON to
+# $PDH_BENCH_OUT.
 TIMING_CONFTEST = """\
 import json
 import os
@@ -26,6 +27,14 @@ def pytest_sessionstart(session):
     start = time.perf_counter()
     yield
     _TIMES["sessionstart"] = time.perf_counter() - start
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_collection_finish(session):
+    # The plugin resolves here when a selected test needs Docker.
+    start = time.perf_counter()
+    yield
+    _TIMES["collection_finish"] = time.perf_counter() - start
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
