@@ -125,7 +125,7 @@ def plugin_load(plan: Plan) -> Result:
         b_label="pytest -p no:dockerhost",
         measures=(
             "wall time of a pytest subprocess running 200 trivial tests in 10 files that never "
-            "touch Docker (the plugin still resolves at session start for its header line)"
+            "touch Docker (the plugin resolves only when a selected test needs Docker)"
         ),
         target="ratio <= 1.05",
         check=ratio_at_most(1.05),
