@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +41,13 @@ def job(name: str) -> dict[str, Any]:
 
 
 def run_job(
-    name: str, engine: Any, labelled: Labelled, make_agent: Callable[..., Agent], archive: bytes
+    name: str,
+    engine: Any,
+    labelled: Labelled,
+    make_agent: Callable[..., Agent],
+    archive: bytes,
+    *,
+    job_first: bool = False,
 ) -> Any:
     spec = job(name)
     (service,) = spec["services"]
@@ -67,13 +75,14 @@ def run_job(
     )
     network.connect(dind, aliases=[service["alias"]])
     engine.networks.get("bridge").disconnect(dind)
-    dind.start()
-    # GitLab starts the job once the service's port accepts connections (it does not wait
-    # for the daemon to be ready: PYTEST_DOCKER_MODE=dind covers that part).
-    port = 2376 if tls else 2375
-    dind.reload()
-    address = dind.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
-    wait_until(lambda: port_open(address, port), 120, f"the service's port {port}")
+    if not job_first:
+        dind.start()
+        # GitLab starts the job once the service's port accepts connections (it does not
+        # wait for the daemon to be ready: PYTEST_DOCKER_MODE=dind covers that part).
+        port = 2376 if tls else 2375
+        dind.reload()
+        address = dind.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
+        wait_until(lambda: port_open(address, port), 120, f"the service's port {port}")
     agent = make_agent(
         files={"images/busybox.tar": archive},
         socket=False,
@@ -83,7 +92,20 @@ def run_job(
     )
     script = " && ".join(spec["script"])
     assert "python -m pytest -p dockerhost -v" in script
-    return agent.pytest("-p", "dockerhost", "-v", "-s")
+    if not job_first:
+        return agent.pytest("-p", "dockerhost", "-v", "-s")
+    # GitHub Actions and compose do not wait for the service: the job's pytest starts while
+    # the service is not even running, and /certs/client is an empty volume.
+    result: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: result.append(agent.pytest("-p", "dockerhost", "-v", "-s"))
+    )
+    worker.start()
+    time.sleep(2)
+    dind.start()
+    worker.join(240)
+    assert result, "the job's pytest did not finish"
+    return result[0]
 
 
 def test_gitlab_service_with_tls_finds_certs_client_by_itself(
@@ -104,6 +126,23 @@ def test_gitlab_service_with_tls_finds_certs_client_by_itself(
     assert (
         "docker: note: TLS from /certs/client (found; DOCKER_CERT_PATH is not set)" in run.output
     ), str(run)
+    assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
+    remove_and_check(engine, labelled)
+
+
+def test_a_job_that_starts_before_its_tls_service_waits_for_the_certificates(
+    engine: Any,
+    labelled: Labelled,
+    make_agent: Callable[..., Agent],
+    busybox_archive: bytes,
+) -> None:
+    run = run_job("test", engine, labelled, make_agent, busybox_archive, job_first=True)
+    assert run.exit_code == 0, str(run)
+    assert "docker: dind tcp://docker:2376 (engine" in run.output, str(run)
+    assert "TLS verified) via DOCKER_HOST; published ports on docker" in run.output, str(run)
+    assert "Client sent an HTTP request" not in run.output, str(run)
+    # It planned TLS from the still-empty volume and waited for dind to fill it.
+    assert "certificates are not written yet" in run.output, str(run)
     assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
     remove_and_check(engine, labelled)
 
