@@ -26,62 +26,18 @@ BUSYBOX_IMAGE = "pytest-dockerhost-test/busybox:local"
 BIG_IMAGE = "pytest-dockerhost-bench/big:local"
 BIG_MB = 50
 
-# docker-on-ci.md section 3: every capability but SYS_RESOURCE (which this engine's
-# bounding set lacks, so --privileged fails with "unable to apply caps").
-UNPRIVILEGED_CAPS = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-]
-
 
 def unprivileged_profile() -> dict[str, Any]:
     """Raw HostConfig fields for a nested dockerd without --privileged (docker-on-ci.md §3).
 
     The capability list comes from the package's sidecar code (every capability this
     machine's bounding set has), so the baselines and the sidecar run under the same
-    profile; the rest mirrors its ``_create_args``.
+    profile; the rest mirrors its ``_create_config``.
     """
-    caps = list(UNPRIVILEGED_CAPS)
-    with contextlib.suppress(ImportError):
-        from pytest_dockerhost.settings import Settings
-        from pytest_dockerhost.sidecar import Spec
+    from pytest_dockerhost.settings import Settings
+    from pytest_dockerhost.sidecar import Spec
 
-        caps, _ = Spec.from_settings(Settings.from_sources({}, {}, {})).capabilities(True)
+    caps, _ = Spec.from_settings(Settings.from_sources({}, {}, {})).capabilities(True)
     return {
         "CapAdd": caps,
         "SecurityOpt": ["seccomp=unconfined", "apparmor=unconfined"],
