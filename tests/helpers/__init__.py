@@ -1,4 +1,4 @@
-"""Helpers shared by the unit tests and the catalogue."""
+"""Helpers shared by the test folders."""
 
 from __future__ import annotations
 
@@ -32,3 +32,21 @@ def cannot_run_as_user() -> str:
         last = (done.stderr.strip().splitlines() or ["?"])[-1]
         return f"{sys.executable} cannot run as uid 1000 here ({last})"
     return ""
+
+
+# Source for generated test files: fetch a page from a published port, retrying while the
+# service starts.
+FETCH = """
+import time
+import urllib.request
+
+
+def fetch(url, attempts=100):
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                return reply.read().decode().strip()
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answered at {url}")
+"""

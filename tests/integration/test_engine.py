@@ -10,24 +10,10 @@ import time
 import pytest
 
 from ..conftest import BUSYBOX
+from ..helpers import FETCH
 from .daemons import TLSDaemon, free_port
 
 pytestmark = pytest.mark.integration
-
-FETCH = """
-import time
-import urllib.request
-
-
-def fetch(url, attempts=100):
-    for _ in range(attempts):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                return reply.read().decode().strip()
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing answered at {url}")
-"""
 
 
 def _tls_env(monkeypatch: pytest.MonkeyPatch, daemon: TLSDaemon) -> None:

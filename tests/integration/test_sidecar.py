@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from ..conftest import BUSYBOX, DIND
+from ..helpers import FETCH
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("test_images")]
 
@@ -26,20 +27,6 @@ LABEL_REUSE = "org.pytest-dockerhost.reuse"
 INI = "[pytest]\ndocker_sidecar_privileged = false\n"
 BASE_ARGS = ("-p", "dockerhost", "--docker-mode=sidecar", "-p", "no:cacheprovider")
 
-FETCH = """
-import time
-import urllib.request
-
-
-def fetch(url, attempts=100):
-    for _ in range(attempts):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                return reply.read().decode().strip()
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing answered at {url}")
-"""
 
 # Our own tag of the dind image: kept sidecars are keyed by image, so the reuse tests never
 # meet (or remove) a kept sidecar of another run on this engine, such as a benchmark's.
