@@ -140,7 +140,10 @@ def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
 def _classify_ssl(exc: ssl.SSLError) -> Failure:
     reason = (exc.reason or "").upper()
     text = str(exc)
-    if isinstance(exc, ssl.SSLEOFError) or "UNEXPECTED_EOF" in reason or "EOF occurred" in text:
+    # A hang-up inside TLS: an unclean EOF, or (OpenSSL 3.0 as Debian ships it) a clean
+    # close_notify, "TLS/SSL connection has been closed (EOF)".
+    hung_up = isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError))
+    if hung_up or "UNEXPECTED_EOF" in reason or "EOF occurred" in text:
         return Failure("tls-eof", "the daemon closed the connection during the TLS exchange")
     if (
         reason

@@ -490,3 +490,13 @@ def test_expired_client_cert_is_refused(
     failure, what, fix = fail(parse_url(tls_docker.url), tls_in(folder))
     assert failure.kind in ("tls-client-rejected", "tls-eof")
     assert "client certificate" in what + fix
+
+
+def test_a_clean_tls_close_is_a_hang_up_not_a_protocol_error() -> None:
+    # Debian's OpenSSL 3.0 reports a daemon that hangs up after the handshake this way.
+    import ssl
+
+    from pytest_dockerhost.transport import _classify_ssl
+
+    failure = _classify_ssl(ssl.SSLZeroReturnError(6, "TLS/SSL connection has been closed (EOF)"))
+    assert failure.kind == "tls-eof"
