@@ -138,7 +138,7 @@ def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
 
 
 def _classify_ssl(exc: ssl.SSLError) -> Failure:
-    reason = (exc.reason or "").upper()
+    reason = (getattr(exc, "reason", None) or "").upper()
     text = str(exc)
     # A hang-up inside TLS: an unclean EOF, or (OpenSSL 3.0 as Debian ships it) a clean
     # close_notify, "TLS/SSL connection has been closed (EOF)".
