@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
 import io
-import ipaddress
 import os
 import subprocess
 import tarfile
@@ -155,98 +153,20 @@ class CertSet:
 
 
 def make_certs(directory: Path) -> CertSet:
-    """A CA, a server certificate for 127.0.0.1/localhost/docker and a client certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    """A CA, a server certificate for 127.0.0.1/localhost/docker and a client certificate:
+    the package's own ``certs.make``, laid out as docker:dind's server/ and client/."""
+    from pytest_dockerhost import certs
 
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    def key() -> ec.EllipticCurvePrivateKey:
-        return ec.generate_private_key(ec.SECP256R1())
-
-    def name(text: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
-
-    def usage(*, ca: bool) -> x509.KeyUsage:
-        return x509.KeyUsage(
-            digital_signature=True,
-            content_commitment=False,
-            key_encipherment=not ca,
-            data_encipherment=False,
-            key_agreement=False,
-            key_cert_sign=ca,
-            crl_sign=ca,
-            encipher_only=False,
-            decipher_only=False,
-        )
-
-    ca_key = key()
-    ca_name = name("pytest-dockerhost bench CA")
-    ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(usage(ca=True), critical=True)
-        .add_extension(ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    def leaf(
-        common: str, eku: x509.ObjectIdentifier, sans: list[x509.GeneralName] | None
-    ) -> tuple[bytes, bytes]:
-        leaf_key = key()
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(name(common))
-            .issuer_name(ca_name)
-            .public_key(leaf_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(usage(ca=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
-                critical=False,
-            )
-        )
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(ca_key, hashes.SHA256())
-        return (
-            cert.public_bytes(serialization.Encoding.PEM),
-            leaf_key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
-        )
-
-    ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
-    sans: list[x509.GeneralName] = [
-        x509.DNSName("localhost"),
-        x509.DNSName("docker"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-    ]
-    for role, eku, role_sans in (
-        ("server", ExtendedKeyUsageOID.SERVER_AUTH, sans),
-        ("client", ExtendedKeyUsageOID.CLIENT_AUTH, None),
+    material = certs.make(["localhost", "docker", "127.0.0.1"])
+    for role, cert, key in (
+        ("server", material.server_cert, material.server_key),
+        ("client", material.client_cert, material.client_key),
     ):
         folder = directory / role
         folder.mkdir(parents=True, exist_ok=True)
-        cert_pem, key_pem = leaf(f"pytest-dockerhost bench {role}", eku, role_sans)
-        (folder / "ca.pem").write_bytes(ca_pem)
-        (folder / "cert.pem").write_bytes(cert_pem)
-        (folder / "key.pem").write_bytes(key_pem)
+        (folder / "ca.pem").write_bytes(material.ca_cert)
+        (folder / "cert.pem").write_bytes(cert)
+        (folder / "key.pem").write_bytes(key)
         (folder / "key.pem").chmod(0o600)
     return CertSet(directory)
 
