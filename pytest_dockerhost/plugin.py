@@ -28,6 +28,7 @@ _BOOL_WORDS = {
 DOCKER_FIXTURES = frozenset({"docker_host", "docker_client", "docker_env"})
 _SESSION: pytest.StashKey[DockerSession] = pytest.StashKey()
 _WORKER_KEY = "pytest_dockerhost"
+_TEST_HOOKS = "dockerhost-tests"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -123,9 +124,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     # tryfirst: before the terminal reporter asks for pytest_report_collectionfinish.
     state = session.config.stash.get(_SESSION, None)
-    if state is None or not state.needs_start:
-        return
-    if any(item.get_closest_marker("docker") for item in session.items):
+    if state is None or not any(item.get_closest_marker("docker") for item in session.items):
+        return  # no per-test hooks and no resolution: Docker-free runs pay nothing more
+    manager = session.config.pluginmanager
+    if not manager.has_plugin(_TEST_HOOKS):
+        manager.register(DockerTestHooks(), _TEST_HOOKS)
+    if state.needs_start:
         state.start()
         state.resolved_late = True
 
@@ -166,12 +170,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.docker)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("docker") is not None:
-        _require(item.config)
-
-
 def _require(config: pytest.Config) -> DockerHost:
     from .errors import DockerHostError, EndpointLostError
 
@@ -196,17 +194,6 @@ def _require(config: pytest.Config) -> DockerHost:
     pytest.skip(message)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    if report.failed and call.excinfo is not None and item.get_closest_marker("docker"):
-        state = item.config.stash.get(_SESSION, None)
-        message = state.check_lost(call.excinfo.value) if state is not None else ""
-        if message:
-            report.sections.append(("pytest-dockerhost", message))
-    return report
-
-
 @pytest.fixture(scope="session")
 def docker_host(pytestconfig: pytest.Config) -> DockerHost:
     """The verified Docker endpoint: URL, TLS, host for published ports, versions, trace."""
@@ -227,6 +214,25 @@ def docker_client(docker_host: DockerHost) -> Iterator[docker.DockerClient]:
 def docker_env(docker_host: DockerHost) -> dict[str, str]:
     """An environment for ``subprocess`` calls of the ``docker`` CLI that reach ``docker_host``."""
     return docker_host.cli_env()
+
+
+class DockerTestHooks:
+    """Per-test hooks, registered once collection has selected a test that needs Docker."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if item.get_closest_marker("docker") is not None:
+            _require(item.config)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        if report.failed and call.excinfo is not None and item.get_closest_marker("docker"):
+            state = item.config.stash.get(_SESSION, None)
+            message = state.check_lost(call.excinfo.value) if state is not None else ""
+            if message:
+                report.sections.append(("pytest-dockerhost", message))
+        return report
 
 
 class XdistHooks:

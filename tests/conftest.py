@@ -13,6 +13,16 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+# pytester's in-process runs restore sys.modules afterwards; cryptography imported inside
+# one of them and again later gets new classes that its Rust core rejects ("curve must be
+# an EllipticCurve instance", "No SubjectKeyIdentifier extension was found"). Importing
+# what the package and trustme use here keeps one copy for the whole session.
+import cryptography.hazmat.primitives.asymmetric.ec
+import cryptography.hazmat.primitives.asymmetric.rsa
+import cryptography.hazmat.primitives.hashes
+import cryptography.hazmat.primitives.serialization
+import cryptography.x509
+import cryptography.x509.oid  # noqa: F401
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
