@@ -105,14 +105,20 @@ def _ssh_reason(stderr: str) -> str:
 
 
 def wait_for(
-    url: DockerURL, tls: TLSConfig | None, *, deadline: float, timeout: float
+    url: DockerURL,
+    tls: TLSConfig | None,
+    *,
+    deadline: float,
+    timeout: float,
+    max_delay: float = 0.5,
 ) -> EngineInfo:
     """Probe until the engine answers or ``deadline`` (monotonic) passes.
 
     Only failures that a starting daemon produces are retried; a TLS or
     configuration error is raised at once, since waiting cannot fix it.
+    ``max_delay`` caps the backoff between probes.
     """
-    delay = 0.05
+    delay = min(0.05, max_delay)
     while True:
         try:
             return probe(url, tls, timeout=min(timeout, max(0.2, deadline - time.monotonic())))
@@ -121,4 +127,4 @@ def wait_for(
             if not failure.retryable or left <= 0:
                 raise
             time.sleep(min(delay, left))
-            delay = min(delay * 2, 0.5)
+            delay = min(delay * 2, max_delay)

@@ -19,6 +19,7 @@ import os
 import socket
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -388,7 +389,20 @@ class Sidecar:
         self._check_cache_free()
         name = self._name(config)
         sans = ["localhost", "127.0.0.1", "::1", "docker", name]
-        material = certs.make(sans) if certs.available() else None
+        # Importing cryptography and making keys is CPU work; creating the volume and the
+        # container is waiting on the engine. Overlap them: the certificates are needed
+        # only for put_archive.
+        made: list[certs.Material | None] = []
+        failed: list[BaseException] = []
+
+        def make_certs() -> None:
+            try:
+                made.append(certs.make(sans) if certs.available() else None)
+            except Exception as exc:  # handed to the main thread below
+                failed.append(exc)
+
+        maker = threading.Thread(target=make_certs, name="pytest-dockerhost-certs", daemon=True)
+        maker.start()
         labels = self.owner.labels("sidecar")
         labels[L_CONFIG] = config
         if self.spec.reuse:
@@ -404,6 +418,11 @@ class Sidecar:
         self.container_id = str(container["Id"])
         if topology == "network":
             self._connect_self()
+        maker.join()
+        if failed or not made:
+            reason = f": {failed[0]}" if failed else ""
+            raise SidecarError(f"could not make the sidecar's TLS certificates{reason}")
+        material = made[0]
         if material is not None:
             client.api.put_archive(self.container_id, "/", _server_tar(material))
             certs.write_client(
@@ -765,8 +784,14 @@ class Sidecar:
         refetched = False
         while True:
             try:
+                # A sidecar answers about 0.5 s after start: poll every 25 ms rather than
+                # back off, or the last sleep alone can cost a fifth of that.
                 return wait_for(
-                    parsed, tls, deadline=min(deadline, time.monotonic() + 0.5), timeout=1.0
+                    parsed,
+                    tls,
+                    deadline=min(deadline, time.monotonic() + 0.5),
+                    timeout=1.0,
+                    max_delay=0.025,
                 )
             except Failure as failure:
                 if failure.kind == "tls-verify" and not refetched:
