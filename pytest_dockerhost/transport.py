@@ -261,6 +261,14 @@ def request(
             "silent", f"connected, but nothing answered within {timeout:.1f} s", retryable=True
         ) from None
     except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        if tls is not None:
+            # After a completed handshake, a TLS daemon that refuses our client certificate
+            # may just hang up (TLS 1.3 sends its alert late, and it can be lost).
+            raise Failure(
+                "tls-eof",
+                "the daemon closed the connection during the TLS exchange",
+                retryable=True,
+            ) from None
         raise Failure(
             "empty-reply", "the server closed the connection without answering", retryable=True
         ) from None
