@@ -433,13 +433,7 @@ class Sidecar:
         except Exception as exc:
             raise SidecarError(self._start_error(exc)) from None
         url, reach_host = self._address(name, topology)
-        tls = TLSConfig(
-            verify=True,
-            ca_cert=os.path.join(self.cert_dir, "ca.pem"),
-            client_cert=os.path.join(self.cert_dir, "cert.pem"),
-            client_key=os.path.join(self.cert_dir, "key.pem"),
-            source=f"the sidecar's certificates in {self.cert_dir}",
-        )
+        tls = self._client_tls("the sidecar's")
         if material is None:
             self._fetch_client_certs(t0)
         info = self._wait_ready(url, tls, t0)
@@ -470,6 +464,16 @@ class Sidecar:
         return self.started
 
     # -- steps -------------------------------------------------------------------------------
+
+    def _client_tls(self, whose: str) -> TLSConfig:
+        """Verified TLS with the client files in our private cert folder."""
+        return TLSConfig(
+            verify=True,
+            ca_cert=os.path.join(self.cert_dir, "ca.pem"),
+            client_cert=os.path.join(self.cert_dir, "cert.pem"),
+            client_key=os.path.join(self.cert_dir, "key.pem"),
+            source=f"{whose} certificates in {self.cert_dir}",
+        )
 
     def _topology(self) -> str:
         """host: publish 2376 on the daemon host's loopback; network: share a network with
@@ -567,13 +571,7 @@ class Sidecar:
     def _try_reattach(self, entry: dict[str, Any], t0: float) -> Started | None:
         name = entry["Names"][0].lstrip("/")
         self.container_id = str(entry["Id"])
-        tls = TLSConfig(
-            verify=True,
-            ca_cert=os.path.join(self.cert_dir, "ca.pem"),
-            client_cert=os.path.join(self.cert_dir, "cert.pem"),
-            client_key=os.path.join(self.cert_dir, "key.pem"),
-            source=f"the kept sidecar's certificates in {self.cert_dir}",
-        )
+        tls = self._client_tls("the kept sidecar's")
         if not all(p and os.path.exists(p) for p in (tls.ca_cert, tls.client_cert, tls.client_key)):
             self.container_id = None
             return None

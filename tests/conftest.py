@@ -7,11 +7,13 @@ sets is all the plugin sees. Tests that want CI behaviour set CI themselves.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # pytester's in-process runs restore sys.modules afterwards; cryptography imported inside
 # one of them and again later gets new classes that its Rust core rejects ("curve must be
@@ -74,6 +76,18 @@ def test_images(engine: object) -> None:
     missing = [tag for tag in (BUSYBOX, DIND, AGENT) if not _has_image(client, tag)]
     if missing:
         subprocess.run(["bash", str(ROOT / "tests/images/build.sh")], check=True)
+
+
+@contextlib.contextmanager
+def tagged(engine: Any, image: str, tag: str) -> Iterator[str]:
+    """``image`` under a tag of our own for the duration; only the tag is removed after."""
+    repository, name = tag.rsplit(":", 1)
+    engine.api.tag(image, repository, name)
+    try:
+        yield tag
+    finally:
+        with contextlib.suppress(Exception):
+            engine.api.remove_image(tag)
 
 
 def _has_image(client: object, tag: str) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import DIND
+from ..conftest import DIND, tagged
 
 LABEL = "org.pytest-dockerhost"
 LABEL_RUN = f"{LABEL}.run"
@@ -125,13 +125,8 @@ class Run:
 @pytest.fixture(scope="session")
 def sidecar_image(engine: Any, test_images: None) -> Iterator[str]:
     """Our own tag of the dind image, so nothing of other sessions is keyed on ours."""
-    repository, tag = SIDECAR_IMAGE.rsplit(":", 1)
-    engine.api.tag(DIND, repository, tag)
-    try:
-        yield SIDECAR_IMAGE
-    finally:
-        with contextlib.suppress(Exception):
-            engine.api.remove_image(SIDECAR_IMAGE)
+    with tagged(engine, DIND, SIDECAR_IMAGE) as image:
+        yield image
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ..integration.daemons import TLSDaemon, make_tls_material
+from ..integration.daemons import make_tls_material, running_tls_daemon
 from .conftest import Run, labelled, no_traceback, project, remove_run_now
 
 pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("test_images")]
@@ -70,14 +70,8 @@ def test_client_material_is_private_removed_and_never_printed(
 
 @pytest.fixture(scope="module")
 def tls_daemon(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Any:
-    root = tmp_path_factory.mktemp("faults-tlsd")
-    daemon = TLSDaemon(root, make_tls_material(root / "certs"))
-    daemon.start()
-    try:
-        daemon.wait_ready()
+    with running_tls_daemon(tmp_path_factory.mktemp("faults-tlsd")) as daemon:
         yield daemon
-    finally:
-        daemon.stop()
 
 
 def _broken(kind: str, good: Path, folder: Path) -> Path:

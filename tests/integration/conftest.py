@@ -4,17 +4,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from .daemons import TLSDaemon, make_tls_material
+from .daemons import TLSDaemon, running_tls_daemon
 
 
 @pytest.fixture(scope="session")
 def tls_daemon(tmp_path_factory: pytest.TempPathFactory, engine: object) -> Iterator[TLSDaemon]:
     """A dockerd on 127.0.0.1 with --tlsverify: what a dind service looks like to a job."""
-    root = tmp_path_factory.mktemp("tlsd")
-    daemon = TLSDaemon(root, make_tls_material(root / "certs"))
-    daemon.start()
-    try:
-        daemon.wait_ready()
+    with running_tls_daemon(tmp_path_factory.mktemp("tlsd")) as daemon:
         yield daemon
-    finally:
-        daemon.stop()

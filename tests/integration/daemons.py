@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,18 @@ def make_tls_material(folder: Path, *names: str) -> TLSMaterial:
     (server_dir / "cert.pem").write_bytes(b"".join(p.bytes() for p in server.cert_chain_pems))
     os.chmod(folder / "key.pem", 0o600)
     return TLSMaterial(folder, server_dir / "cert.pem", server_dir / "key.pem")
+
+
+@contextlib.contextmanager
+def running_tls_daemon(root: Path) -> Iterator[TLSDaemon]:
+    """A ready TLS dockerd with fresh certificates under ``root``, stopped afterwards."""
+    daemon = TLSDaemon(root, make_tls_material(root / "certs"))
+    daemon.start()
+    try:
+        daemon.wait_ready()
+        yield daemon
+    finally:
+        daemon.stop()
 
 
 class TLSDaemon:

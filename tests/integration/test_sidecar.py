@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import BUSYBOX, DIND
+from ..conftest import BUSYBOX, DIND, tagged
 from ..helpers import FETCH
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("test_images")]
@@ -65,13 +65,8 @@ def _remove(engine: Any, kind: str, ident: str) -> None:
 
 @pytest.fixture(scope="session")
 def sidecar_image(engine: Any, test_images: None) -> Iterator[str]:
-    repository, tag = SIDECAR_IMAGE.rsplit(":", 1)
-    engine.api.tag(DIND, repository, tag)
-    try:
-        yield SIDECAR_IMAGE
-    finally:
-        with contextlib.suppress(Exception):
-            engine.api.remove_image(SIDECAR_IMAGE)  # only the tag: the image stays
+    with tagged(engine, DIND, SIDECAR_IMAGE) as image:  # only the tag goes afterwards
+        yield image
 
 
 @pytest.fixture
