@@ -93,6 +93,10 @@ CAPABILITIES = (
 # Linux capability numbers, to compare with this process's bounding set.
 _CAP_NUMBERS = dict(zip(CAPABILITIES, range(38), strict=True))
 PRIVILEGED_REFUSED = "unable to apply caps"
+UNKNOWN_CAPABILITY = "unknown capability"
+# Not needed by a nested dockerd, and the first an engine lacks (moby#42906): what the last
+# fallback leaves out when the engine refuses the explicit capability set.
+OFTEN_MISSING = ("SYS_RESOURCE", "SYS_MODULE", "SYS_BOOT", "SYS_TIME", "WAKE_ALARM")
 LOG_LINES = 20
 
 Say = Callable[[str], None]
@@ -255,6 +259,41 @@ class Spec:
         caps = [c for c in CAPABILITIES if c not in missing and c not in self.cap_drop]
         return caps, skipped
 
+    def profiles(self, same_machine: bool) -> list[Profile]:
+        """The attempts, in order. Each later one has less privilege than the one before; a
+        setting that was given explicitly is honoured exactly, with no fallback past it."""
+        caps, skipped = self.capabilities(same_machine)
+        unprivileged = Profile(False, tuple(caps), tuple(skipped))
+        if self.privileged and self.privileged_source != "default":
+            return [Profile(True)]
+        attempts = [Profile(True)] if self.privileged else []
+        if self.privileged:
+            attempts.append(
+                dataclasses.replace(
+                    unprivileged,
+                    fallback="the engine refused --privileged (moby#42906), so the sidecar "
+                    "runs with an explicit capability set instead",
+                )
+            )
+        else:
+            attempts.append(unprivileged)
+        if not self.privileged or self.cap_drop:
+            return attempts  # --docker-sidecar-privileged=false or a cap-drop: exactly that
+        fewer = [name for name in caps if name not in OFTEN_MISSING]
+        if len(fewer) < len(caps):
+            dropped = [name for name in OFTEN_MISSING if name in caps]
+            attempts.append(
+                Profile(
+                    False,
+                    tuple(fewer),
+                    tuple(skipped)
+                    + tuple(f"{name} (after the engine refused the full set)" for name in dropped),
+                    fallback="the engine refused a capability of that set, so the sidecar runs "
+                    "without " + ", ".join(dropped),
+                )
+            )
+        return attempts
+
     def config_hash(self, image_id: str, topology: str, caps: list[str]) -> str:
         """Same hash, same sidecar: what --docker-sidecar-reuse matches on."""
         data = {
@@ -268,6 +307,26 @@ class Spec:
             "layout": 1,
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+@final
+@dataclass(frozen=True)
+class Profile:
+    """How one attempt runs the sidecar: privileged, or with an explicit capability set."""
+
+    privileged: bool
+    caps: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()  # capabilities left out, each with why
+    fallback: str = ""  # why this attempt follows a refused one ("" for the first)
+
+    @property
+    def label(self) -> str:
+        return "privileged" if self.privileged else "unprivileged"
+
+
+def _refused_capabilities(text: str) -> bool:
+    """The engine's own words for a capability it cannot grant (moby#42906) or does not know."""
+    return PRIVILEGED_REFUSED in text or UNKNOWN_CAPABILITY in text
 
 
 def _missing_from_bounding_set() -> set[str]:
@@ -359,6 +418,8 @@ class Sidecar:
         self.started: Started | None = None
         self._client: Any = None
         self._connected_self = False
+        self.profile = Profile(spec.privileged)  # the attempt that started, once one did
+        self.fallbacks: list[str] = []  # why each refused attempt was followed by another
 
     @property
     def client(self) -> Any:
@@ -377,7 +438,7 @@ class Sidecar:
         sweep(client, here=self.owner)
         image_id = self._ensure_image()
         self._check_preload()
-        caps, skipped = self.spec.capabilities(topology == "host")
+        caps, _ = self.spec.capabilities(topology == "host")
         config = self.spec.config_hash(image_id, topology, caps)
         if self.spec.reuse:
             # Kept sidecars keep their client certificates in a private per-config folder.
@@ -410,28 +471,40 @@ class Sidecar:
             labels[L_REUSE_KEY] = self._reuse_key()
         if self.spec.cache:
             labels[L_CACHE] = self.spec.cache
-        body = self._create_config(name, labels, topology, caps)
-        try:
-            container = client.api.create_container_from(body, name)
-        except Exception as exc:
-            raise SidecarError(self._api_error("create the sidecar container", exc)) from None
-        self.container_id = str(container["Id"])
-        if topology == "network":
-            self._connect_self()
-        maker.join()
-        if failed or not made:
-            reason = f": {failed[0]}" if failed else ""
-            raise SidecarError(f"could not make the sidecar's TLS certificates{reason}")
-        material = made[0]
-        if material is not None:
-            client.api.put_archive(self.container_id, "/", _server_tar(material))
-            certs.write_client(
-                self.cert_dir, material.ca_cert, material.client_cert, material.client_key
-            )
-        try:
-            client.api.start(self.container_id)
-        except Exception as exc:
-            raise SidecarError(self._start_error(exc)) from None
+        profiles = self.spec.profiles(topology == "host")
+        material: certs.Material | None = None
+        awaiting = True  # the maker thread's certificates, needed by the first container
+        for index, profile in enumerate(profiles):
+            # The next, less privileged attempt, when the engine refuses this one's privilege.
+            fallback = profiles[index + 1] if index + 1 < len(profiles) else None
+            body = self._create_config(name, labels, topology, profile)
+            try:
+                container = client.api.create_container_from(body, name)
+            except Exception as exc:
+                if fallback is not None and _refused_capabilities(_api_text(exc)):
+                    self.fallbacks.append(fallback.fallback)
+                    continue
+                raise SidecarError(self._api_error("create the sidecar container", exc)) from None
+            self.container_id = str(container["Id"])
+            if topology == "network":
+                self._connect_self()
+            if awaiting:
+                material = self._await_material(maker, made, failed)
+                awaiting = False
+            if material is not None:
+                client.api.put_archive(self.container_id, "/", _server_tar(material))
+            try:
+                client.api.start(self.container_id)
+            except Exception as exc:
+                if fallback is not None and _refused_capabilities(_api_text(exc)):
+                    _remove_container(client.api, self.container_id)
+                    self.container_id = None
+                    self.fallbacks.append(fallback.fallback)
+                    continue
+                raise SidecarError(self._start_error(exc, profile)) from None
+            self.profile = profile
+            break
+        assert self.container_id is not None  # the last attempt either started or raised
         url, reach_host = self._address(name, topology)
         tls = self._client_tls("the sidecar's")
         if material is None:
@@ -444,8 +517,9 @@ class Sidecar:
         ]
         if material is None:
             notes.append("TLS material generated by the image (cryptography is not installed)")
-        if skipped and not self.spec.privileged:
-            notes.append("capabilities left out: " + ", ".join(skipped))
+        notes.extend(f"sidecar fallback: {why}" for why in self.fallbacks)
+        if self.profile.left_out and not self.profile.privileged:
+            notes.append("capabilities left out: " + ", ".join(self.profile.left_out))
         host = self._host(
             url, tls=tls, info=info, published=published, verified=verified, name=name, notes=notes
         )
@@ -464,6 +538,24 @@ class Sidecar:
         return self.started
 
     # -- steps -------------------------------------------------------------------------------
+
+    def _await_material(
+        self,
+        maker: threading.Thread,
+        made: list[certs.Material | None],
+        failed: list[BaseException],
+    ) -> certs.Material | None:
+        """The certificates from the maker thread, with the client half written to our folder."""
+        maker.join()
+        if failed or not made:
+            reason = f": {failed[0]}" if failed else ""
+            raise SidecarError(f"could not make the sidecar's TLS certificates{reason}")
+        material = made[0]
+        if material is not None:
+            certs.write_client(
+                self.cert_dir, material.ca_cert, material.client_cert, material.client_key
+            )
+        return material
 
     def _client_tls(self, whose: str) -> TLSConfig:
         """Verified TLS with the client files in our private cert folder."""
@@ -622,7 +714,7 @@ class Sidecar:
             )
 
     def _create_config(
-        self, name: str, labels: dict[str, str], topology: str, caps: list[str]
+        self, name: str, labels: dict[str, str], topology: str, profile: Profile
     ) -> dict[str, Any]:
         """The Engine API body of POST /containers/create for the sidecar."""
         api = self.client.api
@@ -643,13 +735,13 @@ class Sidecar:
         ]
         host_config: dict[str, Any] = {
             "Mounts": mounts,
-            "Privileged": self.spec.privileged,
+            "Privileged": profile.privileged,
         }
         if self.spec.runtime:
             host_config["Runtime"] = self.spec.runtime
-        if not self.spec.privileged:
+        if not profile.privileged:
             host_config.update(
-                CapAdd=caps,
+                CapAdd=list(profile.caps),
                 SecurityOpt=["seccomp=unconfined", "apparmor=unconfined"],
                 DeviceCgroupRules=["a *:* rwm"],
                 # The CLI's --security-opt systempaths=unconfined: nothing masked or read-only
@@ -888,7 +980,7 @@ class Sidecar:
             container_id=self.outer.container_id,
             outer=self.outer,
             sidecar_id=self.container_id,
-            privileged=self.spec.privileged,
+            privileged=self.profile.privileged,
             extras={"run_id": self.owner.run_id, "sidecar_name": name},
         )
 
@@ -909,9 +1001,11 @@ class Sidecar:
     def _api_error(self, what: str, exc: Exception) -> str:
         return f"could not {what} on {self.outer.url}: {_api_text(exc)}"
 
-    def _start_error(self, exc: Exception) -> str:
+    def _start_error(self, exc: Exception, profile: Profile) -> str:
         text = _api_text(exc)
-        if PRIVILEGED_REFUSED in text and self.spec.privileged:
+        if self.fallbacks:
+            text += " (after: " + "; ".join(self.fallbacks) + ")"
+        if PRIVILEGED_REFUSED in text and profile.privileged:
             return (
                 f"the engine at {self.outer.url} refused to start the privileged sidecar: "
                 f"{text}. This engine cannot grant every capability that --privileged asks "
