@@ -23,6 +23,31 @@ _CONNECTION_ERRORS = (
 )
 
 
+# What docker-py and testcontainers raise when no daemon answers where they were pointed.
+_UNREACHABLE_TEXT = (
+    "Error while fetching server API version",
+    "Client sent an HTTP request to an HTTPS server",
+)
+
+
+def unreachable(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or its chain) says the client could not reach a usable daemon."""
+    if looks_like_lost_connection(exc):
+        return True
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if any(text in str(exc) for text in _UNREACHABLE_TEXT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def unreachable_text(text: str) -> bool:
+    """The same judgement on a report's text (a collection error, where no exception is left)."""
+    return any(part in text for part in (*_UNREACHABLE_TEXT, "Connection aborted"))
+
+
 def looks_like_lost_connection(exc: BaseException | None) -> bool:
     """True when ``exc`` or anything in its chain is a connection-level failure."""
     seen: set[int] = set()

@@ -27,6 +27,7 @@ _BOOL_WORDS = {
 }
 DOCKER_FIXTURES = frozenset({"docker_host", "docker_client", "docker_env"})
 _SESSION: pytest.StashKey[DockerSession] = pytest.StashKey()
+_MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
 _WORKER_KEY = "pytest_dockerhost"
 _TEST_HOOKS = "dockerhost-tests"
 
@@ -80,27 +81,116 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 parser.addini(spec.ini, help=spec.help, type="string", default=None)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # Before the first conftest is imported: code that imports docker or testcontainers
+    # resolves and wires the endpoint then, so that a module-level docker.from_env()
+    # already reaches it.
+    state = _session(early_config, early=True)
+    if state is None:
+        return  # a bad setting: pytest_configure reports it as a usage error
+    from .usage import ImportWatch, docker_imported
+
+    settings = state.settings
+    when = settings.resolve.value
+    explicit = not settings.mode.is_default or settings.on_ci is not None
+    if when == "always" or (when == "auto" and explicit and docker_imported()):
+        # Imported before pytest loaded us (another plugin): no import left to watch for.
+        _activate(early_config)
+    elif when == "auto":
+        watch = ImportWatch(lambda: _activate_on_import(early_config))
+        watch.install()
+        state.on_close(watch.uninstall)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "docker: the test needs a Docker engine; skipped without one (failed with "
         "--docker-required or on CI). Tests using docker_host or docker_client count as marked.",
     )
+    state = _session(config, early=False)
+    assert state is not None
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and _WORKER_KEY in workerinput and not state.adopted:
+        state.adopt(workerinput[_WORKER_KEY])
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(state), "dockerhost-xdist")
+    if state.deferred:
+        _activate(config)
+
+
+def _session(config: pytest.Config, *, early: bool) -> DockerSession | None:
+    """This run's state, made once: before the initial conftests, or at configure time."""
+    state = config.stash.get(_SESSION, None)
+    if state is not None:
+        return state
     from .errors import SettingError
     from .session import DockerSession
 
+    namespace = config.known_args_namespace if early else None
     try:
-        settings = Settings.from_config(config)
+        settings = Settings.from_config(config, namespace=namespace)
     except SettingError as exc:
+        if early:
+            return None
         raise pytest.UsageError(f"pytest-dockerhost: {exc}") from None
-    session = DockerSession(settings)
-    session.say = _writer(config)
-    config.stash[_SESSION] = session
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None and _WORKER_KEY in workerinput:
-        session.adopt(workerinput[_WORKER_KEY])
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(session), "dockerhost-xdist")
+    state = DockerSession(settings)
+    state.say = _writer(config)
+    config.stash[_SESSION] = state
+    if early:
+        handed = _xdist_workerinput()
+        if handed is not None and _WORKER_KEY in handed:
+            state.adopt(handed[_WORKER_KEY])
+    return state
+
+
+def _xdist_workerinput() -> dict[str, Any] | None:
+    """In a pytest-xdist worker, before ``config.workerinput`` exists: the dict the controller
+    sent, which xdist's worker script holds while it builds the config."""
+    import os
+    import sys
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        found = frame.f_globals.get("workerinput")
+        if frame.f_globals.get("__name__") == "__channelexec__" and isinstance(found, dict):
+            return found
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def _activate_on_import(config: pytest.Config) -> None:
+    """``_activate`` from inside the user's ``import docker``, which must not fail."""
+    try:
+        _activate(config)
+    except Exception as exc:  # a bug of ours: keep it for the tests, not the import line
+        state = config.stash.get(_SESSION, None)
+        if state is not None and not state.error:
+            state.error = f"resolving the endpoint failed: {type(exc).__name__}: {exc}"
+
+
+def _activate(config: pytest.Config) -> None:
+    """Resolve and wire now (code that may use Docker is about to run), with the per-test
+    hooks that turn an unreachable daemon into the plugin's diagnosis."""
+    import os
+
+    state = config.stash.get(_SESSION, None)
+    if state is None:
+        return
+    if "PYTEST_XDIST_WORKER" in os.environ and not state.adopted:
+        # A worker that does not know the controller's endpoint yet must not resolve (or
+        # start a sidecar) on its own: wait for config.workerinput.
+        state.deferred = not hasattr(config, "workerinput")
+        if state.deferred:
+            return
+    state.deferred = False
+    manager = config.pluginmanager
+    if not manager.has_plugin(_TEST_HOOKS):
+        manager.register(DockerTestHooks(), _TEST_HOOKS)
+    state.activate()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -120,22 +210,35 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         state.start()
 
 
+def pytest_collection(session: pytest.Session) -> None:
+    state = session.config.stash.get(_SESSION, None)
+    if state is not None:
+        state.collecting = True  # progress lines must not land after "collecting ... "
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     # tryfirst: before the terminal reporter asks for pytest_report_collectionfinish.
     state = session.config.stash.get(_SESSION, None)
-    if state is None or not any(item.get_closest_marker("docker") for item in session.items):
-        return  # no per-test hooks and no resolution: Docker-free runs pay nothing more
-    manager = session.config.pluginmanager
-    if not manager.has_plugin(_TEST_HOOKS):
-        manager.register(DockerTestHooks(), _TEST_HOOKS)
-    if state.needs_start:
-        state.start()
-        state.resolved_late = True
+    if state is None:
+        return
+    from .usage import may_use_docker
+
+    found = False
+    imports = state.settings.resolve.value != "marked"
+    for item in session.items:
+        if may_use_docker(item, state.module_cache, imports=imports):
+            item.stash[_MAY_USE] = True
+            found = True
+    if found:
+        _activate(session.config)  # no per-test hooks and no resolution for Docker-free runs
+    state.collecting = False
 
 
 def _writer(config: pytest.Config) -> Callable[[str], None]:
     """Progress lines (a sidecar image pull) shown live, even while output is captured."""
+
+    midline = [False]  # "collecting ... " is on the terminal, waiting for its count
 
     def say(text: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -143,6 +246,10 @@ def _writer(config: pytest.Config) -> Callable[[str], None]:
             return
         capman = config.pluginmanager.get_plugin("capturemanager")
         with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            state = config.stash.get(_SESSION, None)
+            if state is not None and state.collecting and not midline[0]:
+                midline[0] = True
+                reporter.write("\n")
             reporter.write_line(text)
 
     return say
@@ -153,14 +260,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if state is None:
         return []
     # Before resolution (it waits for collection) this is only the settings' lines.
+    state.shown = state.settled
     return state.header_lines(config.get_verbosity())
 
 
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     state = config.stash.get(_SESSION, None)
-    if state is None or not state.resolved_late or config.get_verbosity() < 0:
+    if state is None or state.shown or not state.settled or config.get_verbosity() < 0:
         return []
+    state.shown = True
     return state.header_lines(config.get_verbosity(), with_settings=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    # Resolved during a test, or a sidecar an xdist worker started: the line goes here.
+    state = config.stash.get(_SESSION, None)
+    if state is None or hasattr(config, "workerinput") or config.get_verbosity() < 0:
+        return
+    for line in state.summary_lines(config.get_verbosity()):
+        terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -174,24 +292,30 @@ def _require(config: pytest.Config) -> DockerHost:
     from .errors import DockerHostError, EndpointLostError
 
     state = config.stash[_SESSION]
-    lost = False
     try:
         return state.require()
     except DockerHostError as exc:
-        message = f"pytest-dockerhost: {exc}"
-        lost = isinstance(exc, EndpointLostError)
+        failed, message = _verdict(state, str(exc), isinstance(exc, EndpointLostError))
     # Outside the except block, so that no exception chain is printed.
-    settings = state.settings
-    if lost:
-        pytest.fail(message, pytrace=False)  # it worked before: this is a failure, not a skip
-    if settings.fail_without_docker:
-        why = (
-            settings.required.source
-            if not settings.required.is_default
-            else f"CI detected via {settings.on_ci}"
-        )
-        pytest.fail(f"{message}\n  (failing instead of skipping: {why})", pytrace=False)
+    if failed:
+        pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def _verdict(state: DockerSession, why: str, lost: bool) -> tuple[bool, str]:
+    """(fail rather than skip, the message) for a test that Docker's absence stopped."""
+    message = f"pytest-dockerhost: {why}"
+    if lost:
+        return True, message  # it worked before: this is a failure, not a skip
+    settings = state.settings
+    if not settings.fail_without_docker:
+        return False, message
+    reason = (
+        settings.required.source
+        if not settings.required.is_default
+        else f"CI detected via {settings.on_ci}"
+    )
+    return True, f"{message}\n  (failing instead of skipping: {reason})"
 
 
 @pytest.fixture(scope="session")
@@ -217,22 +341,76 @@ def docker_env(docker_host: DockerHost) -> dict[str, str]:
 
 
 class DockerTestHooks:
-    """Per-test hooks, registered once collection has selected a test that needs Docker."""
+    """Per-test hooks, registered once the run may use Docker."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if item.get_closest_marker("docker") is not None:
             _require(item.config)
+        elif item.stash.get(_MAY_USE, False):
+            item.config.stash[_SESSION].activate()  # wired before it runs; it may not need it
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
-        if report.failed and call.excinfo is not None and item.get_closest_marker("docker"):
+        if report.failed and call.excinfo is not None:
             state = item.config.stash.get(_SESSION, None)
-            message = state.check_lost(call.excinfo.value) if state is not None else ""
-            if message:
-                report.sections.append(("pytest-dockerhost", message))
+            if state is not None and not isinstance(call.excinfo.value, pytest.fail.Exception):
+                why, lost = state.explain_failure(call.excinfo.value)
+                if why:
+                    _replace_report(report, item, state, why=why, lost=lost, exc=call.excinfo.value)
         return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    # Module level: the import that fails may be the one that resolved (too late to register).
+    report = yield
+    if not report.failed:
+        return report
+    state = collector.config.stash.get(_SESSION, None)
+    if state is None or state.host is not None or not state.error:
+        return report
+    from .health import unreachable_text
+
+    text = str(report.longrepr)
+    if unreachable_text(text):
+        crash = getattr(report.longrepr, "reprcrash", None)
+        original = getattr(crash, "message", "") or text.strip().splitlines()[-1]
+        failed, message = _verdict(state, state.error, False)
+        message += f"\n  original error: {_one_line(original)}"
+        if failed:
+            report.longrepr = message
+        else:
+            report.outcome = "skipped"
+            report.longrepr = (str(collector.path), 1, f"Skipped: {message}")
+    return report
+
+
+def _replace_report(
+    report: pytest.TestReport,
+    item: pytest.Item,
+    state: DockerSession,
+    *,
+    why: str,
+    lost: bool,
+    exc: BaseException,
+) -> None:
+    """The plugin's diagnosis instead of the client library's traceback."""
+    failed, message = _verdict(state, why, lost)
+    original = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+    message += f"\n  original error: {_one_line(f'{original}: {exc}')}"
+    if failed:
+        report.longrepr = message
+        return
+    report.outcome = "skipped"
+    lineno = item.location[1]
+    report.longrepr = (str(item.path), (lineno or 0) + 1, f"Skipped: {message}")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class XdistHooks:

@@ -36,7 +36,11 @@ class DockerSession:
         self.say: Callable[[str], None] | None = None  # progress lines (image pulls)
         self._old_sigterm: Any = None
         self.lost = ""  # why the endpoint stopped answering mid-session, once known
-        self.resolved_late = False  # after collection, so the header comes after it too
+        self.shown = False  # the endpoint's header line has been printed
+        self.deferred = False  # activation waits for the xdist controller's endpoint
+        self._busy = False  # resolving or starting the sidecar right now
+        self.collecting = False  # between pytest_collection and its finish
+        self.module_cache: dict[str, bool] = {}  # module name -> imports docker/testcontainers
 
     @property
     def mode(self) -> str:
@@ -126,12 +130,36 @@ class DockerSession:
         self.error = ""
         self.wiring.apply(host, disable_ryuk=host.outer is not None)
 
+    def activate(self) -> None:
+        """Resolve and wire now, for code that may use Docker without the fixtures. A failure
+        is kept for the tests that need Docker, never raised here."""
+        if self._busy:
+            return  # our own start-up imported docker-py: the watch calls back into it
+        with contextlib.suppress(DockerHostError):
+            self.require()
+
+    @property
+    def resolved(self) -> bool:
+        return not self.needs_start
+
+    @property
+    def settled(self) -> bool:
+        """An endpoint, or the reason there is none: what the header's endpoint line says."""
+        return self.host is not None or bool(self.error)
+
     def require(self) -> DockerHost:
         """The endpoint for a test that needs Docker, or an error saying why there is none."""
         if self.lost:
             from .errors import EndpointLostError
 
             raise EndpointLostError(self.lost)
+        self._busy = True
+        try:
+            return self._require()
+        finally:
+            self._busy = False
+
+    def _require(self) -> DockerHost:
         if self.needs_start:
             self.start()  # a test that asked for a fixture dynamically, or a bare API user
         if self.host is not None:
@@ -145,10 +173,32 @@ class DockerSession:
                 started = self.sidecar.get()
             except SidecarError as exc:
                 self.error = str(exc)  # later tests get the same answer without a retry
+                self._isolate()
                 raise
             self._use(started.host)
             return started.host
+        self._isolate()
         raise NoEndpointError(self.error or "Docker endpoint not resolved")
+
+    def _isolate(self) -> None:
+        """Sidecar mode without a sidecar: docker.from_env() and testcontainers must fail
+        (and get our diagnosis) rather than quietly use the outer daemon."""
+        if self.mode == "sidecar" and self.host is None:
+            self.wiring.block()
+
+    def explain_failure(self, exc: BaseException) -> tuple[str, bool]:
+        """(the plugin's diagnosis, whether the endpoint was lost) when ``exc`` failed because
+        Docker could not be reached; ("", False) for any other failure."""
+        from . import health
+
+        if not health.unreachable(exc):
+            return "", False
+        if self.lost:
+            return self.lost, True
+        if self.host is None:
+            return (self.error, False) if self.error else ("", False)
+        lost = self.check_lost(exc)
+        return lost, bool(lost)
 
     def check_lost(self, exc: BaseException | None) -> str:
         """After a Docker test failed: if the endpoint is gone, say so (once) and why."""
@@ -193,7 +243,12 @@ class DockerSession:
         if self.needs_start:
             # Nothing resolved yet: resolution waits until a selected test needs Docker.
             return self.settings_lines(verbose) if with_settings else lines
-        if self.host is None and self.outer is not None and self.sidecar is not None:
+        if (
+            self.host is None
+            and self.outer is not None
+            and self.sidecar is not None
+            and not self.error
+        ):
             lines.append(self._sidecar_line())
             lines.extend(f"docker: warning: {warning}" for warning in self.outer.warnings)
         elif self.host is not None:
@@ -230,6 +285,20 @@ class DockerSession:
                     lines.append(f"docker:   fix: {entry.fix}")
         return lines
 
+    def summary_lines(self, verbose: int) -> list[str]:
+        """The endpoint's line at the end of the run, when no earlier line showed it: resolved
+        inside a test, or a sidecar that an xdist worker started."""
+        if self.shown:
+            return []
+        self.shown = True
+        if self.settled:
+            return self.header_lines(verbose, with_settings=False)
+        started = self.sidecar.peek() if self.sidecar is not None else None
+        if started is None:
+            return []
+        host = started.host
+        return [host.summary(), *(f"docker: note: {note}" for note in host.notes)]
+
     def _sidecar_line(self) -> str:
         assert self.outer is not None
         assert self.sidecar is not None
@@ -248,5 +317,5 @@ class DockerSession:
         return (
             f"docker: sidecar ({', '.join(extras)}) on {outer.mode} {outer.url} (engine "
             f"{outer.engine_version}, API {outer.api_version}) via {outer.source}; it starts "
-            "when the first test needs Docker"
+            "before the first test that may use Docker"
         )

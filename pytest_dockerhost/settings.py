@@ -19,6 +19,7 @@ from .errors import SettingError
 T = TypeVar("T")
 
 MODES = ("auto", "dood", "dind", "sidecar")
+RESOLVE_WHEN = ("auto", "always", "marked")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_SIDECAR_IMAGE = "docker:dind"
 CI_VARIABLES = ("CI", "JENKINS_URL", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE", "TF_BUILD")
@@ -44,6 +45,13 @@ def _parse_mode(raw: str) -> str:
     value = raw.strip().lower()
     if value not in MODES:
         raise ValueError(f"must be one of {', '.join(MODES)}")
+    return value
+
+
+def _parse_resolve(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in RESOLVE_WHEN:
+        raise ValueError(f"must be one of {', '.join(RESOLVE_WHEN)}")
     return value
 
 
@@ -122,6 +130,20 @@ OPTIONS: tuple[OptionSpec, ...] = (
         env="PYTEST_DOCKER_MODE",
         kind="choice",
         choices=MODES,
+    ),
+    OptionSpec(
+        "resolve",
+        "--docker-resolve",
+        "when to find the endpoint and wire docker-py and testcontainers to it: auto (when the "
+        "run may use Docker: a docker marker, a plugin fixture, or the first import of docker "
+        "or testcontainers), always (at start-up, before any conftest is imported), marked "
+        "(only for tests with the docker marker or a plugin fixture). Default: auto.",
+        _parse_resolve,
+        "auto",
+        ini="docker_resolve",
+        env="PYTEST_DOCKER_RESOLVE",
+        kind="choice",
+        choices=RESOLVE_WHEN,
     ),
     OptionSpec(
         "host",
@@ -279,6 +301,7 @@ class Settings:
     """The effective configuration, each value with its source."""
 
     mode: Setting[str]
+    resolve: Setting[str]
     host: Setting[str | None]
     socket: Setting[str | None]
     cert_path: Setting[str | None]
@@ -330,12 +353,16 @@ class Settings:
         return cls(**values, on_ci=on_ci, warnings=tuple(warnings))
 
     @classmethod
-    def from_config(cls, config: Any) -> Settings:
-        """Build settings from a pytest ``Config``."""
+    def from_config(cls, config: Any, namespace: Any = None) -> Settings:
+        """Build settings from a pytest ``Config`` (or, before its options are parsed, from
+        the ``namespace`` of its early parse)."""
         cli: dict[str, Any] = {}
         ini: dict[str, Any] = {}
         for spec in OPTIONS:
-            cli[spec.name] = config.getoption(_dest(spec), default=None)
+            if namespace is not None:
+                cli[spec.name] = getattr(namespace, _dest(spec), None)
+            else:
+                cli[spec.name] = config.getoption(_dest(spec), default=None)
             if spec.ini is not None:
                 ini[spec.name] = config.getini(spec.ini)
         return cls.from_sources(cli, os.environ, ini)

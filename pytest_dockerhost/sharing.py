@@ -87,6 +87,13 @@ class SharedSidecar:
         self.started = Started.from_dict(state["started"])
         return self.started
 
+    def peek(self) -> Started | None:
+        """The sidecar some process of this run started, if any; starts nothing."""
+        if self.started is not None:
+            return self.started
+        state = self._read() or {}
+        return Started.from_dict(state["started"]) if "started" in state else None
+
     def _start(self) -> dict[str, Any]:
         sidecar = Sidecar(
             self.outer,
@@ -112,10 +119,7 @@ class SharedSidecar:
             # second line for a worker that dies harder than this.
             sidecar.stop()
             raise
-        if self.say is not None:
-            for note in started.notes:
-                self.say(f"docker: {note}")
-        return {"started": started.to_dict()}
+        return {"started": started.to_dict()}  # its notes go out with the endpoint's line
 
     def _read(self) -> dict[str, Any] | None:
         try:

@@ -51,6 +51,23 @@ class Wiring:
             # The sidecar is removed with everything in it, and Ryuk inside it would need a pull.
             values["TESTCONTAINERS_RYUK_DISABLED"] = "true"
         values.update(self._ca_bundles(host))
+        self._set(values)
+        self.patch_config(host, disable_ryuk=values.get("TESTCONTAINERS_RYUK_DISABLED") == "true")
+
+    def block(self) -> None:
+        """Point docker-py at a socket that cannot exist, so nothing reaches another daemon."""
+        if self._bundle_dir is None:
+            self._bundle_dir = tempfile.mkdtemp(prefix="pytest-dockerhost-ca-")
+        values: dict[str, str | None] = {
+            "DOCKER_HOST": "unix://" + os.path.join(self._bundle_dir, "no-sidecar.sock"),
+            "DOCKER_CONTEXT": None,
+            "DOCKER_TLS_VERIFY": None,
+            "DOCKER_CERT_PATH": None,
+            "DOCKER_TLS": None,
+        }
+        self._set(values)
+
+    def _set(self, values: dict[str, str | None]) -> None:
         for key, value in values.items():
             if key not in self._env:
                 self._env[key] = os.environ.get(key)
@@ -58,7 +75,6 @@ class Wiring:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        self.patch_config(host, disable_ryuk=values.get("TESTCONTAINERS_RYUK_DISABLED") == "true")
 
     def _ca_bundles(self, host: DockerHost) -> dict[str, str | None]:
         """Bundles that trust what they trusted before plus the daemon's CA."""

@@ -63,12 +63,14 @@ def make_agent(
     """Start an agent on the host engine (DooD unless told otherwise), project and plugin in."""
     agents: list[Agent] = []
 
-    def make(files: dict[str, str] | None = None, **kw: Any) -> Agent:
+    def make(
+        files: dict[str, Any] | None = None, *, project: dict[str, str] = PROJECT, **kw: Any
+    ) -> Agent:
         environment = {"E2E_LABEL": labelled.selector, **kw.pop("environment", {})}
         agent = Agent.create(engine, labelled.value, environment=environment, **kw)
         agents.append(agent)
         agent.start()
-        agent.put(PROJECT_DIR, {**PROJECT, **(files or {})})
+        agent.put(PROJECT_DIR, {**project, **(files or {})})
         agent.install(agent_wheel)
         return agent
 

@@ -179,12 +179,19 @@ class Agent:
         )
         return Run(code, output.decode("utf-8", "replace"))
 
-    def pytest(self, *args: str, environment: Mapping[str, str] | None = None) -> Run:
+    def pytest(
+        self,
+        *args: str,
+        environment: Mapping[str, str] | None = None,
+        user: str = "jenkins",
+        workdir: str = PROJECT_DIR,
+    ) -> Run:
         """``pytest ARGS`` as jenkins in the project folder, bounded by INNER_TIMEOUT."""
         return self.exec(
             ["timeout", str(INNER_TIMEOUT), "python", "-m", "pytest", *args],
             environment=environment,
-            workdir=PROJECT_DIR,
+            user=user,
+            workdir=workdir,
         )
 
     def gateway(self) -> str:
@@ -217,6 +224,17 @@ def remove_labelled(client: Any, label: str) -> None:
     for volume in client.volumes.list(filters={"label": label}):
         with contextlib.suppress(Exception):
             volume.remove(force=True)
+
+
+def started_images(engine: Any, since: float, until: float) -> list[str]:
+    """The image of every container the engine started in [since, until], from its events."""
+    events = engine.events(
+        since=int(since),
+        until=int(until) + 1,
+        filters={"type": "container", "event": "start"},
+        decode=True,
+    )
+    return [str(event.get("from") or event["Actor"]["Attributes"].get("image")) for event in events]
 
 
 def wait_until(predicate: Any, timeout: float, what: str, step: float = 0.2) -> Any:

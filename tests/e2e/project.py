@@ -136,3 +136,89 @@ PROJECT = {
     "helpers.py": FETCH,
     "test_service.py": TEST_SERVICE,
 }
+
+# --- a suite the way most users write it: no plugin fixture anywhere -----------------------
+# A conftest session fixture that starts a service, an inline DockerContainer, docker.from_env()
+# in a test body, and a module-level client made while pytest collects. Each prints which
+# daemon it reached, so the outer test can tell the outer engine from a dind or a sidecar.
+
+PLAIN_CONFTEST = f'''\
+import pathlib
+
+import docker
+import pytest
+from testcontainers.core.container import DockerContainer
+
+from helpers import labels
+
+IMAGES = sorted((pathlib.Path(__file__).parent / "images").glob("*.tar"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def preload_images():
+    # A dind daemon cannot pull here: load the archives the way a user would.
+    if IMAGES:
+        client = docker.from_env()
+        for archive in IMAGES:
+            client.images.load(archive.read_bytes())
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def web():
+    with DockerContainer("{BUSYBOX}").with_exposed_ports(80).with_kwargs(labels=labels()) as c:
+        yield c
+'''
+
+PLAIN_TESTS = f'''\
+import docker
+from testcontainers.core.container import DockerContainer
+
+from helpers import fetch, labels
+
+
+def test_service_from_a_conftest_fixture(web):
+    host, port = web.get_container_host_ip(), web.get_exposed_port(80)
+    body = fetch(f"http://{{host}}:{{port}}/")
+    print(f"E2E conftest fixture fetched {{body!r}} from {{host}}:{{port}}")
+    assert body == "pytest-dockerhost-test ok"
+
+
+def test_inline_container():
+    container = DockerContainer("{BUSYBOX}").with_exposed_ports(80).with_kwargs(labels=labels())
+    with container:
+        host, port = container.get_container_host_ip(), container.get_exposed_port(80)
+        body = fetch(f"http://{{host}}:{{port}}/")
+        print(f"E2E inline container fetched {{body!r}} from {{host}}:{{port}}")
+        assert body == "pytest-dockerhost-test ok"
+
+
+def test_sdk_in_the_test_body():
+    client = docker.from_env()
+    try:
+        out = client.containers.run("{BUSYBOX}", ["echo", "sdk ok"], labels=labels(), remove=True)
+        print(f"E2E sdk daemon {{client.info()['ID']}} said {{out.decode().strip()!r}}")
+        assert out == b"sdk ok\\n"
+    finally:
+        client.close()
+'''
+
+PLAIN_MODULE_CLIENT = """\
+import docker
+
+CLIENT = docker.from_env()  # at import time, while pytest collects
+
+
+def test_module_level_client():
+    print(f"E2E module client daemon {CLIENT.info()['ID']} at {CLIENT.api.base_url}")
+    assert CLIENT.ping()
+"""
+
+PLAIN_PROJECT = {
+    "conftest.py": PLAIN_CONFTEST,
+    "pytest.ini": PYTEST_INI,
+    "helpers.py": FETCH,
+    "test_plain.py": PLAIN_TESTS,
+    "test_module_client.py": PLAIN_MODULE_CLIENT,
+}
+PLAIN_PASSED = "4 passed"

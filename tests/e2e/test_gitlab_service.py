@@ -21,6 +21,8 @@ import pytest
 from ..conftest import DIND, ROOT
 from .conftest import Labelled
 from .helpers import LABEL, Agent, load_yaml, unprivileged_dind_kwargs, wait_until
+from .plain import passed
+from .project import PLAIN_PROJECT, PROJECT
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +50,7 @@ def run_job(
     archive: bytes,
     *,
     job_first: bool = False,
+    project: dict[str, str] | None = None,
 ) -> Any:
     spec = job(name)
     (service,) = spec["services"]
@@ -85,6 +88,7 @@ def run_job(
         wait_until(lambda: port_open(address, port), 120, f"the service's port {port}")
     agent = make_agent(
         files={"images/busybox.tar": archive},
+        project=project or PROJECT,
         socket=False,
         environment=variables,
         volumes=job_volumes,
@@ -144,6 +148,30 @@ def test_a_job_that_starts_before_its_tls_service_waits_for_the_certificates(
     # It planned TLS from the still-empty volume and waited for dind to fill it.
     assert "certificates are not written yet" in run.output, str(run)
     assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
+    remove_and_check(engine, labelled)
+
+
+def test_a_suite_without_plugin_fixtures_gets_tls_from_certs_client(
+    engine: Any,
+    labelled: Labelled,
+    make_agent: Callable[..., Agent],
+    busybox_archive: bytes,
+) -> None:
+    # Without the plugin, every one of these tests fails with docker-py's "400 Client Error:
+    # Client sent an HTTP request to an HTTPS server": nobody set DOCKER_TLS_VERIFY.
+    run = run_job("test", engine, labelled, make_agent, busybox_archive, project=PLAIN_PROJECT)
+    result = passed(run)
+    assert result.hosts == {"docker"}, str(run)
+    assert "Client sent an HTTP request" not in run.output, str(run)
+    assert re.search(
+        r"^docker: dind tcp://docker:2376 \(engine [^,]+, API [\d.]+, TLS verified\) via "
+        r"DOCKER_HOST; published ports on docker$",
+        run.output,
+        re.M,
+    ), str(run)
+    assert "docker: note: TLS from /certs/client (found; DOCKER_CERT_PATH is not set)" in (
+        run.output
+    )
     remove_and_check(engine, labelled)
 
 

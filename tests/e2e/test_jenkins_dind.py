@@ -22,12 +22,14 @@ import pytest
 
 from ..conftest import AGENT, DIND, ROOT
 from .helpers import AGENT_ENV, LABEL, PROJECT_DIR, Agent, Compose, Run, leftovers
-from .project import PROJECT
+from .plain import passed
+from .project import PLAIN_PROJECT, PROJECT
 
 pytestmark = pytest.mark.e2e
 
 RECIPE = ROOT / "examples" / "jenkins-dind" / "docker-compose.yml"
 UNPRIVILEGED = Path(__file__).with_name("compose.unprivileged.yml")
+PLAIN_DIR = "/home/jenkins/plain"  # the suite without plugin fixtures
 DIND_HEADER = re.compile(
     r"docker: dind tcp://docker:2376 \(engine [^,]+, API [\d.]+, TLS verified\) via DOCKER_HOST; "
     r"published ports on docker"
@@ -69,6 +71,7 @@ def stack(
         agent = Agent(compose.container(engine, "jenkins"))
         compose("start", "jenkins")
         agent.put(PROJECT_DIR, {**PROJECT, "images/busybox.tar": busybox_archive})
+        agent.put(PLAIN_DIR, {**PLAIN_PROJECT, "images/busybox.tar": busybox_archive})
         agent.install(agent_wheel)
         yield Stack(compose, agent, engine)
     finally:
@@ -116,6 +119,18 @@ def test_settled_stack_runs_the_testcontainers_test_on_the_dind_service(stack: S
     inner = stack.dind().exec_run(["docker", "ps", "-a", "-q", "--filter", f"label={LABEL}"])
     assert inner.exit_code == 0
     assert inner.output.decode().split() == []  # testcontainers removed it on exit
+
+
+def test_a_suite_without_plugin_fixtures_runs_on_the_dind_service(stack: Stack) -> None:
+    run = stack.agent.pytest("-rA", environment=stack.env, workdir=PLAIN_DIR)
+    result = passed(run)
+    assert result.hosts == {"docker"}, str(run)
+    assert any(DIND_HEADER.fullmatch(line) for line in run.header()), str(run)
+    # docker.from_env() reached the dind service's daemon, not the host's engine.
+    dind_id = stack.dind().exec_run(["docker", "info", "--format", "{{.ID}}"])
+    assert dind_id.exit_code == 0, dind_id.output
+    assert result.daemons == {dind_id.output.decode().strip()}, str(run)
+    assert stack.engine.info()["ID"] not in result.daemons
 
 
 def test_compose_down_leaves_nothing_on_the_engine(stack: Stack) -> None:

@@ -45,10 +45,10 @@ def test_which_sidecar(docker_host):
 HEADER = (
     f"docker: sidecar (image {DIND}, unprivileged, preload {BUSYBOX}) on dood "
     "unix:///var/run/docker.sock (engine *, API *) via /var/run/docker.sock (the system "
-    "socket); it starts when the first test needs Docker"
+    "socket); it starts before the first test that may use Docker"
 )
 STARTED = re.compile(
-    rf"docker: sidecar (pytest-dockerhost-\w+) from {re.escape(DIND)} started in [\d.]+ s on "
+    rf"docker: note: sidecar (pytest-dockerhost-\w+) from {re.escape(DIND)} started in [\d.]+ s on "
     r"unix:///var/run/docker\.sock"
 )
 

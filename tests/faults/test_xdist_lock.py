@@ -1,5 +1,6 @@
-"""An xdist worker dies (os._exit) while it holds the sidecar lock, during the lazy start:
-the OS releases the lock, another worker starts the sidecar, the owner stops it once."""
+"""An xdist worker dies (os._exit) while it holds the sidecar lock, during the start that
+its collection triggers: the OS releases the lock, another worker starts the sidecar, the
+owner stops it once."""
 
 from __future__ import annotations
 
@@ -74,9 +75,10 @@ def test_a_worker_killed_holding_the_lock_does_not_block_the_others(
             output = run.finish(timeout=120)
         assert died.exists(), output
         run_id = run_id_file.read_text()
-        assert "worker 'gw0' crashed" in output, output
-        assert "5 passed" in output, output
-        assert "1 failed" in output, output
+        # gw0 died before its first test (the sidecar starts once collection found Docker
+        # tests): xdist replaces it, and every test runs against the one sidecar.
+        assert "replacing crashed worker gw0" in output, output
+        assert "6 passed" in output, output
         assert not labelled(engine, run_id), "the run left resources behind"
         events = engine.api.events(
             since=since,

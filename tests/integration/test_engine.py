@@ -296,7 +296,10 @@ def test_third(docker_client):
     assert run.returncode == 1, output
     assert elapsed < 20, output
     assert "1 failed, 1 passed, 1 error" in output, output
-    # In the section under test_second and in test_third's setup error (and its summary line).
+    # As test_second's failure message and in test_third's setup error (and its summary line).
     assert output.count(f"the Docker endpoint {daemon.url} (dind, via DOCKER_HOST) stopped") >= 2
     assert "refused the connection" in output
-    assert "- pytest-dockerhost -" in output  # the section under test_second's failure
+    failures = output.split("= FAILURES =", 1)[1]
+    # The client library's traceback is one line naming the original exception.
+    assert "  original error: requests.exceptions.ConnectionError: " in failures, output
+    assert "site-packages" not in failures, output

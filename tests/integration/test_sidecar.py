@@ -167,10 +167,14 @@ def test_without_docker():
     result.stdout.fnmatch_lines(
         [
             f"docker: sidecar (image {SIDECAR_IMAGE}, unprivileged, preload {BUSYBOX}) on dood "
-            "unix:///var/run/docker.sock (engine *) via /var/run/docker.sock*; it starts when "
-            "the first test needs Docker",
+            "unix:///var/run/docker.sock (engine *) via /var/run/docker.sock*; it starts before "
+            "the first test that may use Docker",
             f"docker: preloaded {BUSYBOX} into the sidecar in * s",
-            f"docker: sidecar pytest-dockerhost-* from {SIDECAR_IMAGE} started in * s on unix://*",
+            "collected 3 items",
+            "docker: sidecar tcp://127.0.0.1:* (engine *, TLS verified) via sidecar "
+            f"pytest-dockerhost-* ({SIDECAR_IMAGE}); published ports on *",
+            f"docker: note: sidecar pytest-dockerhost-* from {SIDECAR_IMAGE} started in * s on "
+            "unix://*",
             "*3 passed*",
         ]
     )
@@ -500,8 +504,10 @@ def test_a_daemon_that_exits_fails_fast_with_its_logs_and_exit_status(
     )
     result.assert_outcomes(errors=2)
     assert elapsed < 15, "an exited sidecar must not wait for the whole timeout"
-    # The second test got the same answer without a second sidecar.
-    assert result.stdout.str().count("last 20 log lines") == 2
+    # The header line once, then each test: the second got the same answer without a
+    # second sidecar.
+    assert result.stdout.str().count("docker: no working endpoint (mode sidecar)") == 1
+    assert result.stdout.str().count("last 20 log lines") == 3
 
 
 @pytest.mark.usefixtures("sidecar")
@@ -530,7 +536,9 @@ def test_a_daemon_that_never_gets_ready_fails_within_the_timeout(
 
 
 @pytest.mark.usefixtures("sidecar")
-def test_privileged_refused_is_explained(pytester: pytest.Pytester, engine: Any) -> None:
+def test_privileged_refused_is_explained_or_adapted_to(
+    pytester: pytest.Pytester, engine: Any
+) -> None:
     probe = engine.api.create_container(
         BUSYBOX, command=["true"], host_config=engine.api.create_host_config(privileged=True)
     )
@@ -543,17 +551,49 @@ def test_privileged_refused_is_explained(pytester: pytest.Pytester, engine: Any)
         engine.api.remove_container(probe["Id"], force=True)
     if "unable to apply caps" not in refused:
         pytest.skip("this engine accepts --privileged; the diagnosis needs one that refuses it")
-    pytester.makeini("[pytest]\n")  # privileged is the default
+    pytester.makeini("[pytest]\n")  # privileged left at its default (the fixture's ini is off)
     pytester.makepyfile("def test_x(docker_client):\n    pass\n")
-    result = _run(pytester, "--docker-required")
+    # Asked for explicitly: honoured exactly, and the error keeps the fix.
+    result = _run(pytester, "--docker-required", "--docker-sidecar-privileged")
     result.stdout.fnmatch_lines(
         [
             "*docker: sidecar (image *, privileged)*",
             "*refused to start the privileged sidecar*unable to apply caps*moby#42906*"
-            "--docker-sidecar-privileged=false*privileged is now on from default*",
+            "--docker-sidecar-privileged=false*privileged is now on from "
+            "--docker-sidecar-privileged*",
         ]
     )
     assert "Traceback" not in result.stdout.str()
+    assert result.ret == 1
+    # Left at its default: the sidecar starts with less privilege, and the header says so.
+    since = time.time()
+    result = _run(pytester, "--docker-required")
+    until = time.time()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "docker: sidecar tcp://127.0.0.1:* (engine *, TLS verified) via sidecar *; sidecar "
+            "(unprivileged) on dood unix:///var/run/docker.sock",
+            "docker: note: sidecar fallback: the engine refused --privileged (moby#42906), so "
+            "the sidecar runs with an explicit capability set instead",
+        ]
+    )
+    # One extra create here: the refused privileged container, then the one that ran.
+    run_id = re.search(r"via sidecar pytest-dockerhost-(\w+) ", result.stdout.str())
+    assert run_id, result.stdout.str()
+    creates = list(
+        engine.events(
+            since=int(since),
+            until=int(until) + 1,
+            filters={
+                "type": "container",
+                "event": "create",
+                "label": f"{LABEL_RUN}={run_id.group(1)}",
+            },
+            decode=True,
+        )
+    )
+    assert len(creates) == 2, creates
 
 
 # --- security ------------------------------------------------------------------------------

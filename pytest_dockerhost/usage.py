@@ -1,0 +1,135 @@
+"""Who may use Docker: tests that never ask for the plugin's fixtures count too.
+
+Most suites start containers from a conftest fixture, inline in a test, or with
+``docker.from_env()``. The plugin sees them in two ways, both cheap:
+
+- ``ImportWatch``: the first import of ``docker`` or ``testcontainers`` anywhere in
+  the run (a conftest, a test module, a test body) resolves and wires the endpoint
+  right after that package's ``__init__`` ran and before the importing line goes on,
+  so that a module-level ``docker.from_env()`` already reaches the resolved daemon.
+- ``may_use_docker``: after collection, a test may use Docker when it is marked, uses
+  a plugin fixture, or lives in (or gets fixtures from) a module that imports either
+  package.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # importlib.abc costs milliseconds at start-up: duck types at run time
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+
+DOCKER_PACKAGES = ("docker", "testcontainers")
+DOCKER_FIXTURES = frozenset({"docker_host", "docker_client", "docker_env"})
+
+
+def _is_docker_name(name: object) -> bool:
+    return isinstance(name, str) and name.partition(".")[0] in DOCKER_PACKAGES
+
+
+def module_imports_docker(module: object, cache: dict[str, bool]) -> bool:
+    """True when ``module``'s namespace holds a module, class or function of docker-py or
+    testcontainers (``import docker``, ``from testcontainers.x import Y``)."""
+    name = getattr(module, "__name__", None)
+    if not isinstance(name, str):
+        return False
+    if name in cache:
+        return cache[name]
+    found = False
+    for value in list(vars(module).values()):
+        if isinstance(value, types.ModuleType):
+            found = _is_docker_name(value.__name__)
+        else:
+            found = _is_docker_name(getattr(value, "__module__", None)) and callable(value)
+        if found:
+            break
+    cache[name] = found
+    return found
+
+
+def docker_imported() -> bool:
+    return any(name in sys.modules for name in DOCKER_PACKAGES)
+
+
+def may_use_docker(item: Any, cache: dict[str, bool], *, imports: bool = True) -> bool:
+    """Marked, a plugin fixture, or (with ``imports``) a test or fixture module that imports
+    docker or testcontainers."""
+    if item.get_closest_marker("docker") is not None:
+        return True
+    if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    if not imports:
+        return False
+    module = getattr(item, "module", None)
+    if module is not None and module_imports_docker(module, cache):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in getattr(info, "name2fixturedefs", {}).values():
+        for fixturedef in defs:
+            owner = sys.modules.get(getattr(fixturedef.func, "__module__", "") or "")
+            if owner is not None and module_imports_docker(owner, cache):
+                return True
+    return False
+
+
+class _Announcing:
+    """Runs the real loader, then the callback: the package is complete (so the callback
+    may use it) and the line that imported it has not gone on yet."""
+
+    def __init__(self, real: Loader, then: Callable[[], None]) -> None:
+        self.real = real
+        self.then = then
+
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType | None:
+        return self.real.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        try:
+            self.real.exec_module(module)
+        finally:
+            # Hand the module back to its own loader (importlib.resources, reloads).
+            module.__loader__ = self.real
+            if module.__spec__ is not None:
+                module.__spec__.loader = self.real
+        # An exception here would undo the user's import half-way (its submodules stay in
+        # sys.modules, detached from a new parent): the callback keeps its failures.
+        self.then()
+
+
+class ImportWatch:
+    """Calls ``on_import`` once, at the first import of docker-py or testcontainers."""
+
+    def __init__(self, on_import: Callable[[], None]) -> None:
+        self.on_import = on_import
+
+    def install(self) -> None:
+        if docker_imported():
+            return  # imported before pytest loaded us: collection decides instead
+        if self not in sys.meta_path:
+            sys.meta_path.insert(0, self)
+
+    def uninstall(self) -> None:
+        while self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        if fullname not in DOCKER_PACKAGES:
+            return None
+        self.uninstall()  # once: the callback and the rest of the import run without us
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec: ModuleSpec | None = find(fullname, path, target) if find is not None else None
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _Announcing(spec.loader, self.on_import)  # type: ignore[assignment]
+                return spec
+        return None
