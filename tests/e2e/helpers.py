@@ -226,12 +226,13 @@ def remove_labelled(client: Any, label: str) -> None:
             volume.remove(force=True)
 
 
-def started_images(engine: Any, since: float, until: float) -> list[str]:
-    """The image of every container the engine started in [since, until], from its events."""
+def started_images(engine: Any, since: float, until: float, event: str = "start") -> list[str]:
+    """The image of every container the engine started (or another ``event``) in
+    [since, until], from the engine's own events."""
     events = engine.events(
         since=int(since),
         until=int(until) + 1,
-        filters={"type": "container", "event": "start"},
+        filters={"type": "container", "event": event},
         decode=True,
     )
     return [str(event.get("from") or event["Actor"]["Attributes"].get("image")) for event in events]

@@ -131,6 +131,9 @@ def test_a_suite_without_plugin_fixtures_runs_on_the_dind_service(stack: Stack) 
     assert dind_id.exit_code == 0, dind_id.output
     assert result.daemons == {dind_id.output.decode().strip()}, str(run)
     assert stack.engine.info()["ID"] not in result.daemons
+    inner = stack.dind().exec_run(["docker", "ps", "-a", "-q", "--filter", f"label={LABEL}"])
+    assert inner.exit_code == 0
+    assert inner.output.decode().split() == []  # the suite's containers are gone
 
 
 def test_compose_down_leaves_nothing_on_the_engine(stack: Stack) -> None:

@@ -131,6 +131,8 @@ def test_sidecar_from_a_dood_agent_with_no_privilege_setting_under_xdist(
     images = started_images(engine, since, until)
     assert images.count(DIND) == 1, images
     assert BUSYBOX not in images, images
+    # Two extra creates, the most the fallbacks may cost: privileged, the full set, fewer.
+    assert started_images(engine, since, until, event="create").count(DIND) == 3
     assert _owned_by_run(engine, run_id) == {"containers": [], "volumes": [], "networks": []}
     agent.remove()
     labelled.assert_clean()
