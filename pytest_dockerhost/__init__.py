@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 from .errors import DockerHostError, NoEndpointError, SettingError, SidecarError
 
 if TYPE_CHECKING:
-    from .endpoint import DockerHost, TLSConfig, TraceEntry
+    from .endpoint import DockerHost, TraceEntry
     from .resolution import Resolution, resolve
     from .settings import Settings
+    from .url import TLSConfig
 
 __version__ = "0.1.0"
 
@@ -17,7 +18,7 @@ __version__ = "0.1.0"
 # resolution pulls in http.client and ssl.
 _LAZY = {
     "DockerHost": "endpoint",
-    "TLSConfig": "endpoint",
+    "TLSConfig": "url",
     "TraceEntry": "endpoint",
     "Resolution": "resolution",
     "resolve": "resolution",

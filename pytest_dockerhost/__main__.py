@@ -9,8 +9,12 @@ import textwrap
 from collections.abc import Sequence
 
 from .errors import SettingError
+from .options import add_arguments, cli_values
 from .resolution import NOT_PRESENT, Resolution, resolve
-from .settings import MODES, Settings
+from .settings import Settings
+
+# What the diagnostic takes on its command line; the rest comes from the environment.
+DIAGNOSTIC_OPTIONS = ("mode", "host", "socket", "cert_path", "tls_verify", "timeout")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,19 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "DOCKER_CONTEXT, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, PYTEST_DOCKER_*). "
         "Exit status: 0 when an endpoint works, 1 when none does, 2 for a bad setting.",
     )
-    parser.add_argument("--docker-mode", choices=MODES, default=None)
-    parser.add_argument("--docker-host", default=None)
-    parser.add_argument("--docker-socket", default=None)
-    parser.add_argument("--docker-cert-path", default=None)
-    parser.add_argument("--docker-timeout", default=None)
+    add_arguments(parser, DIAGNOSTIC_OPTIONS)
     args = parser.parse_args(argv)
-    cli = {
-        "mode": args.docker_mode,
-        "host": args.docker_host,
-        "socket": args.docker_socket,
-        "cert_path": args.docker_cert_path,
-        "timeout": args.docker_timeout,
-    }
+    cli = cli_values(args, DIAGNOSTIC_OPTIONS)
     try:
         settings = Settings.from_sources(cli, os.environ, {})
     except SettingError as exc:
@@ -68,10 +62,12 @@ def cleanup(argv: Sequence[str]) -> int:
         action="store_true",
         help="also remove named cache volumes (--docker-sidecar-cache)",
     )
-    parser.add_argument("--docker-host", default=None)
+    add_arguments(parser, ["host"])
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_sources({"mode": "auto", "host": args.docker_host}, os.environ, {})
+        settings = Settings.from_sources(
+            {"mode": "auto", **cli_values(args, ["host"])}, os.environ, {}
+        )
     except SettingError as exc:
         print(f"pytest-dockerhost: {exc}", file=sys.stderr)
         return 2

@@ -4,8 +4,8 @@ urllib3 tracebacks in every remaining test."""
 
 from __future__ import annotations
 
-from .diagnose import explain
 from .endpoint import DockerHost
+from .messages.failures import explain
 from .probe import probe
 from .transport import Failure
 

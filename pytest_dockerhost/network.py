@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, final
 
-from .endpoint import DockerURL, TLSConfig
 from .transport import Failure, request
+from .url import DockerURL, TLSConfig
 
 _ANY_ID = re.compile(r"(?:^|[/-])([0-9a-f]{64})(?:\.scope)?(?:/|$)")
 

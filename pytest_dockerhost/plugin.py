@@ -6,14 +6,14 @@ runs which never touch Docker pay almost nothing for the plugin.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .settings import OPTIONS, Settings
+from .options import register as register_options
+from .settings import Settings
 
 if TYPE_CHECKING:
     import docker
@@ -21,10 +21,6 @@ if TYPE_CHECKING:
     from .endpoint import DockerHost
     from .session import DockerSession
 
-_BOOL_WORDS = {
-    "true": ("true", "1", "yes", "on", "True", "TRUE"),
-    "false": ("false", "0", "no", "off", "False", "FALSE"),
-}
 DOCKER_FIXTURES = frozenset({"docker_host", "docker_client", "docker_env"})
 _SESSION: pytest.StashKey[DockerSession] = pytest.StashKey()
 _MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
@@ -33,52 +29,7 @@ _TEST_HOOKS = "dockerhost-tests"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("dockerhost", "Docker endpoint (pytest-dockerhost)")
-    for spec in OPTIONS:
-        dest = "dockerhost_" + spec.name
-        if spec.kind == "bool":
-            group.addoption(
-                spec.flag,
-                dest=dest,
-                action="store_const",  # a bare flag: `--docker-required tests/` keeps the path
-                const="true",
-                default=None,
-                help=spec.help,
-            )
-            group.addoption(
-                "--no-" + spec.flag[2:],
-                dest=dest,
-                action="store_const",
-                const="false",
-                help=f"the opposite of {spec.flag}",
-            )
-            # argparse matches a whole option string before splitting at "=", so these
-            # spellings keep `--docker-sidecar-privileged=false` working next to bare flags.
-            for word in ("true", "false"):
-                group.addoption(
-                    *(f"{spec.flag}={alias}" for alias in _BOOL_WORDS[word]),
-                    dest=dest,
-                    action="store_const",
-                    const=word,
-                    help=argparse.SUPPRESS,
-                )
-        elif spec.kind == "lines":
-            group.addoption(
-                spec.flag,
-                dest=dest,
-                action="append",
-                default=None,
-                metavar=spec.metavar,
-                help=spec.help,
-            )
-        else:
-            metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else spec.flag[9:].upper()
-            group.addoption(spec.flag, dest=dest, default=None, metavar=metavar, help=spec.help)
-        if spec.ini is not None:
-            if spec.kind == "lines":
-                parser.addini(spec.ini, help=spec.help, type="linelist", default=None)
-            else:
-                parser.addini(spec.ini, help=spec.help, type="string", default=None)
+    register_options(parser)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -295,27 +246,13 @@ def _require(config: pytest.Config) -> DockerHost:
     try:
         return state.require()
     except DockerHostError as exc:
-        failed, message = _verdict(state, str(exc), isinstance(exc, EndpointLostError))
+        from .reports import verdict
+
+        failed, message = verdict(state.settings, str(exc), lost=isinstance(exc, EndpointLostError))
     # Outside the except block, so that no exception chain is printed.
     if failed:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
-
-
-def _verdict(state: DockerSession, why: str, lost: bool) -> tuple[bool, str]:
-    """(fail rather than skip, the message) for a test that Docker's absence stopped."""
-    message = f"pytest-dockerhost: {why}"
-    if lost:
-        return True, message  # it worked before: this is a failure, not a skip
-    settings = state.settings
-    if not settings.fail_without_docker:
-        return False, message
-    reason = (
-        settings.required.source
-        if not settings.required.is_default
-        else f"CI detected via {settings.on_ci}"
-    )
-    return True, f"{message}\n  (failing instead of skipping: {reason})"
 
 
 @pytest.fixture(scope="session")
@@ -358,7 +295,11 @@ class DockerTestHooks:
             if state is not None and not isinstance(call.excinfo.value, pytest.fail.Exception):
                 why, lost = state.explain_failure(call.excinfo.value)
                 if why:
-                    _replace_report(report, item, state, why=why, lost=lost, exc=call.excinfo.value)
+                    from .reports import replace_test_report
+
+                    replace_test_report(
+                        report, item, state.settings, why=why, lost=lost, exc=call.excinfo.value
+                    )
         return report
 
 
@@ -366,51 +307,12 @@ class DockerTestHooks:
 def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     # Module level: the import that fails may be the one that resolved (too late to register).
     report = yield
-    if not report.failed:
-        return report
     state = collector.config.stash.get(_SESSION, None)
-    if state is None or state.host is not None or not state.error:
-        return report
-    from .health import unreachable_text
+    if report.failed and state is not None and state.host is None and state.error:
+        from .reports import replace_collect_report
 
-    text = str(report.longrepr)
-    if unreachable_text(text):
-        crash = getattr(report.longrepr, "reprcrash", None)
-        original = getattr(crash, "message", "") or text.strip().splitlines()[-1]
-        failed, message = _verdict(state, state.error, False)
-        message += f"\n  original error: {_one_line(original)}"
-        if failed:
-            report.longrepr = message
-        else:
-            report.outcome = "skipped"
-            report.longrepr = (str(collector.path), 1, f"Skipped: {message}")
+        replace_collect_report(report, str(collector.path), state.settings, state.error)
     return report
-
-
-def _replace_report(
-    report: pytest.TestReport,
-    item: pytest.Item,
-    state: DockerSession,
-    *,
-    why: str,
-    lost: bool,
-    exc: BaseException,
-) -> None:
-    """The plugin's diagnosis instead of the client library's traceback."""
-    failed, message = _verdict(state, why, lost)
-    original = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
-    message += f"\n  original error: {_one_line(f'{original}: {exc}')}"
-    if failed:
-        report.longrepr = message
-        return
-    report.outcome = "skipped"
-    lineno = item.location[1]
-    report.longrepr = (str(item.path), (lineno or 0) + 1, f"Skipped: {message}")
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class XdistHooks:

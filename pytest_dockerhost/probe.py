@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import final
 
-from .endpoint import MIN_API_VERSION, DockerURL, TLSConfig, version_at_least
-from .transport import Failure, Response, request
+from .transport import Failure, FailureKind, Response, request
+from .url import MIN_API_VERSION, DockerURL, TLSConfig, version_at_least
 
 HTTPS_HINT = b"Client sent an HTTP request to an HTTPS server"
 
@@ -35,7 +35,7 @@ def probe(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineInf
     _check_ping(ping)
     reply = request(url, tls, "/version", timeout=timeout)
     if reply.status != 200:
-        raise Failure("not-docker", f"/version answered HTTP {reply.status}")
+        raise Failure(FailureKind.NOT_DOCKER, f"/version answered HTTP {reply.status}")
     try:
         data = reply.json()
         info = EngineInfo(
@@ -45,10 +45,12 @@ def probe(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineInf
             arch=str(data.get("Arch", "")),
         )
     except (ValueError, KeyError, TypeError):
-        raise Failure("not-docker", "/version did not answer with Docker's JSON") from None
+        raise Failure(
+            FailureKind.NOT_DOCKER, "/version did not answer with Docker's JSON"
+        ) from None
     if not version_at_least(info.api_version, MIN_API_VERSION):
         raise Failure(
-            "api-too-old",
+            FailureKind.API_TOO_OLD,
             f"engine {info.version} speaks API {info.api_version}; docker-py needs "
             f"{MIN_API_VERSION} or newer",
         )
@@ -57,26 +59,29 @@ def probe(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineInf
 
 def _check_ping(ping: Response) -> None:
     if HTTPS_HINT in ping.body:
-        raise Failure("http-to-https", ping.body.decode("utf-8", "replace").strip())
+        raise Failure(FailureKind.HTTP_TO_HTTPS, ping.body.decode("utf-8", "replace").strip())
     is_docker = "api-version" in ping.headers or ping.headers.get("server", "").startswith("Docker")
     if ping.status == 200 and is_docker:
         return
     if is_docker:
         # dockerd answers 5xx while it is still starting or shutting down.
-        raise Failure("not-ready", f"/_ping answered HTTP {ping.status}", retryable=True)
+        raise Failure(FailureKind.NOT_READY, f"/_ping answered HTTP {ping.status}", retryable=True)
     server = ping.headers.get("server", "")
     what = f" (Server: {server})" if server else ""
     raise Failure(
-        "not-docker", f"/_ping answered HTTP {ping.status}{what} without Docker's API headers"
+        FailureKind.NOT_DOCKER,
+        f"/_ping answered HTTP {ping.status}{what} without Docker's API headers",
     )
 
 
 def _probe_ssh(url: DockerURL, timeout: float) -> EngineInfo:
     # Over ssh we let the docker CLI do the transport, as docker-py's use_ssh_client does.
     if shutil.which("ssh") is None:
-        raise Failure("ssh-missing", "ssh:// needs an ssh client, and none is on PATH")
+        raise Failure(FailureKind.SSH_MISSING, "ssh:// needs an ssh client, and none is on PATH")
     if shutil.which("docker") is None:
-        raise Failure("ssh-no-cli", "ssh:// is probed with the docker CLI, which is not on PATH")
+        raise Failure(
+            FailureKind.SSH_NO_CLI, "ssh:// is probed with the docker CLI, which is not on PATH"
+        )
     fmt = "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}} {{.Server.Arch}}"
     try:
         done = subprocess.run(
@@ -87,10 +92,12 @@ def _probe_ssh(url: DockerURL, timeout: float) -> EngineInfo:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise Failure("timeout", f"{url} did not answer within {timeout + 5:.0f} s") from None
+        raise Failure(
+            FailureKind.TIMEOUT, f"{url} did not answer within {timeout + 5:.0f} s"
+        ) from None
     parts = done.stdout.split()
     if done.returncode != 0 or len(parts) < 2:
-        raise Failure("ssh-error", _ssh_reason(done.stderr))
+        raise Failure(FailureKind.SSH_ERROR, _ssh_reason(done.stderr))
     parts += [""] * 4
     return EngineInfo(parts[0], parts[1], parts[2], parts[3])
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import final
 
 from . import network
-from .diagnose import explain
 from .endpoint import DockerHost, TraceEntry
 from .errors import NoEndpointError
+from .messages.failures import explain
 from .probe import EngineInfo, probe, wait_for
 from .settings import Settings
 from .sources import CHAIN, Candidate, SourceContext

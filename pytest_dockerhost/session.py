@@ -16,7 +16,7 @@ from .testcontainers import Wiring
 if TYPE_CHECKING:
     from .endpoint import DockerHost
     from .resolution import Resolution
-    from .sharing import SharedSidecar
+    from .sidecar.sharing import SharedSidecar
 
 
 class DockerSession:
@@ -70,8 +70,8 @@ class DockerSession:
         self._use(self.resolution.host)
 
     def _plan_sidecar(self, outer: DockerHost, run_data: dict[str, Any] | None) -> None:
-        from .sharing import Run, SharedSidecar
-        from .sidecar import Spec
+        from .sidecar.sharing import Run, SharedSidecar
+        from .sidecar.spec import Spec
 
         self.outer = outer
         try:

@@ -24,8 +24,8 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_SIDECAR_IMAGE = "docker:dind"
 CI_VARIABLES = ("CI", "JENKINS_URL", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE", "TF_BUILD")
 
-_TRUE = ("1", "true", "yes", "on", "y", "t")
-_FALSE = ("0", "false", "no", "off", "n", "f", "")
+TRUE_WORDS = ("1", "true", "yes", "on", "y", "t")
+FALSE_WORDS = ("0", "false", "no", "off", "n", "f", "")
 
 
 @final
@@ -67,9 +67,9 @@ def _parse_timeout(raw: str) -> float:
 
 def _parse_bool(raw: str) -> bool:
     value = raw.strip().lower()
-    if value in _TRUE:
+    if value in TRUE_WORDS:
         return True
-    if value in _FALSE:
+    if value in FALSE_WORDS:
         return False
     raise ValueError("must be true or false (1/0, yes/no, on/off)")
 
@@ -199,7 +199,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "required",
         "--docker-required",
         "fail, rather than skip, Docker tests when no endpoint "
-        "works. On by default on CI (CI, JENKINS_URL, GITLAB_CI, GITHUB_ACTIONS).",
+        f"works. On by default on CI ({', '.join(CI_VARIABLES)}).",
         _parse_bool,
         False,
         ini="docker_required",
@@ -360,9 +360,9 @@ class Settings:
         ini: dict[str, Any] = {}
         for spec in OPTIONS:
             if namespace is not None:
-                cli[spec.name] = getattr(namespace, _dest(spec), None)
+                cli[spec.name] = getattr(namespace, dest(spec), None)
             else:
-                cli[spec.name] = config.getoption(_dest(spec), default=None)
+                cli[spec.name] = config.getoption(dest(spec), default=None)
             if spec.ini is not None:
                 ini[spec.name] = config.getini(spec.ini)
         return cls.from_sources(cli, os.environ, ini)
@@ -374,7 +374,8 @@ class Settings:
             yield spec.name, _show(setting.value), setting.source
 
 
-def _dest(spec: OptionSpec) -> str:
+def dest(spec: OptionSpec) -> str:
+    """Where argparse keeps an option's raw value."""
     return "dockerhost_" + spec.name
 
 

@@ -16,24 +16,67 @@ import socket
 import ssl
 import stat
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, final
 
-from .endpoint import DockerURL, TLSConfig
+from .url import DockerURL, TLSConfig
 
 MAX_BODY = 4 * 1024 * 1024
 
 
-@final
-@dataclass(frozen=True)
-class Failure(Exception):
-    """Why a request failed. ``kind`` is one of the keys ``diagnose`` knows."""
+class FailureKind(str, Enum):
+    """Why a request failed; ``messages.failures`` has the sentence and the fix for each."""
 
-    kind: str
-    detail: str
-    retryable: bool = False
+    API_TOO_OLD = "api-too-old"
+    CERT_GARBAGE = "cert-garbage"
+    CERT_MISMATCH = "cert-mismatch"
+    CERT_MISSING = "cert-missing"
+    CERT_UNREADABLE = "cert-unreadable"
+    CONNECT_ERROR = "connect-error"
+    DNS = "dns"
+    EMPTY_REPLY = "empty-reply"
+    HTTP_TO_HTTPS = "http-to-https"
+    HTTPS_TO_HTTP = "https-to-http"
+    NOT_DOCKER = "not-docker"
+    NOT_HTTP = "not-http"
+    NOT_READY = "not-ready"
+    REFUSED = "refused"
+    SCHEME = "scheme"
+    SILENT = "silent"
+    SOCKET_DANGLING = "socket-dangling"
+    SOCKET_EACCES = "socket-eacces"
+    SOCKET_ERROR = "socket-error"
+    SOCKET_MISSING = "socket-missing"
+    SOCKET_NOT_SOCKET = "socket-not-socket"
+    SOCKET_STALE = "socket-stale"
+    SSH_ERROR = "ssh-error"
+    SSH_MISSING = "ssh-missing"
+    SSH_NO_CLI = "ssh-no-cli"
+    TIMEOUT = "timeout"
+    TLS_CLIENT_REJECTED = "tls-client-rejected"
+    TLS_EOF = "tls-eof"
+    TLS_ERROR = "tls-error"
+    TLS_RESET = "tls-reset"
+    TLS_TIMEOUT = "tls-timeout"
+    TLS_VERIFY = "tls-verify"
+    UNREACHABLE = "unreachable"
+
+    def __str__(self) -> str:  # the plain value, as before, in messages and -v traces
+        return str(self.value)
+
+
+class Failure(Exception):
+    """Why a request failed: its kind, what happened, and whether a starting daemon may
+    still answer (dind mode retries those)."""
+
+    def __init__(self, kind: FailureKind, detail: str, retryable: bool = False) -> None:
+        super().__init__(kind, detail)
+        self.kind = kind
+        self.detail = detail
+        self.retryable = retryable
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.detail}"
+        return f"{self.kind.value}: {self.detail}"
 
 
 @final
@@ -63,7 +106,7 @@ def open_socket(url: DockerURL, tls: TLSConfig | None, timeout: float | None) ->
     if url.is_unix:
         return _open_unix(url.path, timeout)
     if not url.is_tcp:
-        raise Failure("scheme", f"{url.scheme}:// cannot be probed directly")
+        raise Failure(FailureKind.SCHEME, f"{url.scheme}:// cannot be probed directly")
     raw = _open_tcp(url.host, url.port or 0, timeout)
     if tls is None:
         return raw
@@ -76,21 +119,25 @@ def open_socket(url: DockerURL, tls: TLSConfig | None, timeout: float | None) ->
         return context.wrap_socket(raw, server_hostname=url.host)
     except ssl.SSLCertVerificationError as exc:
         raw.close()
-        raise Failure("tls-verify", exc.verify_message or str(exc)) from None
+        raise Failure(FailureKind.TLS_VERIFY, exc.verify_message or str(exc)) from None
     except ssl.SSLError as exc:
         raw.close()
         raise _classify_ssl(exc) from None
     except (ConnectionResetError, BrokenPipeError) as exc:
         raw.close()
         raise Failure(
-            "tls-reset", str(exc) or "connection reset during the TLS handshake", retryable=True
+            FailureKind.TLS_RESET,
+            str(exc) or "connection reset during the TLS handshake",
+            retryable=True,
         ) from None
     except TimeoutError:
         raw.close()
-        raise Failure("tls-timeout", "no answer to the TLS handshake", retryable=True) from None
+        raise Failure(
+            FailureKind.TLS_TIMEOUT, "no answer to the TLS handshake", retryable=True
+        ) from None
     except OSError as exc:
         raw.close()
-        raise Failure("tls-reset", str(exc)) from None
+        raise Failure(FailureKind.TLS_RESET, str(exc)) from None
 
 
 def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
@@ -104,18 +151,24 @@ def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
             continue
         if not os.path.exists(path):
             raise Failure(
-                "cert-missing", f"{label} file {path} does not exist", retryable=tls.pending
+                FailureKind.CERT_MISSING,
+                f"{label} file {path} does not exist",
+                retryable=tls.pending,
             )
         if not os.access(path, os.R_OK):
-            raise Failure("cert-unreadable", f"{label} file {path} is not readable by this user")
+            raise Failure(
+                FailureKind.CERT_UNREADABLE, f"{label} file {path} is not readable by this user"
+            )
     if tls.verify:
         if not tls.ca_cert:
-            raise Failure("cert-missing", "TLS verification is on but no ca.pem was found")
+            raise Failure(
+                FailureKind.CERT_MISSING, "TLS verification is on but no ca.pem was found"
+            )
         try:
             context = ssl.create_default_context(cafile=tls.ca_cert)
         except ssl.SSLError as exc:
             raise Failure(
-                "cert-garbage",
+                FailureKind.CERT_GARBAGE,
                 f"CA file {tls.ca_cert} is not a PEM certificate ({exc.reason or exc})",
             ) from None
     else:
@@ -129,10 +182,12 @@ def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
             reason = str(exc.reason or exc)
             if "KEY_VALUES_MISMATCH" in reason.upper() or "key values mismatch" in str(exc):
                 raise Failure(
-                    "cert-mismatch", f"{tls.client_key} is not the key of {tls.client_cert}"
+                    FailureKind.CERT_MISMATCH,
+                    f"{tls.client_key} is not the key of {tls.client_cert}",
                 ) from None
             raise Failure(
-                "cert-garbage", f"{tls.client_cert} or {tls.client_key} is not valid PEM ({reason})"
+                FailureKind.CERT_GARBAGE,
+                f"{tls.client_cert} or {tls.client_key} is not valid PEM ({reason})",
             ) from None
     return context
 
@@ -144,7 +199,9 @@ def _classify_ssl(exc: ssl.SSLError) -> Failure:
     # close_notify, "TLS/SSL connection has been closed (EOF)".
     hung_up = isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError))
     if hung_up or "UNEXPECTED_EOF" in reason or "EOF occurred" in text:
-        return Failure("tls-eof", "the daemon closed the connection during the TLS exchange")
+        return Failure(
+            FailureKind.TLS_EOF, "the daemon closed the connection during the TLS exchange"
+        )
     if (
         reason
         in (
@@ -155,12 +212,12 @@ def _classify_ssl(exc: ssl.SSLError) -> Failure:
         )
         or "wrong version number" in text
     ):
-        return Failure("https-to-http", text)
+        return Failure(FailureKind.HTTPS_TO_HTTP, text)
     if "CERTIFICATE_REQUIRED" in reason or "BAD_CERTIFICATE" in reason or "UNKNOWN_CA" in reason:
-        return Failure("tls-client-rejected", text)
+        return Failure(FailureKind.TLS_CLIENT_REJECTED, text)
     if "EXPIRED" in reason:
-        return Failure("tls-client-rejected", text)
-    return Failure("tls-error", text)
+        return Failure(FailureKind.TLS_CLIENT_REJECTED, text)
+    return Failure(FailureKind.TLS_ERROR, text)
 
 
 def _open_unix(path: str, timeout: float | None) -> socket.socket:
@@ -168,37 +225,39 @@ def _open_unix(path: str, timeout: float | None) -> socket.socket:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         if os.path.islink(path):
-            raise Failure("socket-dangling", f"{path} is a symlink to nothing") from None
-        raise Failure("socket-missing", f"{path} does not exist") from None
+            raise Failure(FailureKind.SOCKET_DANGLING, f"{path} is a symlink to nothing") from None
+        raise Failure(FailureKind.SOCKET_MISSING, f"{path} does not exist") from None
     except PermissionError:
         raise Failure(
-            "socket-eacces",
+            FailureKind.SOCKET_EACCES,
             f"cannot look up {path}: a parent folder is not searchable by this user",
         ) from None
     except OSError as exc:
-        raise Failure("socket-error", f"{path}: {exc.strerror or exc}") from None
+        raise Failure(FailureKind.SOCKET_ERROR, f"{path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(mode):
-        raise Failure("socket-not-socket", f"{path} is a directory, not a socket")
+        raise Failure(FailureKind.SOCKET_NOT_SOCKET, f"{path} is a directory, not a socket")
     if not stat.S_ISSOCK(mode):
-        raise Failure("socket-not-socket", f"{path} is a regular file, not a socket")
+        raise Failure(FailureKind.SOCKET_NOT_SOCKET, f"{path} is a regular file, not a socket")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(path)
     except PermissionError:
         sock.close()
-        raise Failure("socket-eacces", f"permission denied on {path}") from None
+        raise Failure(FailureKind.SOCKET_EACCES, f"permission denied on {path}") from None
     except ConnectionRefusedError:
         sock.close()
         raise Failure(
-            "socket-stale", f"{path} exists but no daemon listens on it", retryable=True
+            FailureKind.SOCKET_STALE, f"{path} exists but no daemon listens on it", retryable=True
         ) from None
     except TimeoutError:
         sock.close()
-        raise Failure("timeout", f"{path} did not accept within {timeout:.1f} s") from None
+        raise Failure(
+            FailureKind.TIMEOUT, f"{path} did not accept within {timeout:.1f} s"
+        ) from None
     except OSError as exc:
         sock.close()
-        raise Failure("socket-error", f"{path}: {exc.strerror or exc}") from None
+        raise Failure(FailureKind.SOCKET_ERROR, f"{path}: {exc.strerror or exc}") from None
     return sock
 
 
@@ -206,7 +265,9 @@ def _open_tcp(host: str, port: int, timeout: float | None) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise Failure("dns", f"cannot resolve {host!r} ({exc.strerror})", retryable=True) from None
+        raise Failure(
+            FailureKind.DNS, f"cannot resolve {host!r} ({exc.strerror})", retryable=True
+        ) from None
     last: Failure | None = None
     for family, kind, proto, _, address in infos:
         sock = socket.socket(family, kind, proto)
@@ -215,20 +276,28 @@ def _open_tcp(host: str, port: int, timeout: float | None) -> socket.socket:
             sock.connect(address)
             return sock
         except ConnectionRefusedError:
-            last = Failure("refused", f"{host}:{port} refused the connection", retryable=True)
+            last = Failure(
+                FailureKind.REFUSED, f"{host}:{port} refused the connection", retryable=True
+            )
         except TimeoutError:
             last = Failure(
-                "timeout", f"{host}:{port} did not accept within {timeout:.1f} s", retryable=True
+                FailureKind.TIMEOUT,
+                f"{host}:{port} did not accept within {timeout:.1f} s",
+                retryable=True,
             )
         except OSError as exc:
             if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-                last = Failure("unreachable", f"{host}:{port}: {exc.strerror}", retryable=True)
+                last = Failure(
+                    FailureKind.UNREACHABLE, f"{host}:{port}: {exc.strerror}", retryable=True
+                )
             else:
                 last = Failure(
-                    "connect-error", f"{host}:{port}: {exc.strerror or exc}", retryable=True
+                    FailureKind.CONNECT_ERROR,
+                    f"{host}:{port}: {exc.strerror or exc}",
+                    retryable=True,
                 )
         sock.close()
-    raise last or Failure("dns", f"{host!r} has no address", retryable=True)
+    raise last or Failure(FailureKind.DNS, f"{host!r} has no address", retryable=True)
 
 
 def request(
@@ -258,23 +327,29 @@ def request(
         raise _classify_ssl(exc) from None
     except TimeoutError:
         raise Failure(
-            "silent", f"connected, but nothing answered within {timeout:.1f} s", retryable=True
+            FailureKind.SILENT,
+            f"connected, but nothing answered within {timeout:.1f} s",
+            retryable=True,
         ) from None
     except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
         if tls is not None:
             # After a completed handshake, a TLS daemon that refuses our client certificate
             # may just hang up (TLS 1.3 sends its alert late, and it can be lost).
             raise Failure(
-                "tls-eof",
+                FailureKind.TLS_EOF,
                 "the daemon closed the connection during the TLS exchange",
                 retryable=True,
             ) from None
         raise Failure(
-            "empty-reply", "the server closed the connection without answering", retryable=True
+            FailureKind.EMPTY_REPLY,
+            "the server closed the connection without answering",
+            retryable=True,
         ) from None
     except (http.client.HTTPException, UnicodeError, ValueError) as exc:
-        raise Failure("not-http", f"the answer is not HTTP ({type(exc).__name__})") from None
+        raise Failure(
+            FailureKind.NOT_HTTP, f"the answer is not HTTP ({type(exc).__name__})"
+        ) from None
     except OSError as exc:
-        raise Failure("connect-error", str(exc.strerror or exc), retryable=True) from None
+        raise Failure(FailureKind.CONNECT_ERROR, str(exc.strerror or exc), retryable=True) from None
     finally:
         conn.close()

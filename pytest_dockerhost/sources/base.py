@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import final
 
-from ..endpoint import DockerURL, TLSConfig, URLError, parse_url
 from ..settings import Settings
+from ..url import DockerURL, TLSConfig, URLError, parse_url
 
 DIND_CERT_DIR = "/certs/client"
 

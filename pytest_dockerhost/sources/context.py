@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..endpoint import TLSConfig, URLError, parse_url
+from ..url import TLSConfig, URLError, parse_url
 from .base import Candidate, SourceContext
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import glob
 
-from ..endpoint import DockerURL
+from ..url import DockerURL
 from .base import Candidate, SourceContext
 
 

@@ -32,9 +32,9 @@ def test_waits(docker_host):
 # previous one left, and only one leftover would be left for the final run to find. This is
 # what runs killed concurrently (a CI abort of several jobs) leave behind.
 NO_SWEEP = """
-import pytest_dockerhost.sidecar as sidecar
+import pytest_dockerhost.sidecar.lifecycle as lifecycle
 
-sidecar.sweep = lambda client, here: []
+lifecycle.sweep = lambda client, here: []
 """
 
 KILLS = 10

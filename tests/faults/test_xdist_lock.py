@@ -20,7 +20,7 @@ import os
 import pathlib
 import time
 
-import pytest_dockerhost.sharing as sharing
+import pytest_dockerhost.sidecar.sharing as sharing
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 DIED = pathlib.Path(os.environ["DIED_FILE"])

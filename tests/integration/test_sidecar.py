@@ -366,12 +366,15 @@ def test_a_killed_run_is_swept_by_the_next_one(
     ready = pytester.path / "ready"
     pytester.makepyfile(
         test_hangs=f"""
+import os
 import time
 
 
 def test_hangs(docker_client, docker_host):
-    with open({str(ready)!r}, "w") as handle:
+    # Written whole, then renamed: the outer test never reads half a run id.
+    with open({str(ready)!r} + ".tmp", "w") as handle:
         handle.write(docker_host.extras["run_id"])
+    os.replace({str(ready)!r} + ".tmp", {str(ready)!r})
     time.sleep(120)
 """
     )
@@ -386,7 +389,6 @@ def test_hangs(docker_client, docker_host):
         while not ready.exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
         assert ready.exists(), "the first run never reached its test"
-        time.sleep(0.2)  # the run id is written before the close of the file is visible
         run_id = ready.read_text()
     finally:
         os.kill(proc.pid, signal.SIGKILL)
@@ -397,7 +399,8 @@ def test_hangs(docker_client, docker_host):
 
     if sweeper == "cleanup-command":
         out = _cleanup(python_bin)
-        assert f"removed container {left[0][1][:24]}" in out or "removed container" in out, out
+        (container,) = [ident for kind, ident in left if kind == "container"]
+        assert f"removed container {container[:24]}" in out, out
     else:
         (pytester.path / "test_hangs.py").unlink()
         pytester.makepyfile(
@@ -415,12 +418,15 @@ def test_an_interrupted_run_removes_its_sidecar(
     ready = pytester.path / "ready"
     pytester.makepyfile(
         test_hangs=f"""
+import os
 import time
 
 
 def test_hangs(docker_client, docker_host):
-    with open({str(ready)!r}, "w") as handle:
+    # Written whole, then renamed: the outer test never reads half a run id.
+    with open({str(ready)!r} + ".tmp", "w") as handle:
         handle.write(docker_host.extras["run_id"])
+    os.replace({str(ready)!r} + ".tmp", {str(ready)!r})
     time.sleep(120)
 """
     )
@@ -659,19 +665,39 @@ def test_only_loopback(docker_host):
 
 
 @pytest.mark.usefixtures("sidecar")
-def test_sidecar_mode_restores_the_environment(pytester: pytest.Pytester) -> None:
+def test_sidecar_mode_restores_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Values of the user's own that the plugin must override for the session and put back.
+    user_bundle = pytester.path / "corporate-ca.pem"
+    user_bundle.write_text("-----BEGIN CERTIFICATE-----\nnot parsed\n-----END CERTIFICATE-----\n")
+    monkeypatch.delenv("TESTCONTAINERS_RYUK_DISABLED", raising=False)  # the plugin sets it
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(user_bundle))
+    monkeypatch.setenv("TESTCONTAINERS_HOST_OVERRIDE", "users-own-host")
+    monkeypatch.setenv("TC_HOST", "users-own-host")
     pytester.makepyfile(
-        """
+        f"""
 import os
 
 
 def test_x(docker_host):
     assert os.environ["DOCKER_HOST"] == docker_host.url
-    assert os.environ["TESTCONTAINERS_RYUK_DISABLED"] == "true"
     assert os.environ["DOCKER_TLS_VERIFY"] == "1"
+    assert os.environ["TESTCONTAINERS_RYUK_DISABLED"] == "true"
+    assert os.environ["TESTCONTAINERS_HOST_OVERRIDE"] == docker_host.published_host
+    assert os.environ["TC_HOST"] == docker_host.published_host
+    bundle = os.environ["REQUESTS_CA_BUNDLE"]
+    assert bundle != {str(user_bundle)!r}
+    text = open(bundle).read()
+    assert "not parsed" in text  # the user's CAs...
+    assert open(docker_host.tls.ca_cert).read().strip() in text  # ...plus the daemon's
+    with open("bundle-path", "w") as handle:
+        handle.write(bundle)
 """
     )
-    before = {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")}
+    watched = ("DOCKER_", "TESTCONTAINERS_", "TC_", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+    before = {k: v for k, v in os.environ.items() if k.startswith(watched)}
     result = pytester.runpytest_inprocess(*BASE_ARGS)
     result.assert_outcomes(passed=1)
-    assert {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")} == before
+    assert {k: v for k, v in os.environ.items() if k.startswith(watched)} == before
+    assert not os.path.exists((pytester.path / "bundle-path").read_text())

@@ -67,12 +67,31 @@ def test_exit_2_for_a_bad_setting(
     assert "Traceback" not in result.stderr.str()
 
 
-def test_unknown_mode_is_an_argparse_error(pytester: pytest.Pytester) -> None:
+def test_a_bad_option_value_gets_the_plugins_own_message(pytester: pytest.Pytester) -> None:
+    # The diagnostic's options come from the same table and parser as the plugin's.
     result = pytester.run(
         sys.executable, "-m", "pytest_dockerhost", "--docker-mode=bogus", timeout=20
     )
     assert result.ret == 2
-    result.stderr.fnmatch_lines(["*--docker-mode: invalid choice: 'bogus'*"])
+    result.stderr.fnmatch_lines(
+        [
+            "pytest-dockerhost: --docker-mode='bogus' is not valid: must be one of auto, dood, "
+            "dind, sidecar."
+        ]
+    )
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_the_diagnostic_takes_the_plugins_help_and_flags(pytester: pytest.Pytester) -> None:
+    from pytest_dockerhost.settings import OPTIONS_BY_NAME
+
+    result = pytester.run(sys.executable, "-m", "pytest_dockerhost", "--help", timeout=20)
+    assert result.ret == 0
+    text = " ".join(result.stdout.str().split())
+    for name in ("mode", "host", "socket", "cert_path", "tls_verify", "timeout"):
+        spec = OPTIONS_BY_NAME[name]
+        assert spec.flag in text
+        assert " ".join(spec.help.split())[:40] in text
 
 
 def test_render_lists_absent_sockets_in_one_line(pytester: pytest.Pytester) -> None:

@@ -334,10 +334,13 @@ def test_docker_env_and_environment_are_wired_and_restored(
 
 
 def test_plugin_can_be_disabled(pytester: pytest.Pytester, dead_host: str) -> None:
-    pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest("-p", "no:dockerhost")
-    result.stdout.no_fnmatch_line("docker:*")
-    result.assert_outcomes(passed=1)
+    pytester.makepyfile("import pytest\n\n@pytest.mark.docker\ndef test_x():\n    pass\n")
+    on = pytester.runpytest()
+    on.stdout.fnmatch_lines(["docker: no working endpoint (mode auto)*"])
+    on.assert_outcomes(skipped=1)  # the plugin found no daemon and skipped the Docker test
+    off = pytester.runpytest("-p", "no:dockerhost")
+    off.stdout.no_fnmatch_line("docker:*")
+    off.assert_outcomes(passed=1)  # nobody knows the marker: the test just runs
 
 
 def test_a_run_without_docker_tests_never_contacts_the_daemon(

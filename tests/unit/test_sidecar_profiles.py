@@ -54,7 +54,7 @@ def test_an_explicit_cap_drop_is_honoured_exactly() -> None:
 
 def test_on_the_daemons_machine_the_bounding_set_is_left_out_first() -> None:
     # This process's bounding set stands for the daemon's when both are on one machine.
-    from pytest_dockerhost.sidecar import _missing_from_bounding_set
+    from pytest_dockerhost.sidecar.spec import _missing_from_bounding_set
 
     missing = _missing_from_bounding_set()
     attempts = _spec().profiles(same_machine=True)

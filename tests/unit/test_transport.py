@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerhost.diagnose import explain
 from pytest_dockerhost.endpoint import DockerURL, TLSConfig, parse_url
+from pytest_dockerhost.messages.failures import explain
 from pytest_dockerhost.probe import probe, wait_for
 from pytest_dockerhost.transport import Failure, make_ssl_context
 
@@ -102,7 +102,7 @@ def test_dangling_symlink(short_dir: Path) -> None:
 
 EACCES_CHILD = """
 import sys
-from pytest_dockerhost.diagnose import explain
+from pytest_dockerhost.messages.failures import explain
 from pytest_dockerhost.endpoint import parse_url
 from pytest_dockerhost.probe import probe
 from pytest_dockerhost.transport import Failure

@@ -19,9 +19,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, final
 
-from .endpoint import DockerHost
-from .errors import DockerHostError, SidecarError
-from .sidecar import Owner, Say, Sidecar, Spec, Started, private_dir, remove_run
+from ..endpoint import DockerHost
+from ..errors import DockerHostError, SidecarError
+from .base import Started
+from .janitor import Owner, private_dir, remove_run
+from .lifecycle import Sidecar
+from .spec import Say, Spec
 
 STATE = "state.json"
 LOCK = "sidecar.lock"

@@ -7,12 +7,14 @@ import os
 import pwd
 import stat
 
-from .endpoint import DockerURL, TLSConfig
-from .transport import Failure
+from ..network import detect
+from ..transport import Failure, FailureKind
+from ..url import DockerURL, TLSConfig
+from . import flag, twins
 
 WAIT_HINT = (
-    "if the daemon is still starting (a CI service container), use --docker-mode=dind, which "
-    "waits for it up to --docker-timeout seconds"
+    f"if the daemon is still starting (a CI service container), use {flag('mode', 'dind')}, "
+    f"which waits for it up to {flag('timeout')} seconds"
 )
 
 
@@ -32,138 +34,148 @@ def explain(
     wait_hint = WAIT_HINT
     if waited is not None:
         wait_hint = (
-            f"it did not become ready within {waited:.1f} s; raise --docker-timeout "
-            "(or PYTEST_DOCKER_TIMEOUT) if the daemon needs longer to start"
+            f"it did not become ready within {waited:.1f} s; raise {flag('timeout')} "
+            f"({twins('timeout')}) if the daemon needs longer to start"
         )
     where = str(url) if url is not None else "?"
     tls_src = tls.source if tls is not None else ""
-    if kind == "socket-eacces" and url is not None:
+    if kind is FailureKind.SOCKET_EACCES and url is not None:
         return socket_permission_help(url.path)
-    if kind == "socket-missing":
+    if kind is FailureKind.SOCKET_MISSING:
         fix = (
             "start Docker, or set DOCKER_HOST to a daemon that runs"
-            if not _in_container()
+            if not detect().in_container
             else "mount the host's socket into this container: docker run -v "
             "/var/run/docker.sock:/var/run/docker.sock ... (plus --group-add with the socket's "
             "gid), or set DOCKER_HOST=tcp://docker:2376 for a dind service"
         )
         return detail, fix
-    if kind in ("socket-dangling", "socket-not-socket"):
+    if kind in (FailureKind.SOCKET_DANGLING, FailureKind.SOCKET_NOT_SOCKET):
         return detail, f"point {source} at the daemon's socket, usually /var/run/docker.sock"
-    if kind == "socket-stale":
+    if kind is FailureKind.SOCKET_STALE:
         return detail, (
             "start the daemon (dockerd, or systemctl start docker); if the socket was "
             "bind-mounted from a host whose daemon restarted, restart this container"
         )
-    if kind == "refused":
+    if kind is FailureKind.REFUSED:
         return detail, (
             f"check that a Docker daemon listens on {where} (2376 with TLS, 2375 without); "
             + wait_hint
         )
-    if kind == "dns":
+    if kind is FailureKind.DNS:
         return detail, (
             "check the host name in " + source + "; in compose and GitLab the dind service is "
             "reached by its service name (usually `docker`) on the same network"
         )
-    if kind == "tls-timeout":
+    if kind is FailureKind.TLS_TIMEOUT:
         return f"{where}: {detail}", (
             f"TLS is on (from {tls_src}) but nothing at {where} answered it: if this is a "
             'plain port (2375, DOCKER_TLS_CERTDIR=""), turn TLS off by unsetting '
             f"DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; otherwise check the host and port in {source}"
         )
-    if kind == "tls-eof":
+    if kind is FailureKind.TLS_EOF:
         return f"{where}: {detail}", (
             "a TLS Docker daemon hangs up like this when it refuses the client certificate "
             f"(missing, expired, or signed by another CA): use the cert.pem and key.pem made by "
             f"the same daemon run (TLS from {tls_src}; docker:dind writes them to "
             f"/certs/client); also check the host and port in {source}"
         )
-    if kind in ("timeout", "silent", "unreachable", "connect-error"):
+    if kind in (
+        FailureKind.TIMEOUT,
+        FailureKind.SILENT,
+        FailureKind.UNREACHABLE,
+        FailureKind.CONNECT_ERROR,
+    ):
         return detail, (
             f"something at {where} accepts connections but does not answer as Docker does; "
             "check the host and port in " + source + " (Docker listens on 2376 with TLS, 2375 "
             "without)"
         )
-    if kind == "http-to-https":
+    if kind is FailureKind.HTTP_TO_HTTPS:
         return (
             f"{where} speaks TLS, but the client sent plain HTTP "
             '("Client sent an HTTP request to an HTTPS server")',
             "turn TLS on: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the folder with ca.pem, "
             "cert.pem and key.pem (docker:dind writes them to /certs/client), or pass "
-            "--docker-tls-verify --docker-cert-path DIR",
+            f"{flag('tls_verify')} {flag('cert_path')} DIR",
         )
-    if kind == "https-to-http":
+    if kind is FailureKind.HTTPS_TO_HTTP:
         return (
             f"{where} speaks plain HTTP, but the client started TLS (TLS from {tls_src})",
             "this daemon has TLS off (usually port 2375): either enable TLS on it "
             "(DOCKER_TLS_CERTDIR=/certs, port 2376), or connect to it without TLS by unsetting "
             "DOCKER_TLS_VERIFY and DOCKER_CERT_PATH. pytest-dockerhost never drops TLS by itself",
         )
-    if kind == "tls-verify":
+    if kind is FailureKind.TLS_VERIFY:
         return _tls_verify_help(detail, url, tls_src)
-    if kind == "tls-client-rejected":
+    if kind is FailureKind.TLS_CLIENT_REJECTED:
         return (
             f"the daemon at {where} refused our client certificate ({detail})",
             f"use the cert.pem and key.pem made by the same daemon run (TLS from {tls_src}): "
             "they must be signed by the daemon's CA and not expired; with docker:dind, copy "
             "/certs/client again after every restart",
         )
-    if kind in ("tls-reset", "tls-error"):
+    if kind in (FailureKind.TLS_RESET, FailureKind.TLS_ERROR):
         return (
             f"the TLS handshake with {where} failed ({detail})",
             f"check that {where} is a TLS Docker port (2376) and that the certificates from "
             f"{tls_src} belong to it",
         )
-    if kind == "cert-missing":
+    if kind is FailureKind.CERT_MISSING:
         return detail, (
-            f"TLS material comes from {tls_src}: point DOCKER_CERT_PATH (or --docker-cert-path) "
+            f"TLS material comes from {tls_src}: point DOCKER_CERT_PATH (or {flag('cert_path')}) "
             "at a folder holding ca.pem, cert.pem and key.pem; with docker:dind that is the "
             "shared /certs/client volume"
         )
-    if kind == "cert-unreadable":
+    if kind is FailureKind.CERT_UNREADABLE:
         return detail, (
             f"make the file readable by this user (it comes from {tls_src}); keep the key at "
             "0600 owned by the user who runs pytest"
         )
-    if kind == "cert-mismatch":
+    if kind is FailureKind.CERT_MISMATCH:
         return detail, f"copy cert.pem and key.pem together from the same folder ({tls_src})"
-    if kind == "cert-garbage":
+    if kind is FailureKind.CERT_GARBAGE:
         return detail, f"replace the damaged file with the one the daemon made ({tls_src})"
-    if kind == "not-docker":
+    if kind is FailureKind.NOT_DOCKER:
         return f"{where} answered, but it is not a Docker engine: {detail}", (
             f"check the host and port in {source}; Docker listens on 2376 (TLS) or 2375"
         )
-    if kind == "not-http":
+    if kind is FailureKind.NOT_HTTP:
         return f"{where} answered, but not with HTTP: {detail}", (
             f"check the host and port in {source}; Docker listens on 2376 (TLS) or 2375"
         )
-    if kind in ("not-ready", "empty-reply"):
+    if kind in (FailureKind.NOT_READY, FailureKind.EMPTY_REPLY):
         return f"{where}: {detail}", (
             "the daemon may still be starting, or this is not a Docker port; " + wait_hint
         )
-    if kind == "api-too-old":
+    if kind is FailureKind.API_TOO_OLD:
         return detail, (
             f"upgrade the Docker engine at {where}, or point {source} at a newer one "
             "(docker-py 7 needs API 1.24, engine 1.12 or later)"
         )
-    if kind == "ssh-missing":
+    if kind is FailureKind.SSH_MISSING:
         return detail, (
             f"install an ssh client (apt-get install openssh-client) or, in {source}, use "
             "tcp://HOST:2376 with TLS instead of ssh://"
         )
-    if kind == "ssh-no-cli":
+    if kind is FailureKind.SSH_NO_CLI:
         return detail, (
             f"install the docker CLI (it carries ssh:// connections), or, in {source}, use "
             "tcp://HOST:2376 with TLS instead of ssh://"
         )
-    if kind == "ssh-error":
+    if kind is FailureKind.SSH_ERROR:
         return f"ssh to {where} failed: {detail}", (
             f"check the host in {source}, that `ssh {_ssh_target(url)} docker version` works "
             "without a prompt (key in ssh-agent, host in known_hosts), and that Docker runs on "
             "the remote host"
         )
-    if kind == "deadline":
-        return detail, "raise --docker-timeout if the daemon needs longer to start; " + wait_hint
+    if kind is FailureKind.SCHEME:
+        return detail, f"give {source} a unix://, tcp:// or ssh:// URL"
+    if kind is FailureKind.SOCKET_ERROR:
+        return detail, (
+            f"check that the path in {source} is a Docker socket that this user may open, and "
+            "that the folders above it are searchable"
+        )
     return detail, f"check {source}"
 
 
@@ -203,10 +215,6 @@ def _ssh_target(url: DockerURL | None) -> str:
 
 def _is_ip(host: str) -> bool:
     return host.replace(".", "").isdigit() or ":" in host
-
-
-def _in_container() -> bool:
-    return os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv")
 
 
 def _group_name(gid: int) -> str:

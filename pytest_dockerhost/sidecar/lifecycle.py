@@ -1,0 +1,329 @@
+"""The dind sidecar: a TLS-secured ``docker:dind`` container this run starts, uses and removes.
+
+Lifecycle: sweep leftovers of dead runs -> (reuse a kept sidecar) -> make TLS material
+-> create the container with labels -> copy the certificates in with ``put_archive``
+-> start -> wait for ``/_ping`` + ``/version`` -> check where published ports answer
+-> preload images -> hand out a ``DockerHost``. ``stop`` removes the container, its
+volume and its network; everything is labelled so that a later run (or
+``python -m pytest_dockerhost cleanup``) can find what a killed run left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+import time
+
+from .. import certs
+from ..errors import SidecarError
+from ..messages import sidecar as say_
+from .base import Started
+from .janitor import (
+    L_CACHE,
+    L_CONFIG,
+    L_CREATED,
+    L_OWNER_HOST,
+    L_OWNER_PID,
+    L_REUSE,
+    L_REUSE_KEY,
+    L_ROLE,
+    L_RUN,
+    api_text,
+    is_not_found,
+    remove_container,
+    remove_network,
+    sweep,
+)
+from .payload import (
+    Topology,
+    config_labels,
+    container_config,
+    network_name,
+    server_tar,
+    tls_sans,
+)
+from .preload import preload, preload_missing
+from .readiness import Readiness
+from .reuse import Reuse, reuse_cert_dir
+from .spec import PRIVILEGED_REFUSED, Profile, refused_capabilities
+
+
+class Sidecar(Reuse, Readiness):
+    """One sidecar: start (or reattach), verify, preload, and remove."""
+
+    def start(self) -> Started:
+        t0 = time.monotonic()
+        client = self.client
+        topology = self._topology()
+        sweep(client, here=self.owner)
+        image_id = self._ensure_image()
+        self._check_preload()
+        caps, _ = self.spec.capabilities(topology == "host")
+        config = self.spec.config_hash(image_id, topology, caps)
+        if self.spec.reuse:
+            # Kept sidecars keep their client certificates in a private per-config folder.
+            self.cert_dir = reuse_cert_dir(config)
+            found = self._reattach(config, t0)
+            if found is not None:
+                self.started = self._preload(found)
+                return self.started
+        self._check_cache_free()
+        name = self._name(config)
+        # Importing cryptography and making keys is CPU work; creating the volume and the
+        # container is waiting on the engine. Overlap them: the certificates are needed
+        # only for put_archive.
+        maker = _CertMaker(tls_sans(name))
+        labels = self._labels(config)
+        volume = self._prepare(name, labels, topology)
+        material = self._create_and_start(name, labels, topology, volume, maker)
+        url, reach_host = self._address(name, topology)
+        tls = self._client_tls("the sidecar's")
+        if material is None:
+            self._fetch_client_certs(t0)
+        info = self._wait_ready(url, tls, t0)
+        published, verified = self._published_host(reach_host)
+        notes = [say_.started(name, self.spec.image, time.monotonic() - t0, self.outer.url)]
+        if material is None:
+            notes.append(say_.TLS_BY_IMAGE)
+        notes.extend(say_.fallback_note(why) for why in self.fallbacks)
+        if self.profile.left_out and not self.profile.privileged:
+            notes.append(say_.left_out(self.profile.left_out))
+        host = self._host(
+            url, tls=tls, info=info, published=published, verified=verified, name=name, notes=notes
+        )
+        assert self.container_id is not None
+        self.started = Started(
+            host=host,
+            container_id=self.container_id,
+            name=name,
+            volume=self.volume,
+            network=self.network,
+            reused=False,
+            elapsed=time.monotonic() - t0,
+            cert_dir=self.cert_dir,
+            notes=tuple(notes),
+        )
+        self.started = self._preload(self.started)
+        return self.started
+
+    def _labels(self, config: str) -> dict[str, str]:
+        labels = self.owner.labels("sidecar")
+        labels[L_CONFIG] = config
+        if self.spec.reuse:
+            labels[L_REUSE] = "true"
+            labels[L_REUSE_KEY] = self._reuse_key()
+        if self.spec.cache:
+            labels[L_CACHE] = self.spec.cache
+        return labels
+
+    def _create_and_start(
+        self,
+        name: str,
+        labels: dict[str, str],
+        topology: Topology,
+        volume: str,
+        maker: _CertMaker,
+    ) -> certs.Material | None:
+        """Each profile in turn until the engine starts one; the certificates go into each."""
+        client = self.client
+        profiles = self.spec.profiles(topology == "host")
+        cgroup_version = self._cgroup_version()
+        material: certs.Material | None = None
+        for index, profile in enumerate(profiles):
+            # The next, less privileged attempt, when the engine refuses this one's privilege.
+            fallback = profiles[index + 1] if index + 1 < len(profiles) else None
+            body = container_config(
+                image=self.spec.image,
+                name=name,
+                labels=labels,
+                topology=topology,
+                profile=profile,
+                volume=volume,
+                network=self.network,
+                runtime=self.spec.runtime,
+                cgroup_version=cgroup_version,
+            )
+            try:
+                container = client.api.create_container_from(body, name)
+            except Exception as exc:
+                if fallback is not None and refused_capabilities(api_text(exc)):
+                    self.fallbacks.append(fallback.fallback)
+                    continue
+                raise SidecarError(self._api_error("create the sidecar container", exc)) from None
+            self.container_id = str(container["Id"])
+            if topology == "network":
+                self._connect_self()
+            if not maker.delivered:
+                material = maker.deliver(self.cert_dir)
+            if material is not None:
+                client.api.put_archive(self.container_id, "/", server_tar(material))
+            try:
+                client.api.start(self.container_id)
+            except Exception as exc:
+                if fallback is not None and refused_capabilities(api_text(exc)):
+                    remove_container(client.api, self.container_id)
+                    self.container_id = None
+                    self.fallbacks.append(fallback.fallback)
+                    continue
+                raise SidecarError(self._start_error(exc, profile)) from None
+            self.profile = profile
+            return material
+        raise AssertionError("the last profile has no fallback: it started or raised")
+
+    def _prepare(self, name: str, labels: dict[str, str], topology: Topology) -> str:
+        """The data volume (ours, or the named cache) and, under DooD, the shared network."""
+        api = self.client.api
+        if self.spec.cache:
+            volume = self.spec.cache
+            existing = api.volumes(filters={"name": volume}).get("Volumes") or []
+            if not any(v.get("Name") == volume for v in existing):
+                cache_labels = {L_ROLE: "cache", L_CREATED: labels[L_CREATED], L_CACHE: volume}
+                api.create_volume(volume, labels=cache_labels)
+        else:
+            # Our own labelled volume rather than the image's anonymous one, so a sweep finds
+            # it; a volume (not the container's layer) gives the inner daemon overlay2, not vfs.
+            volume = f"{name}-data"
+            labels_here = {**self.owner.labels("volume"), **config_labels(labels)}
+            api.create_volume(volume, labels=labels_here)
+            self.volume = volume
+        if topology == "network":
+            self.network = network_name(name)
+            # The name filter matches substrings; compare exactly.
+            existing_nets = api.networks(names=[self.network])
+            if not any(n.get("Name") == self.network for n in existing_nets):
+                api.create_network(
+                    self.network,
+                    driver="bridge",
+                    labels={**self.owner.labels("network"), **config_labels(labels)},
+                )
+        return volume
+
+    def _ensure_image(self) -> str:
+        """The image id, pulling the image only when it is missing (with its progress)."""
+        api = self.client.api
+        image = self.spec.image
+        try:
+            return str(api.inspect_image(image)["Id"])
+        except Exception as exc:
+            if not is_not_found(exc):
+                raise SidecarError(self._api_error(f"inspect the image {image}", exc)) from None
+        self.say(say_.pulling(image, self.outer.url))
+        last = ""
+        try:
+            for event in api.pull(image, stream=True, decode=True):
+                if "error" in event:
+                    raise RuntimeError(event.get("error"))
+                status = str(event.get("status", ""))
+                if status and status != last and "Downloading" not in status:
+                    last = status
+                    self.say(f"docker:   {event.get('id', '')} {status}".rstrip())
+            return str(api.inspect_image(image)["Id"])
+        except Exception as exc:
+            raise SidecarError(
+                say_.pull_failed(image, self.spec.image_source, self.outer.url, api_text(exc))
+            ) from None
+
+    def _check_preload(self) -> None:
+        """Before anything is started: every image to preload must be on the outer daemon."""
+        for image in self.spec.preload:
+            try:
+                self.client.api.inspect_image(image)
+            except Exception as exc:
+                raise SidecarError(
+                    preload_missing(image, self.spec.preload_source, self.outer, exc)
+                ) from None
+
+    def _check_cache_free(self) -> None:
+        """Two dockerds on one /var/lib/docker corrupt it: refuse a cache volume in use."""
+        if not self.spec.cache:
+            return
+        users = self.client.api.containers(filters={"label": f"{L_CACHE}={self.spec.cache}"})
+        if users:
+            labels = users[0].get("Labels") or {}
+            raise SidecarError(
+                say_.cache_in_use(
+                    self.spec.cache,
+                    users[0]["Names"][0].lstrip("/"),
+                    labels.get(L_RUN, "?"),
+                    labels.get(L_OWNER_PID, "?"),
+                    labels.get(L_OWNER_HOST, "?"),
+                )
+            )
+
+    def _preload(self, started: Started) -> Started:
+        if not self.spec.preload:
+            return started
+        copied = preload(
+            self.client,
+            started.host,
+            self.spec.preload,
+            source=self.spec.preload_source,
+            say=self.say,
+        )
+        return dataclasses.replace(started, preloaded=tuple(copied))
+
+    def _start_error(self, exc: Exception, profile: Profile) -> str:
+        text = say_.after_fallbacks(api_text(exc), self.fallbacks)
+        if PRIVILEGED_REFUSED in text and profile.privileged:
+            return say_.privileged_refused(self.outer.url, text, self.spec.privileged_source)
+        if PRIVILEGED_REFUSED in text:
+            return say_.capabilities_refused(self.outer.url, text)
+        return say_.start_failed(self.spec.image, self.outer.url, text)
+
+    def stop(self) -> None:
+        """Remove what this sidecar made (a kept one stays). Safe to call twice."""
+        if self.spec.reuse and self.started is not None:
+            self.close_client()
+            return
+        with contextlib.suppress(Exception):
+            api = self.client.api
+            if self.container_id is not None:
+                remove_container(api, self.container_id)
+                self.container_id = None
+            if self._connected_self and self.network and self.outer.container_id:
+                with contextlib.suppress(Exception):
+                    api.disconnect_container_from_network(
+                        self.outer.container_id, self.network, force=True
+                    )
+                self._connected_self = False
+            if self.network is not None:
+                remove_network(api, self.network)
+                self.network = None
+            if self.volume is not None:
+                with contextlib.suppress(Exception):
+                    api.remove_volume(self.volume, force=True)
+                self.volume = None
+        self.close_client()
+
+
+class _CertMaker:
+    """Makes the sidecar's certificates on a thread while the engine creates the container."""
+
+    def __init__(self, sans: list[str]) -> None:
+        self._made: list[certs.Material | None] = []
+        self._failed: list[BaseException] = []
+        self.delivered = False
+        self._thread = threading.Thread(
+            target=self._make, args=(sans,), name="pytest-dockerhost-certs", daemon=True
+        )
+        self._thread.start()
+
+    def _make(self, sans: list[str]) -> None:
+        try:
+            self._made.append(certs.make(sans) if certs.available() else None)
+        except Exception as exc:  # handed to the main thread by deliver()
+            self._failed.append(exc)
+
+    def deliver(self, cert_dir: str) -> certs.Material | None:
+        """The certificates (None: the image makes its own), the client half in ``cert_dir``."""
+        self._thread.join()
+        self.delivered = True
+        if self._failed or not self._made:
+            raise SidecarError(say_.no_certificates(f": {self._failed[0]}" if self._failed else ""))
+        material = self._made[0]
+        if material is not None:
+            certs.write_client(
+                cert_dir, material.ca_cert, material.client_cert, material.client_key
+            )
+        return material

@@ -1,0 +1,121 @@
+"""Pure parts of a start: the Engine API body that creates the sidecar, and the tar of
+its server certificates. No I/O here, so both are unit-tested as they are."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from typing import Any, Literal
+
+from .. import certs
+from .janitor import L_CONFIG, L_REUSE, L_REUSE_KEY
+from .spec import Profile
+
+CERTDIR = "/certs"  # DOCKER_TLS_CERTDIR, as in docker:dind
+INNER_PORT = 2376
+# host: 2376 published on the outer daemon's loopback; network: a network shared with our
+# own container (DooD), reached by the sidecar's name.
+Topology = Literal["host", "network"]
+
+
+def network_name(sidecar_name: str) -> str:
+    return f"pytest-dockerhost-net-{sidecar_name.rsplit('-', 1)[-1]}"
+
+
+def config_labels(labels: dict[str, str]) -> dict[str, str]:
+    """The labels a sidecar's volume and network share with it (config and reuse)."""
+    return {k: v for k, v in labels.items() if k in (L_CONFIG, L_REUSE, L_REUSE_KEY)}
+
+
+def container_config(
+    *,
+    image: str,
+    name: str,
+    labels: dict[str, str],
+    topology: Topology,
+    profile: Profile,
+    volume: str,
+    network: str | None,
+    runtime: str | None,
+    cgroup_version: str,
+) -> dict[str, Any]:
+    """The body of ``POST /containers/create`` for the sidecar."""
+    mounts: list[dict[str, Any]] = [
+        {"Target": "/var/lib/docker", "Source": volume, "Type": "volume", "ReadOnly": False}
+    ]
+    host_config: dict[str, Any] = {"Mounts": mounts, "Privileged": profile.privileged}
+    if runtime:
+        host_config["Runtime"] = runtime
+    if not profile.privileged:
+        host_config.update(
+            CapAdd=list(profile.caps),
+            SecurityOpt=["seccomp=unconfined", "apparmor=unconfined"],
+            DeviceCgroupRules=["a *:* rwm"],
+            # The CLI's --security-opt systempaths=unconfined: nothing masked or read-only
+            # in /proc and /sys, which the nested daemon needs.
+            MaskedPaths=[],
+            ReadonlyPaths=[],
+        )
+        if cgroup_version == "1":
+            # Nested containers need their own cgroups: the host's hierarchy, writable.
+            host_config["CgroupnsMode"] = "host"
+            mounts.append(
+                {
+                    "Target": "/sys/fs/cgroup",
+                    "Source": "/sys/fs/cgroup",
+                    "Type": "bind",
+                    "ReadOnly": False,
+                }
+            )
+        else:
+            host_config["CgroupnsMode"] = "private"
+    config: dict[str, Any] = {
+        "Image": image,
+        "Hostname": name,
+        "Labels": labels,
+        "Env": [f"DOCKER_TLS_CERTDIR={CERTDIR}", f"DOCKER_TLS_SAN={tls_san(name)}"],
+        "ExposedPorts": {f"{INNER_PORT}/tcp": {}},
+        "HostConfig": host_config,
+        "AttachStdin": False,
+        "AttachStdout": False,
+        "AttachStderr": False,
+        "Tty": False,
+        "OpenStdin": False,
+    }
+    if topology == "host":
+        host_config["PortBindings"] = {
+            f"{INNER_PORT}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]
+        }
+    else:
+        assert network is not None
+        host_config["NetworkMode"] = network
+        config["NetworkingConfig"] = {"EndpointsConfig": {network: {"Aliases": [name]}}}
+    return config
+
+
+def tls_sans(name: str) -> list[str]:
+    """The names the sidecar's server certificate covers."""
+    return ["localhost", "127.0.0.1", "::1", "docker", name]
+
+
+def tls_san(name: str) -> str:
+    """DOCKER_TLS_SAN for an image that makes its own certificates anyway."""
+    return ",".join(["DNS:localhost", "IP:127.0.0.1", "DNS:docker", f"DNS:{name}"])
+
+
+def server_tar(material: certs.Material) -> bytes:
+    """certs/ca/cert.pem and certs/server/{ca,cert,key}.pem, without ca/key.pem: the
+    docker:dind entrypoint then uses them as they are and generates nothing."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, data, mode in (
+            ("certs/ca/cert.pem", material.ca_cert, 0o644),
+            ("certs/server/ca.pem", material.ca_cert, 0o644),
+            ("certs/server/cert.pem", material.server_cert, 0o644),
+            ("certs/server/key.pem", material.server_key, 0o600),
+        ):
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
