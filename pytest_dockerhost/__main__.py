@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Sequence
 
 from .errors import SettingError
+from .messages import command as say_
 from .options import add_arguments, cli_values
 from .resolution import NOT_PRESENT, Resolution, resolve
 from .settings import Settings
@@ -23,10 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cleanup(args_list[1:])
     parser = argparse.ArgumentParser(
         prog="python -m pytest_dockerhost",
-        description="Find the Docker endpoint pytest-dockerhost would use and explain every "
-        "candidate. Reads the same environment variables as the plugin (DOCKER_HOST, "
-        "DOCKER_CONTEXT, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, PYTEST_DOCKER_*). "
-        "Exit status: 0 when an endpoint works, 1 when none does, 2 for a bad setting.",
+        description=say_.DIAGNOSE,
     )
     add_arguments(parser, DIAGNOSTIC_OPTIONS)
     args = parser.parse_args(argv)
@@ -34,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_sources(cli, os.environ, {})
     except SettingError as exc:
-        print(f"pytest-dockerhost: {exc}", file=sys.stderr)
+        print(say_.bad_setting(exc), file=sys.stderr)
         return 2
     resolution = resolve(settings)
     print(render(resolution))
@@ -45,22 +43,14 @@ def cleanup(argv: Sequence[str]) -> int:
     """``python -m pytest_dockerhost cleanup``: remove what sidecar runs left behind."""
     parser = argparse.ArgumentParser(
         prog="python -m pytest_dockerhost cleanup",
-        description="Remove sidecar containers, networks and volumes that pytest-dockerhost "
-        "labelled and whose run's owner process is gone (a kill -9, an aborted CI job). Live "
-        "runs, sidecars kept with --docker-sidecar-reuse and named cache volumes are left "
-        "alone unless asked. "
-        "The daemon is found as in auto mode (DOCKER_HOST, contexts, sockets).",
+        description=say_.cleanup(),
     )
-    parser.add_argument(
-        "--all", action="store_true", help="also remove the resources of runs still going on"
-    )
-    parser.add_argument(
-        "--kept", action="store_true", help="also remove sidecars kept by --docker-sidecar-reuse"
-    )
+    parser.add_argument("--all", action="store_true", help=say_.CLEANUP_ALL)
+    parser.add_argument("--kept", action="store_true", help=say_.cleanup_kept())
     parser.add_argument(
         "--cache",
         action="store_true",
-        help="also remove named cache volumes (--docker-sidecar-cache)",
+        help=say_.cleanup_cache(),
     )
     add_arguments(parser, ["host"])
     args = parser.parse_args(argv)
@@ -69,11 +59,11 @@ def cleanup(argv: Sequence[str]) -> int:
             {"mode": "auto", **cli_values(args, ["host"])}, os.environ, {}
         )
     except SettingError as exc:
-        print(f"pytest-dockerhost: {exc}", file=sys.stderr)
+        print(say_.bad_setting(exc), file=sys.stderr)
         return 2
     resolution = resolve(settings)
     if resolution.host is None:
-        print(f"pytest-dockerhost: {resolution.error}", file=sys.stderr)
+        print(say_.bad_setting(resolution.error), file=sys.stderr)
         return 1
     from .sidecar import cleanup as remove_leftovers
 
@@ -83,8 +73,8 @@ def cleanup(argv: Sequence[str]) -> int:
     finally:
         client.close()
     for line in removed:
-        print(f"removed {line}")
-    print(f"pytest-dockerhost: {len(removed)} removed on {resolution.host.url}")
+        print(say_.removed(line))
+    print(say_.removed_count(len(removed), resolution.host.url))
     return 0
 
 
@@ -92,14 +82,14 @@ def render(resolution: Resolution) -> str:
     """The trace as a readable table, then the verdict."""
     width = 100
     lines = [
-        f"pytest-dockerhost: mode {resolution.mode} (from {resolution.settings.mode.source})",
+        say_.mode_line(resolution.mode, resolution.settings.mode.source),
         "",
     ]
-    rows = [("#", "source", "endpoint", "result", "ms")]
+    rows = [say_.TABLE_HEAD]
     shown = [e for e in resolution.trace if e.detail != NOT_PRESENT]
     absent = [e for e in resolution.trace if e.detail == NOT_PRESENT]
     for number, entry in enumerate(shown, 1):
-        result = entry.outcome if entry.outcome != "skipped" else f"skipped: {entry.detail}"
+        result = entry.outcome if entry.outcome != "skipped" else say_.skipped(entry.detail)
         rows.append(
             (
                 str(number),
@@ -117,27 +107,29 @@ def render(resolution: Resolution) -> str:
         lines.append("  ".join(cells).rstrip())
     if absent:
         names = ", ".join(e.url.removeprefix("unix://") for e in absent)
-        lines.extend(textwrap.wrap(f"not present: {names}", width))
+        lines.extend(textwrap.wrap(say_.not_present(names), width))
     details = [(n, e) for n, e in enumerate(shown, 1) if e.outcome == "failed"]
     if details:
         lines.append("")
     for number, entry in details:
-        lines.extend(textwrap.wrap(f"{number}. {entry.detail}", width, subsequent_indent="   "))
+        lines.extend(
+            textwrap.wrap(say_.numbered(number, entry.detail), width, subsequent_indent="   ")
+        )
         if entry.fix:
             lines.extend(
                 textwrap.wrap(
-                    f"fix: {entry.fix}", width, initial_indent="   ", subsequent_indent="        "
+                    say_.fix(entry.fix), width, initial_indent="   ", subsequent_indent="        "
                 )
             )
     lines.append("")
     if resolution.host is not None:
         lines.append(resolution.host.summary())
-        lines.extend(f"note: {note}" for note in resolution.host.notes)
-        lines.extend(f"warning: {warning}" for warning in resolution.host.warnings)
+        lines.extend(say_.note(note) for note in resolution.host.notes)
+        lines.extend(say_.warning(warning) for warning in resolution.host.warnings)
     else:
-        lines.append("no working Docker endpoint.")
-        lines.extend(f"warning: {warning}" for warning in resolution.settings.warnings)
-        lines.extend(f"note: {hint}" for hint in resolution.hints)
+        lines.append(say_.NO_ENDPOINT)
+        lines.extend(say_.warning(warning) for warning in resolution.settings.warnings)
+        lines.extend(say_.note(hint) for hint in resolution.hints)
     return "\n".join(lines)
 
 

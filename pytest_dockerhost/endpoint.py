@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 from .errors import BindMountError
+from .messages import endpoint as say_
 from .url import DockerURL, TLSConfig, URLError, parse_url, version_at_least, version_key
 
 # The URL and TLS names have always been importable from here too.
@@ -37,6 +38,7 @@ class TraceEntry:
     elapsed: float
     detail: str = ""
     fix: str = ""
+    kind: str = ""  # the failure's kind (a FailureKind value), when it failed
 
     @property
     def ok(self) -> bool:
@@ -137,21 +139,12 @@ class DockerHost:
             parsed.host in ("127.0.0.1", "localhost", "::1") and not self.in_container
         )
         if self.outer is not None or not same_machine:
-            raise BindMountError(
-                f"{local} is on this machine, but the daemon at {self.url} runs in another "
-                "container or host and cannot see it. Copy files into the container instead: "
-                "create it, then container.put_archive(path, tar_bytes), then start it."
-            )
+            raise BindMountError(say_.daemon_elsewhere(local, self.url))
         if not self.in_container or not parsed.is_unix:
             return local
         mapped = _map_mount(self.mounts, local)
         if mapped is None:
-            raise BindMountError(
-                f"{local} exists only inside this container ({self.container_id or 'id unknown'}"
-                f"), so the daemon, which resolves bind-mount sources on its host, cannot "
-                "mount it. Mount a host folder into this container (docker run -v "
-                "HOST_DIR:DIR) and work below DIR, or copy files in with put_archive."
-            )
+            raise BindMountError(say_.only_in_this_container(local, self.container_id or ""))
         return mapped
 
     def summary(self) -> str:
@@ -159,19 +152,23 @@ class DockerHost:
         tls = ""
         if self.parsed.is_tcp:
             if self.tls is None:
-                tls = ", TLS off"
+                tls = say_.TLS_OFF
             elif not self.tls.verify:
-                tls = ", TLS without verification"
+                tls = say_.TLS_UNVERIFIED
             else:
-                tls = ", TLS verified"
-        ports = self.published_host + ("" if self.published_host_verified else " (unverified)")
-        line = (
-            f"docker: {self.mode} {self.url} (engine {self.engine_version}, "
-            f"API {self.api_version}{tls}) via {self.source}; published ports on {ports}"
+                tls = say_.TLS_VERIFIED
+        ports = self.published_host + ("" if self.published_host_verified else say_.UNVERIFIED)
+        line = say_.summary(
+            self.mode,
+            self.url,
+            engine=self.engine_version,
+            api=self.api_version,
+            tls=tls,
+            source=self.source,
+            ports=ports,
         )
         if self.outer is not None:
-            priv = "privileged" if self.privileged else "unprivileged"
-            line += f"; sidecar ({priv}) on {self.outer.mode} {self.outer.url}"
+            line += say_.on_sidecar(bool(self.privileged), self.outer.mode, self.outer.url)
         return line
 
     def to_dict(self) -> dict[str, Any]:

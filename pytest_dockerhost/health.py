@@ -5,6 +5,7 @@ urllib3 tracebacks in every remaining test."""
 from __future__ import annotations
 
 from .endpoint import DockerHost
+from .messages import endpoint as say_
 from .messages.failures import explain
 from .probe import probe
 from .transport import Failure
@@ -67,10 +68,7 @@ def endpoint_gone(host: DockerHost, timeout: float = 1.5) -> str:
         probe(host.parsed, host.tls, timeout=timeout)
     except Failure as failure:
         detail, fix = explain(failure, host.parsed, host.tls, host.source)
-        return (
-            f"the Docker endpoint {host.url} ({host.mode}, via {host.source}) stopped "
-            f"answering during the session: {detail}.\n  fix: {fix}"
-        )
+        return say_.gone(host.url, host.mode, host.source, detail, fix)
     return ""
 
 
@@ -83,23 +81,23 @@ def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
     try:
         client = host.outer.client(timeout=5)
     except Exception as exc:  # docker-py, and requests' errors it lets through
-        return f"\n  the daemon hosting the sidecar ({host.outer.url}) cannot be reached: {exc}"
+        return say_.outer_unreachable(host.outer.url, exc)
     try:
         try:
             container = client.containers.get(host.sidecar_id)
         except docker.errors.NotFound:
-            return f"\n  the sidecar container {host.sidecar_id[:12]} no longer exists (removed)"
+            return say_.sidecar_removed(host.sidecar_id)
         state = container.attrs.get("State") or {}
         logs = container.logs(tail=lines).decode("utf-8", "replace").rstrip()
     except Exception as exc:  # requests' ConnectionError when that daemon is gone too
-        return f"\n  the daemon hosting the sidecar ({host.outer.url}) did not answer: {exc}"
+        return say_.outer_silent(host.outer.url, exc)
     finally:
         client.close()
-    status = (
-        f"\n  the sidecar container {host.sidecar_id[:12]} is {state.get('Status', '?')}"
-        f" (exit status {state.get('ExitCode', '?')}"
-        + (", killed for lack of memory" if state.get("OOMKilled") else "")
-        + ")"
+    shown = "\n".join("    " + line for line in logs.splitlines()[-lines:])
+    return say_.sidecar_state(
+        host.sidecar_id,
+        str(state.get("Status", "?")),
+        str(state.get("ExitCode", "?")),
+        bool(state.get("OOMKilled")),
+        shown,
     )
-    shown = "\n".join("    " + line for line in logs.splitlines()[-lines:]) or "    (no output)"
-    return f"{status}; its last log lines:\n{shown}"

@@ -55,11 +55,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "docker: the test needs a Docker engine; skipped without one (failed with "
-        "--docker-required or on CI). Tests using docker_host or docker_client count as marked.",
-    )
+    from .messages.header import marker
+
+    config.addinivalue_line("markers", marker())
     state = _session(config, early=False)
     assert state is not None
     workerinput = getattr(config, "workerinput", None)
@@ -120,7 +118,9 @@ def _activate_on_import(config: pytest.Config) -> None:
     except Exception as exc:  # a bug of ours: keep it for the tests, not the import line
         state = config.stash.get(_SESSION, None)
         if state is not None and not state.error:
-            state.error = f"resolving the endpoint failed: {type(exc).__name__}: {exc}"
+            from .messages.header import internal_error
+
+            state.error = internal_error(exc)
 
 
 def _activate(config: pytest.Config) -> None:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import final
 
+from .messages import details as D
 from .transport import Failure, FailureKind, Response, request
 from .url import MIN_API_VERSION, DockerURL, TLSConfig, version_at_least
 
@@ -35,7 +36,7 @@ def probe(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineInf
     _check_ping(ping)
     reply = request(url, tls, "/version", timeout=timeout)
     if reply.status != 200:
-        raise Failure(FailureKind.NOT_DOCKER, f"/version answered HTTP {reply.status}")
+        raise Failure(FailureKind.NOT_DOCKER, D.VERSION_STATUS.format(status=reply.status))
     try:
         data = reply.json()
         info = EngineInfo(
@@ -45,14 +46,13 @@ def probe(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineInf
             arch=str(data.get("Arch", "")),
         )
     except (ValueError, KeyError, TypeError):
-        raise Failure(
-            FailureKind.NOT_DOCKER, "/version did not answer with Docker's JSON"
-        ) from None
+        raise Failure(FailureKind.NOT_DOCKER, D.VERSION_NOT_JSON) from None
     if not version_at_least(info.api_version, MIN_API_VERSION):
         raise Failure(
             FailureKind.API_TOO_OLD,
-            f"engine {info.version} speaks API {info.api_version}; docker-py needs "
-            f"{MIN_API_VERSION} or newer",
+            D.API_TOO_OLD.format(
+                version=info.version, api=info.api_version, minimum=MIN_API_VERSION
+            ),
         )
     return info
 
@@ -65,23 +65,23 @@ def _check_ping(ping: Response) -> None:
         return
     if is_docker:
         # dockerd answers 5xx while it is still starting or shutting down.
-        raise Failure(FailureKind.NOT_READY, f"/_ping answered HTTP {ping.status}", retryable=True)
+        raise Failure(
+            FailureKind.NOT_READY, D.PING_STATUS.format(status=ping.status), retryable=True
+        )
     server = ping.headers.get("server", "")
     what = f" (Server: {server})" if server else ""
     raise Failure(
         FailureKind.NOT_DOCKER,
-        f"/_ping answered HTTP {ping.status}{what} without Docker's API headers",
+        D.PING_NOT_DOCKER.format(status=ping.status, server=what),
     )
 
 
 def _probe_ssh(url: DockerURL, timeout: float) -> EngineInfo:
     # Over ssh we let the docker CLI do the transport, as docker-py's use_ssh_client does.
     if shutil.which("ssh") is None:
-        raise Failure(FailureKind.SSH_MISSING, "ssh:// needs an ssh client, and none is on PATH")
+        raise Failure(FailureKind.SSH_MISSING, D.SSH_NO_CLIENT)
     if shutil.which("docker") is None:
-        raise Failure(
-            FailureKind.SSH_NO_CLI, "ssh:// is probed with the docker CLI, which is not on PATH"
-        )
+        raise Failure(FailureKind.SSH_NO_CLI, D.SSH_NO_DOCKER_CLI)
     fmt = "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}} {{.Server.Arch}}"
     try:
         done = subprocess.run(
@@ -93,7 +93,7 @@ def _probe_ssh(url: DockerURL, timeout: float) -> EngineInfo:
         )
     except subprocess.TimeoutExpired:
         raise Failure(
-            FailureKind.TIMEOUT, f"{url} did not answer within {timeout + 5:.0f} s"
+            FailureKind.TIMEOUT, D.SSH_SILENT.format(url=url, seconds=timeout + 5)
         ) from None
     parts = done.stdout.split()
     if done.returncode != 0 or len(parts) < 2:
@@ -107,7 +107,7 @@ def _ssh_reason(stderr: str) -> str:
     text = " ".join(stderr.split())
     if "stderr=" in text:
         text = text.rsplit("stderr=", 1)[1]
-    text = text or "docker version over ssh failed"
+    text = text or D.SSH_FAILED
     return text if len(text) <= 300 else text[:297] + "..."
 
 

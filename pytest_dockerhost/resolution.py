@@ -17,11 +17,12 @@ from typing import final
 from . import network
 from .endpoint import DockerHost, TraceEntry
 from .errors import NoEndpointError
+from .messages import resolution as say_
 from .messages.failures import explain
 from .probe import EngineInfo, probe, wait_for
 from .settings import Settings
 from .sources import CHAIN, Candidate, SourceContext
-from .transport import Failure
+from .transport import Failure, FailureKind
 
 PROBE_TIMEOUT = 1.5  # per socket operation while discovering; keeps a silent host under 3 s
 AUTO_BUDGET = 5.0  # the whole of auto discovery
@@ -73,7 +74,7 @@ def resolve(
         if not reason and pinned and candidate is not pinned[0]:
             if not candidate.pinned:
                 continue  # discovery is off while an endpoint is configured
-            reason = f"{pinned[0].source} takes precedence"
+            reason = say_.TAKES_PRECEDENCE.format(source=pinned[0].source)
         if not reason and _absent_socket(candidate, ctx):
             reason = NOT_PRESENT
         if reason:
@@ -106,9 +107,9 @@ def _mode_mismatch(mode: str, candidate: Candidate) -> str:
     if candidate.url is None:
         return ""
     if mode == "dood" and not candidate.url.is_unix:
-        return "dood mode uses only unix sockets"
+        return say_.DOOD_UNIX_ONLY
     if mode == "dind" and candidate.url.is_unix:
-        return "dind mode uses only TCP endpoints"
+        return say_.DIND_TCP_ONLY
     return ""
 
 
@@ -127,7 +128,7 @@ def _try(
             candidate.shown_url,
             "skipped",
             0.0,
-            "the discovery time budget was spent on earlier candidates",
+            say_.BUDGET_SPENT,
         ), None
     try:
         if waits:
@@ -141,9 +142,15 @@ def _try(
             failure, candidate.url, candidate.tls, candidate.source, waited=waited
         )
         if waits and failure.retryable:
-            detail = f"not ready after {elapsed:.1f} s: {detail}"
+            detail = say_.NOT_READY_AFTER.format(seconds=elapsed, detail=detail)
         return TraceEntry(
-            candidate.source, candidate.shown_url, "failed", elapsed, detail, fix
+            candidate.source,
+            candidate.shown_url,
+            "failed",
+            elapsed,
+            detail,
+            fix,
+            failure.kind.value,
         ), None
     elapsed = time.monotonic() - start
     return TraceEntry(
@@ -151,7 +158,7 @@ def _try(
         candidate.shown_url,
         "ok",
         elapsed,
-        f"engine {info.version}, API {info.api_version}",
+        say_.ENGINE.format(version=info.version, api=info.api_version),
     ), info
 
 
@@ -179,16 +186,12 @@ def _build_host(
     # A broken config file or a configured endpoint that failed before this one was
     # passed over: say so, or the user never learns why their setting had no effect.
     warnings.extend(
-        f"{entry.source} was passed over: {entry.detail}"
-        + (f"; fix: {entry.fix}" if entry.fix else "")
+        say_.passed_over(entry.source, entry.detail, entry.fix)
         for entry in trace
-        if entry.outcome == "failed" and not entry.detail.endswith("does not exist")
+        if entry.outcome == "failed" and entry.kind != FailureKind.SOCKET_MISSING
     )
     if candidate.tls is not None and not candidate.tls.verify:
-        warnings.append(
-            f"TLS to {url} does not verify the daemon's certificate; set DOCKER_TLS_VERIFY=1 "
-            "to verify it"
-        )
+        warnings.append(say_.unverified_tls(str(url)))
     notes = [*candidate.notes, how] if how else list(candidate.notes)
     return DockerHost(
         url=str(url),
@@ -227,9 +230,8 @@ def _published_host(
         return (
             settings.published_host.value,
             True,
-            (
-                f"published ports on {settings.published_host.value} "
-                f"(from {settings.published_host.source})"
+            say_.PORTS_SET.format(
+                host=settings.published_host.value, source=settings.published_host.source
             ),
         )
     if not url.is_unix:
@@ -238,25 +240,25 @@ def _published_host(
     if not where.in_container:
         return "localhost", True, ""
     if network.shares_daemon_network(url, candidate.tls, PROBE_TIMEOUT):
-        return "localhost", True, "the daemon runs in this network namespace"
+        return "localhost", True, say_.PORTS_SAME_NAMESPACE
     choices: list[tuple[str, str]] = []
     if self_info is not None:
         if network.uses_host_network(self_info):
-            return "localhost", True, "this container uses the host's network"
+            return "localhost", True, say_.PORTS_HOST_NETWORK
         gateway = network.own_gateway(self_info)
         if gateway:
-            choices.append((gateway, "the gateway of this container's network"))
+            choices.append((gateway, say_.PORTS_OWN_GATEWAY))
     route = network.default_gateway()
     if route and all(route != host for host, _ in choices):
-        choices.append((route, "the default gateway in /proc/net/route"))
+        choices.append((route, say_.PORTS_ROUTE))
     if not choices:
-        return "localhost", False, "no gateway found; assuming localhost"
+        return "localhost", False, say_.PORTS_NO_GATEWAY
     ports = network.published_ports(url, candidate.tls, PROBE_TIMEOUT)
     for host, how in choices:
         if ports and network.can_connect(host, ports[:3]):
-            return host, True, f"published ports on {host}: {how}, verified"
+            return host, True, say_.PORTS_VERIFIED.format(host=host, how=how)
     host, how = choices[0]
-    return host, False, f"published ports on {host}: {how}"
+    return host, False, say_.PORTS_CHOSEN.format(host=host, how=how)
 
 
 def _hints(usable: list[Candidate], pinned: list[Candidate], per_probe: float) -> tuple[str, ...]:
@@ -270,45 +272,23 @@ def _hints(usable: list[Candidate], pinned: list[Candidate], per_probe: float) -
             info = probe(candidate.url, None, timeout=min(per_probe, 1.0))
         except Failure:
             continue
-        return (
-            f"{candidate.shown_url} answers (engine {info.version}); to use it, remove "
-            f"{pinned[0].source.split('=')[0]}",
-        )
+        return (say_.would_work(candidate.shown_url, info.version, pinned[0].source.split("=")[0]),)
     return ()
 
 
 def _failure_message(
     settings: Settings, mode: str, trace: list[TraceEntry], hints: tuple[str, ...]
 ) -> str:
-    lines = [f"no working Docker endpoint (mode {mode}, from {settings.mode.source})."]
-    failures = [entry for entry in trace if entry.outcome == "failed"]
-    for entry in failures:
-        lines.append(f"  {entry.source}: {entry.url}")
-        lines.append(f"    what happened: {entry.detail}")
-        if entry.fix:
-            lines.append(f"    fix: {entry.fix}")
-    skipped = [e for e in trace if e.outcome == "skipped" and e.detail != NOT_PRESENT]
-    absent = [e for e in trace if e.detail == NOT_PRESENT]
-    if not failures:
-        if mode == "dind":
-            lines.append(
-                "  dind mode needs a TCP endpoint: set DOCKER_HOST=tcp://docker:2376 (TLS, with "
-                "DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) or tcp://docker:2375 (TLS off), or "
-                "pass --docker-host"
-            )
-        else:
-            lines.append(
-                "  no Docker socket or configuration was found: start Docker, mount the host's "
-                "socket (-v /var/run/docker.sock:/var/run/docker.sock), or set DOCKER_HOST"
-            )
-    for entry in skipped:
-        lines.append(f"  skipped {entry.source}: {entry.detail}")
-    if absent:
-        lines.append(
-            f"  also looked for {len(absent)} other sockets (rootless, Docker Desktop, "
-            "Colima, Rancher Desktop, OrbStack, Podman): none present"
-        )
-    lines.extend(f"  warning: {warning}" for warning in settings.warnings)
-    lines.extend(f"  note: {hint}" for hint in hints)
-    lines.append("  run `python -m pytest_dockerhost` for the whole table")
-    return "\n".join(lines)
+    return say_.no_endpoint(
+        mode,
+        settings.mode.source,
+        failures=[(e.source, e.url, e.detail, e.fix) for e in trace if e.outcome == "failed"],
+        skipped=[
+            (e.source, e.detail)
+            for e in trace
+            if e.outcome == "skipped" and e.detail != NOT_PRESENT
+        ],
+        absent=sum(1 for e in trace if e.detail == NOT_PRESENT),
+        warnings=settings.warnings,
+        hints=hints,
+    )

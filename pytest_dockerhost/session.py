@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import DockerHostError, NoEndpointError
+from .messages import header as say_
 from .settings import Settings
 from .testcontainers import Wiring
 
@@ -62,7 +63,7 @@ class DockerSession:
         if self.resolution.host is None:
             self.error = self.resolution.error
             if self.mode == "sidecar":
-                self.error = "sidecar mode found no daemon to start the sidecar on: " + self.error
+                self.error = say_.NO_SIDECAR_DAEMON + self.error
             return
         if self.mode == "sidecar":
             self._plan_sidecar(self.resolution.host, None)
@@ -112,7 +113,7 @@ class DockerSession:
         elif data.get("host"):
             self._use(DockerHost.from_dict(data["host"]))
         else:
-            self.error = str(data.get("error") or "no endpoint was resolved")
+            self.error = str(data.get("error") or say_.NOT_RESOLVED)
 
     def export(self) -> dict[str, Any]:
         """What a pytest-xdist worker needs to adopt this session's endpoint."""
@@ -178,7 +179,7 @@ class DockerSession:
             self._use(started.host)
             return started.host
         self._isolate()
-        raise NoEndpointError(self.error or "Docker endpoint not resolved")
+        raise NoEndpointError(self.error or say_.NOT_RESOLVED)
 
     def _isolate(self) -> None:
         """Sidecar mode without a sidecar: docker.from_env() and testcontainers must fail
@@ -231,11 +232,11 @@ class DockerSession:
 
     def settings_lines(self, verbose: int, *, warnings: bool = True) -> list[str]:
         """Warnings about the settings, and with -v where each non-default one came from."""
-        lines = [f"docker: warning: {w}" for w in self.settings.warnings] if warnings else []
+        lines = [say_.warning(w) for w in self.settings.warnings] if warnings else []
         if verbose > 0:
             for name, value, source in self.settings.describe():
                 if source != "default":
-                    lines.append(f"docker: setting {name} = {value} (from {source})")
+                    lines.append(say_.setting(name, value, source))
         return lines
 
     def header_lines(self, verbose: int, *, with_settings: bool = True) -> list[str]:
@@ -250,23 +251,19 @@ class DockerSession:
             and not self.error
         ):
             lines.append(self._sidecar_line())
-            lines.extend(f"docker: warning: {warning}" for warning in self.outer.warnings)
+            lines.extend(say_.warning(warning) for warning in self.outer.warnings)
         elif self.host is not None:
             lines.append(self.host.summary())
-            lines.extend(f"docker: note: {note}" for note in self.host.notes)
+            lines.extend(say_.note(note) for note in self.host.notes)
             lines.extend(
-                f"docker: warning: {warning}"
+                say_.warning(warning)
                 for warning in self.host.warnings
                 if with_settings or warning not in self.settings.warnings  # shown already
             )
         else:
-            action = "fail" if self.settings.fail_without_docker else "be skipped"
-            lines.append(
-                f"docker: no working endpoint (mode {self.mode}); tests that need Docker "
-                f"will {action}"
-            )
+            lines.append(say_.no_endpoint(self.mode, fail=self.settings.fail_without_docker))
             if verbose <= 0:
-                lines.extend("docker: " + line.strip() for line in self.error.splitlines()[1:4])
+                lines.extend(say_.detail(line) for line in self.error.splitlines()[1:4])
         if verbose > 0:
             trace = (
                 self.host.trace
@@ -276,13 +273,11 @@ class DockerSession:
             if with_settings:
                 lines.extend(self.settings_lines(verbose, warnings=False))
             for entry in trace:
-                text = f"docker: tried {entry.source}: {entry.url} -> {entry.outcome}"
-                text += f" in {entry.elapsed * 1000:.0f} ms"
-                if entry.detail:
-                    text += f" ({entry.detail})"
-                lines.append(text)
+                lines.append(
+                    say_.tried(entry.source, entry.url, entry.outcome, entry.elapsed, entry.detail)
+                )
                 if entry.fix and verbose > 1:
-                    lines.append(f"docker:   fix: {entry.fix}")
+                    lines.append(say_.fix(entry.fix))
         return lines
 
     def summary_lines(self, verbose: int) -> list[str]:
@@ -297,25 +292,26 @@ class DockerSession:
         if started is None:
             return []
         host = started.host
-        return [host.summary(), *(f"docker: note: {note}" for note in host.notes)]
+        return [host.summary(), *(say_.note(note) for note in host.notes)]
 
     def _sidecar_line(self) -> str:
         assert self.outer is not None
         assert self.sidecar is not None
         spec = self.sidecar.spec
-        privileged = "privileged" if spec.privileged else "unprivileged"
-        extras = [f"image {spec.image}", privileged]
-        if spec.runtime:
-            extras.append(f"runtime {spec.runtime}")
-        if spec.cache:
-            extras.append(f"cache volume {spec.cache}")
-        if spec.reuse:
-            extras.append("kept for reuse")
-        if spec.preload:
-            extras.append("preload " + " ".join(spec.preload))
+        extras = say_.sidecar_extras(
+            spec.image,
+            privileged=spec.privileged,
+            runtime=spec.runtime,
+            cache=spec.cache,
+            reuse=spec.reuse,
+            preload=spec.preload,
+        )
         outer = self.outer
-        return (
-            f"docker: sidecar ({', '.join(extras)}) on {outer.mode} {outer.url} (engine "
-            f"{outer.engine_version}, API {outer.api_version}) via {outer.source}; it starts "
-            "before the first test that may use Docker"
+        return say_.planned_sidecar(
+            extras,
+            outer.mode,
+            outer.url,
+            engine=outer.engine_version,
+            api=outer.api_version,
+            source=outer.source,
         )

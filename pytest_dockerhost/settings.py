@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, final
 
 from .errors import SettingError
+from .messages import settings as say_
 
 T = TypeVar("T")
 
@@ -44,14 +45,14 @@ class Setting(Generic[T]):
 def _parse_mode(raw: str) -> str:
     value = raw.strip().lower()
     if value not in MODES:
-        raise ValueError(f"must be one of {', '.join(MODES)}")
+        raise ValueError(say_.one_of(MODES))
     return value
 
 
 def _parse_resolve(raw: str) -> str:
     value = raw.strip().lower()
     if value not in RESOLVE_WHEN:
-        raise ValueError(f"must be one of {', '.join(RESOLVE_WHEN)}")
+        raise ValueError(say_.one_of(RESOLVE_WHEN))
     return value
 
 
@@ -59,9 +60,9 @@ def _parse_timeout(raw: str) -> float:
     try:
         value = float(raw.strip())
     except ValueError:
-        raise ValueError("must be a number of seconds, such as 30 or 2.5") from None
+        raise ValueError(say_.SECONDS) from None
     if not math.isfinite(value) or value <= 0:
-        raise ValueError("must be a positive number of seconds")
+        raise ValueError(say_.POSITIVE_SECONDS)
     return value
 
 
@@ -71,7 +72,7 @@ def _parse_bool(raw: str) -> bool:
         return True
     if value in FALSE_WORDS:
         return False
-    raise ValueError("must be true or false (1/0, yes/no, on/off)")
+    raise ValueError(say_.BOOLEAN)
 
 
 def _parse_text(raw: str) -> str | None:
@@ -89,7 +90,7 @@ def _parse_capabilities(raw: str) -> tuple[str, ...]:
     )
     bad = [name for name in names if not name.replace("_", "").isalpha()]
     if bad:
-        raise ValueError(f"{', '.join(bad)} are not capability names such as SYS_RESOURCE")
+        raise ValueError(say_.not_capabilities(bad))
     return names
 
 
@@ -345,10 +346,7 @@ class Settings:
         tls_env = env.get("DOCKER_TLS_VERIFY")
         from_env = values["tls_verify"].source == "DOCKER_TLS_VERIFY"
         if from_env and (tls_env or "").strip().lower() in ("0", "false", "no", "off"):
-            warnings.append(
-                f"DOCKER_TLS_VERIFY={tls_env} turns TLS verification ON: as in the docker "
-                "CLI, any non-empty value does. Unset DOCKER_TLS_VERIFY to turn it off."
-            )
+            warnings.append(say_.tls_verify_zero(str(tls_env)))
         on_ci = next((name for name in CI_VARIABLES if env.get(name, "").strip()), None)
         return cls(**values, on_ci=on_ci, warnings=tuple(warnings))
 
@@ -397,10 +395,9 @@ def _pick(spec: OptionSpec, cli: Any, env: Mapping[str, str], ini: Any) -> Setti
             return Setting(_convert(spec, raw, spec.env, parse), spec.env)
         if spec.name == "host":
             # An empty DOCKER_HOST is almost always a CI variable that was not filled in.
-            state = "empty" if raw == "" else "blank (only whitespace)"
+            state = say_.BLANK_EMPTY if raw == "" else say_.BLANK_SPACES
             raise SettingError(
-                f"DOCKER_HOST is set but {state}. Unset it to let pytest-dockerhost discover the "
-                "daemon, or set it to unix:///var/run/docker.sock or tcp://HOST:2376.",
+                say_.docker_host_blank(state),
                 source="DOCKER_HOST",
             )
     if spec.ini is not None and ini not in (None, "", [], ()):
@@ -418,7 +415,7 @@ def _convert(
             try:
                 return tuple(item for part in raw for item in spec.parse(str(part)))
             except ValueError as exc:
-                raise SettingError(f"{source} is not valid: {exc}.", source=source) from None
+                raise SettingError(say_.invalid(source, None, str(exc)), source=source) from None
         raw = "\n".join(str(part) for part in raw)
     try:
         return (parse or spec.parse)(str(raw))
@@ -426,4 +423,4 @@ def _convert(
         shown = str(raw)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        raise SettingError(f"{source}={shown!r} is not valid: {exc}.", source=source) from None
+        raise SettingError(say_.invalid(source, shown, str(exc)), source=source) from None

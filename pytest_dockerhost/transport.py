@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, final
 
+from .messages import details as D
 from .url import DockerURL, TLSConfig
 
 MAX_BODY = 4 * 1024 * 1024
@@ -106,7 +107,7 @@ def open_socket(url: DockerURL, tls: TLSConfig | None, timeout: float | None) ->
     if url.is_unix:
         return _open_unix(url.path, timeout)
     if not url.is_tcp:
-        raise Failure(FailureKind.SCHEME, f"{url.scheme}:// cannot be probed directly")
+        raise Failure(FailureKind.SCHEME, D.NOT_PROBED.format(scheme=url.scheme))
     raw = _open_tcp(url.host, url.port or 0, timeout)
     if tls is None:
         return raw
@@ -127,14 +128,12 @@ def open_socket(url: DockerURL, tls: TLSConfig | None, timeout: float | None) ->
         raw.close()
         raise Failure(
             FailureKind.TLS_RESET,
-            str(exc) or "connection reset during the TLS handshake",
+            str(exc) or D.TLS_RESET,
             retryable=True,
         ) from None
     except TimeoutError:
         raw.close()
-        raise Failure(
-            FailureKind.TLS_TIMEOUT, "no answer to the TLS handshake", retryable=True
-        ) from None
+        raise Failure(FailureKind.TLS_TIMEOUT, D.TLS_SILENT, retryable=True) from None
     except OSError as exc:
         raw.close()
         raise Failure(FailureKind.TLS_RESET, str(exc)) from None
@@ -152,24 +151,22 @@ def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
         if not os.path.exists(path):
             raise Failure(
                 FailureKind.CERT_MISSING,
-                f"{label} file {path} does not exist",
+                D.FILE_MISSING.format(label=label, path=path),
                 retryable=tls.pending,
             )
         if not os.access(path, os.R_OK):
             raise Failure(
-                FailureKind.CERT_UNREADABLE, f"{label} file {path} is not readable by this user"
+                FailureKind.CERT_UNREADABLE, D.FILE_UNREADABLE.format(label=label, path=path)
             )
     if tls.verify:
         if not tls.ca_cert:
-            raise Failure(
-                FailureKind.CERT_MISSING, "TLS verification is on but no ca.pem was found"
-            )
+            raise Failure(FailureKind.CERT_MISSING, D.NO_CA)
         try:
             context = ssl.create_default_context(cafile=tls.ca_cert)
         except ssl.SSLError as exc:
             raise Failure(
                 FailureKind.CERT_GARBAGE,
-                f"CA file {tls.ca_cert} is not a PEM certificate ({exc.reason or exc})",
+                D.CA_GARBAGE.format(path=tls.ca_cert, why=exc.reason or exc),
             ) from None
     else:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -183,11 +180,11 @@ def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
             if "KEY_VALUES_MISMATCH" in reason.upper() or "key values mismatch" in str(exc):
                 raise Failure(
                     FailureKind.CERT_MISMATCH,
-                    f"{tls.client_key} is not the key of {tls.client_cert}",
+                    D.KEY_MISMATCH.format(key=tls.client_key, cert=tls.client_cert),
                 ) from None
             raise Failure(
                 FailureKind.CERT_GARBAGE,
-                f"{tls.client_cert} or {tls.client_key} is not valid PEM ({reason})",
+                D.PAIR_GARBAGE.format(cert=tls.client_cert, key=tls.client_key, why=reason),
             ) from None
     return context
 
@@ -199,9 +196,7 @@ def _classify_ssl(exc: ssl.SSLError) -> Failure:
     # close_notify, "TLS/SSL connection has been closed (EOF)".
     hung_up = isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError))
     if hung_up or "UNEXPECTED_EOF" in reason or "EOF occurred" in text:
-        return Failure(
-            FailureKind.TLS_EOF, "the daemon closed the connection during the TLS exchange"
-        )
+        return Failure(FailureKind.TLS_EOF, D.TLS_HUNG_UP)
     if (
         reason
         in (
@@ -225,39 +220,45 @@ def _open_unix(path: str, timeout: float | None) -> socket.socket:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         if os.path.islink(path):
-            raise Failure(FailureKind.SOCKET_DANGLING, f"{path} is a symlink to nothing") from None
-        raise Failure(FailureKind.SOCKET_MISSING, f"{path} does not exist") from None
+            raise Failure(
+                FailureKind.SOCKET_DANGLING, D.SOCKET_DANGLING.format(path=path)
+            ) from None
+        raise Failure(FailureKind.SOCKET_MISSING, D.SOCKET_MISSING.format(path=path)) from None
     except PermissionError:
         raise Failure(
             FailureKind.SOCKET_EACCES,
-            f"cannot look up {path}: a parent folder is not searchable by this user",
+            D.SOCKET_UNSEARCHABLE.format(path=path),
         ) from None
     except OSError as exc:
-        raise Failure(FailureKind.SOCKET_ERROR, f"{path}: {exc.strerror or exc}") from None
+        raise Failure(
+            FailureKind.SOCKET_ERROR, D.SOCKET_OS_ERROR.format(path=path, why=exc.strerror or exc)
+        ) from None
     if stat.S_ISDIR(mode):
-        raise Failure(FailureKind.SOCKET_NOT_SOCKET, f"{path} is a directory, not a socket")
+        raise Failure(FailureKind.SOCKET_NOT_SOCKET, D.SOCKET_IS_DIRECTORY.format(path=path))
     if not stat.S_ISSOCK(mode):
-        raise Failure(FailureKind.SOCKET_NOT_SOCKET, f"{path} is a regular file, not a socket")
+        raise Failure(FailureKind.SOCKET_NOT_SOCKET, D.SOCKET_IS_FILE.format(path=path))
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(path)
     except PermissionError:
         sock.close()
-        raise Failure(FailureKind.SOCKET_EACCES, f"permission denied on {path}") from None
+        raise Failure(FailureKind.SOCKET_EACCES, D.SOCKET_DENIED.format(path=path)) from None
     except ConnectionRefusedError:
         sock.close()
         raise Failure(
-            FailureKind.SOCKET_STALE, f"{path} exists but no daemon listens on it", retryable=True
+            FailureKind.SOCKET_STALE, D.SOCKET_STALE.format(path=path), retryable=True
         ) from None
     except TimeoutError:
         sock.close()
         raise Failure(
-            FailureKind.TIMEOUT, f"{path} did not accept within {timeout:.1f} s"
+            FailureKind.TIMEOUT, D.SOCKET_SILENT.format(path=path, timeout=timeout)
         ) from None
     except OSError as exc:
         sock.close()
-        raise Failure(FailureKind.SOCKET_ERROR, f"{path}: {exc.strerror or exc}") from None
+        raise Failure(
+            FailureKind.SOCKET_ERROR, D.SOCKET_OS_ERROR.format(path=path, why=exc.strerror or exc)
+        ) from None
     return sock
 
 
@@ -266,7 +267,7 @@ def _open_tcp(host: str, port: int, timeout: float | None) -> socket.socket:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise Failure(
-            FailureKind.DNS, f"cannot resolve {host!r} ({exc.strerror})", retryable=True
+            FailureKind.DNS, D.DNS.format(host=host, why=exc.strerror), retryable=True
         ) from None
     last: Failure | None = None
     for family, kind, proto, _, address in infos:
@@ -277,27 +278,29 @@ def _open_tcp(host: str, port: int, timeout: float | None) -> socket.socket:
             return sock
         except ConnectionRefusedError:
             last = Failure(
-                FailureKind.REFUSED, f"{host}:{port} refused the connection", retryable=True
+                FailureKind.REFUSED, D.REFUSED.format(host=host, port=port), retryable=True
             )
         except TimeoutError:
             last = Failure(
                 FailureKind.TIMEOUT,
-                f"{host}:{port} did not accept within {timeout:.1f} s",
+                D.TCP_SILENT.format(host=host, port=port, timeout=timeout),
                 retryable=True,
             )
         except OSError as exc:
             if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
                 last = Failure(
-                    FailureKind.UNREACHABLE, f"{host}:{port}: {exc.strerror}", retryable=True
+                    FailureKind.UNREACHABLE,
+                    D.TCP_ERROR.format(host=host, port=port, why=exc.strerror),
+                    retryable=True,
                 )
             else:
                 last = Failure(
                     FailureKind.CONNECT_ERROR,
-                    f"{host}:{port}: {exc.strerror or exc}",
+                    D.TCP_ERROR.format(host=host, port=port, why=exc.strerror or exc),
                     retryable=True,
                 )
         sock.close()
-    raise last or Failure(FailureKind.DNS, f"{host!r} has no address", retryable=True)
+    raise last or Failure(FailureKind.DNS, D.NO_ADDRESS.format(host=host), retryable=True)
 
 
 def request(
@@ -328,7 +331,7 @@ def request(
     except TimeoutError:
         raise Failure(
             FailureKind.SILENT,
-            f"connected, but nothing answered within {timeout:.1f} s",
+            D.SILENT.format(timeout=timeout),
             retryable=True,
         ) from None
     except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
@@ -337,18 +340,16 @@ def request(
             # may just hang up (TLS 1.3 sends its alert late, and it can be lost).
             raise Failure(
                 FailureKind.TLS_EOF,
-                "the daemon closed the connection during the TLS exchange",
+                D.TLS_HUNG_UP,
                 retryable=True,
             ) from None
         raise Failure(
             FailureKind.EMPTY_REPLY,
-            "the server closed the connection without answering",
+            D.NO_ANSWER,
             retryable=True,
         ) from None
     except (http.client.HTTPException, UnicodeError, ValueError) as exc:
-        raise Failure(
-            FailureKind.NOT_HTTP, f"the answer is not HTTP ({type(exc).__name__})"
-        ) from None
+        raise Failure(FailureKind.NOT_HTTP, D.NOT_HTTP.format(why=type(exc).__name__)) from None
     except OSError as exc:
         raise Failure(FailureKind.CONNECT_ERROR, str(exc.strerror or exc), retryable=True) from None
     finally:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, final
 
 from .errors import DockerHostError
+from .messages.urls import EXAMPLE, SCHEMES, URLProblem, host_example
 
 # What docker-py 7 can still talk to; older engines get a clear message.
 MIN_API_VERSION = "1.24"
@@ -23,7 +24,7 @@ class URLError(DockerHostError):
 
     def __init__(self, message: str, fix: str = "") -> None:
         super().__init__(message)
-        self.fix = fix or "use unix:///var/run/docker.sock or tcp://HOST:2376"
+        self.fix = fix or EXAMPLE
 
 
 @final
@@ -58,21 +59,9 @@ class DockerURL:
         return f"{self.scheme}://{user}{host}{port}"
 
 
-_SCHEME_FIXES = {
-    "http": ("Docker URLs use tcp://, not http://", "write tcp://{rest}"),
-    "https": (
-        "Docker URLs use tcp:// with DOCKER_TLS_VERIFY=1, not https://",
-        "write tcp://{rest} and set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH",
-    ),
-    "npipe": (
-        "npipe:// is a Windows named pipe, which this system does not have",
-        "use unix:///var/run/docker.sock or tcp://HOST:2376",
-    ),
-    "fd": (
-        "fd:// is systemd socket activation for dockerd itself, not a client URL",
-        "use unix:///var/run/docker.sock",
-    ),
-}
+def _fail(problem: URLProblem, **values: object) -> URLError:
+    what, fix = problem.say(**values)
+    return URLError(what, fix)
 
 
 def parse_url(raw: str, *, tls: bool | None = None) -> DockerURL:
@@ -83,101 +72,70 @@ def parse_url(raw: str, *, tls: bool | None = None) -> DockerURL:
     """
     text = raw.strip()
     if not text:
-        raise URLError("the URL is empty")
+        raise _fail(URLProblem.EMPTY)
     if len(text) > 2048:
-        raise URLError(
-            f"the URL is {len(text)} characters long, which is not a Docker URL",
-            "check what fills this variable (often a CI variable holding a file or a "
-            "certificate instead of a URL); use unix:///var/run/docker.sock or tcp://HOST:2376",
-        )
+        raise _fail(URLProblem.TOO_LONG, length=len(text))
     if not text.isprintable() or any(ch.isspace() for ch in text):
-        raise URLError(
-            "the URL contains spaces or control characters",
-            "remove them (quotes and line breaks from a copied value are the usual cause)",
-        )
+        raise _fail(URLProblem.UNPRINTABLE)
     if "://" not in text:
         if text.startswith("/"):
-            raise URLError("a socket path needs the unix:// scheme", f"write unix://{text}")
+            raise _fail(URLProblem.BARE_PATH, text=text)
         if text.startswith("npipe:"):
-            what, fix = _SCHEME_FIXES["npipe"]
-            raise URLError(what, fix)
-        raise URLError(
-            "the URL has no scheme",
-            "write tcp://HOST:PORT for a TCP daemon or unix:///PATH for a socket",
-        )
+            raise _fail(URLProblem.NPIPE)
+        raise _fail(URLProblem.NO_SCHEME)
     scheme, rest = text.split("://", 1)
     scheme = scheme.lower()
-    if scheme in _SCHEME_FIXES:
-        what, fix = _SCHEME_FIXES[scheme]
-        raise URLError(what, fix.format(rest=rest))
+    if scheme in SCHEMES:
+        raise _fail(SCHEMES[scheme], rest=rest)
     if scheme == "unix":
         if not rest:
-            raise URLError("unix:// has no path", "write unix:///var/run/docker.sock")
+            raise _fail(URLProblem.UNIX_NO_PATH)
         if not rest.startswith("/"):
-            raise URLError(
-                f"unix://{rest} is a relative path; socket paths must be absolute",
-                f"write unix:///{rest} (three slashes)",
-            )
+            raise _fail(URLProblem.UNIX_RELATIVE, rest=rest)
         return DockerURL("unix", path=rest, raw=text)
     if scheme in ("tcp", "ssh"):
         user = ""
         hostport = rest.rstrip("/")
         if "/" in hostport:
-            raise URLError(
-                f"{scheme}:// URLs take no path", f"write {scheme}://{hostport.split('/')[0]}"
-            )
+            raise _fail(URLProblem.HAS_PATH, scheme=scheme, bare=hostport.split("/")[0])
         if "@" in hostport:
             if scheme == "tcp":
-                raise URLError(
-                    "tcp:// URLs take no user name", f"write tcp://{hostport.rsplit('@', 1)[1]}"
-                )
+                raise _fail(URLProblem.TCP_USER, bare=hostport.rsplit("@", 1)[1])
             user, hostport = hostport.rsplit("@", 1)
         host, port = _split_hostport(hostport, scheme)
         if port is None and scheme == "tcp":
             port = TLS_PORT if tls else PLAIN_PORT
         return DockerURL(scheme, host=host, port=port, user=user, raw=text)
     if not scheme or not scheme.isascii() or not scheme.isalpha():
-        raise URLError(f"{scheme!r} is not a URL scheme", "use unix:// or tcp://")
-    raise URLError(
-        f"the scheme {scheme}:// is not supported", "use unix://, tcp:// or ssh:// instead"
-    )
+        raise _fail(URLProblem.NOT_A_SCHEME, scheme=scheme)
+    raise _fail(URLProblem.UNSUPPORTED, scheme=scheme)
 
 
 def _split_hostport(hostport: str, scheme: str) -> tuple[str, int | None]:
-    example = f"write {scheme}://HOST:2376 (TLS) or {scheme}://HOST:2375 (TLS off)"
-    if scheme == "ssh":
-        example = "write ssh://USER@HOST"
+    example = host_example(scheme)
     if hostport.startswith("["):
         end = hostport.find("]")
         if end < 0:
-            raise URLError("an IPv6 address must be closed with ']'", "write tcp://[::1]:2376")
+            raise _fail(URLProblem.IPV6_OPEN)
         host, tail = hostport[1:end], hostport[end + 1 :]
         if tail and not tail.startswith(":"):
-            raise URLError("unexpected text after the IPv6 address", "write tcp://[::1]:2376")
+            raise _fail(URLProblem.IPV6_TAIL)
         port_text = tail[1:] if tail else None
     elif ":" in hostport:
         host, port_text = hostport.rsplit(":", 1)
     else:
         host, port_text = hostport, None
     if not host:
-        raise URLError(f"{scheme}:// has no host name", example)
+        raise _fail(URLProblem.NO_HOST, scheme=scheme, example=example)
     if ":" not in host and not _HOSTNAME.match(host):
-        raise URLError(
-            f"{host!r} is not a valid host name", "use a DNS name or an IP address; " + example
-        )
+        raise _fail(URLProblem.BAD_HOST, host=host, example=example)
     if port_text is None:
         return host, None
     if not port_text.isdigit():
-        raise URLError(
-            f"the port {port_text!r} is not a number",
-            f"write {scheme}://{host}:2376 (TLS) or :2375 (TLS off)",
-        )
+        raise _fail(URLProblem.PORT_NOT_NUMBER, port=port_text, scheme=scheme, host=host)
     port = int(port_text)
     if not 0 < port < 65536:
-        raise URLError(
-            f"the port {port} is out of range (1-65535)",
-            f"write {scheme}://{host}:2376 (TLS) or :2375 (TLS off)",
-        )
+        raise _fail(URLProblem.PORT_RANGE, port=port, scheme=scheme, host=host)
     return host, port
 
 

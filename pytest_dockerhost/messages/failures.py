@@ -10,7 +10,7 @@ import stat
 from ..network import detect
 from ..transport import Failure, FailureKind
 from ..url import DockerURL, TLSConfig
-from . import flag, twins
+from .names import flag, twins
 
 WAIT_HINT = (
     f"if the daemon is still starting (a CI service container), use {flag('mode', 'dind')}, "

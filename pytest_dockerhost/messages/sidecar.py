@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import flag, option, twins
+from .names import flag, option, twins
 
 IMAGE_CONTRACT = "any image that follows the docker:dind contract works"
 
@@ -62,6 +62,17 @@ def cache_in_use(volume: str, user: str, run: str, pid: str, host: str) -> str:
         f"{host}); two daemons must not share one /var/lib/docker. Give each concurrent run "
         f"its own {flag('sidecar_cache')}, or wait for that run to end."
     )
+
+
+CREATE = "create the sidecar container"
+
+
+def inspect_image(image: str) -> str:
+    return f"inspect the image {image}"
+
+
+def connect_self(container: str, network: str) -> str:
+    return f"connect this container ({container[:12]}) to {network}"
 
 
 def api_failed(what: str, outer_url: str, why: str) -> str:

@@ -150,7 +150,7 @@ class Sidecar(Reuse, Readiness):
                 if fallback is not None and refused_capabilities(api_text(exc)):
                     self.fallbacks.append(fallback.fallback)
                     continue
-                raise SidecarError(self._api_error("create the sidecar container", exc)) from None
+                raise SidecarError(self._api_error(say_.CREATE, exc)) from None
             self.container_id = str(container["Id"])
             if topology == "network":
                 self._connect_self()
@@ -207,7 +207,7 @@ class Sidecar(Reuse, Readiness):
             return str(api.inspect_image(image)["Id"])
         except Exception as exc:
             if not is_not_found(exc):
-                raise SidecarError(self._api_error(f"inspect the image {image}", exc)) from None
+                raise SidecarError(self._api_error(say_.inspect_image(image), exc)) from None
         self.say(say_.pulling(image, self.outer.url))
         last = ""
         try:

@@ -52,9 +52,7 @@ class Reach(SidecarBase):
         try:
             api.connect_container_to_network(me, self.network)
         except Exception as exc:
-            raise SidecarError(
-                self._api_error(f"connect this container ({me[:12]}) to {self.network}", exc)
-            ) from None
+            raise SidecarError(self._api_error(say_.connect_self(me, self.network), exc)) from None
         self._connected_self = True
 
     def _address(self, name: str, topology: Topology) -> tuple[str, str]:

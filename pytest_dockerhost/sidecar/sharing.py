@@ -21,6 +21,7 @@ from typing import Any, final
 
 from ..endpoint import DockerHost
 from ..errors import DockerHostError, SidecarError
+from ..messages import sidecar as say_
 from .base import Started
 from .janitor import Owner, private_dir, remove_run
 from .lifecycle import Sidecar
@@ -113,10 +114,7 @@ class SharedSidecar:
             return {"error": str(exc)}
         except Exception as exc:  # docker-py and requests errors: no traceback for users
             sidecar.stop()
-            return {
-                "error": f"starting the sidecar on {self.outer.url} failed: "
-                f"{type(exc).__name__}: {exc}"
-            }
+            return {"error": say_.start_crashed(self.outer.url, type(exc).__name__, exc)}
         except BaseException:
             # Ctrl-C during the start: remove it here; the owner's end-of-run cleanup is the
             # second line for a worker that dies harder than this.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import final
 
+from ..messages import sources as say_
 from ..settings import Settings
 from ..url import DockerURL, TLSConfig, URLError, parse_url
 
@@ -89,13 +90,8 @@ def url_candidate(
     try:
         url = parse_url(raw, tls=tls_on)
     except URLError as exc:
-        return Candidate.broken(
-            source,
-            raw,
-            f"{source}={_clip(raw)} is not a valid Docker URL: {exc}",
-            f"in {source}, {exc.fix}",
-            pinned=pinned,
-        )
+        what, fix = say_.bad_url(source, _clip(raw), str(exc), exc.fix)
+        return Candidate.broken(source, raw, what, fix, pinned=pinned)
     if not url.is_tcp:
         return Candidate(source=source, url=url, pinned=pinned, raw=raw)
     tls, notes = tls_for_tcp(
@@ -125,32 +121,32 @@ def tls_for_tcp(
     if not tls_on:
         if url.port == 2376 and found:
             # The docker:dind / GitLab convention: a shared certs volume at /certs.
-            note = f"TLS from {ctx.dind_cert_dir} (found; DOCKER_CERT_PATH is not set)"
+            note = say_.dind_certs_found(ctx.dind_cert_dir)
             return _tls_in(ctx.dind_cert_dir, True, note), (note,)
         if url.port == 2376 and os.path.isdir(ctx.dind_cert_dir):
             # The volume is there but dind has not written into it yet: a job that starts
             # before its service. Plain HTTP would only meet "Client sent an HTTP request".
-            note = (
-                f"TLS from {ctx.dind_cert_dir} (the folder exists, its certificates are not "
-                "written yet; DOCKER_CERT_PATH is not set)"
-            )
+            note = say_.dind_certs_pending(ctx.dind_cert_dir)
             tls = dataclasses.replace(_tls_in(ctx.dind_cert_dir, True, note), pending=True)
             return tls, (note,)
         return None, ()
     if cert_path:
         folder, where = cert_path, f"{cert_path_source}={cert_path}"
     elif _has_cert_files(str(ctx.home / ".docker")):
-        folder, where = str(ctx.home / ".docker"), f"{ctx.show(ctx.home / '.docker')} (default)"
+        folder, where = (
+            str(ctx.home / ".docker"),
+            say_.certs_default(ctx.show(ctx.home / ".docker")),
+        )
     elif found:
-        folder, where = ctx.dind_cert_dir, f"{ctx.dind_cert_dir} (found)"
+        folder, where = ctx.dind_cert_dir, say_.certs_found(ctx.dind_cert_dir)
     else:
         folder = str(ctx.home / ".docker")
-        where = f"{ctx.show(folder)} (the default, since DOCKER_CERT_PATH is not set)"
+        where = say_.certs_implied(ctx.show(folder))
     notes: list[str] = []
     if verify:
-        notes.append(f"TLS verified with {where} ({verify_source})")
+        notes.append(say_.tls_verified(where, verify_source))
     else:
-        notes.append(f"TLS without server verification, certificates from {where}")
+        notes.append(say_.tls_unverified(where))
     return _tls_in(folder, verify, where), tuple(notes)
 
 

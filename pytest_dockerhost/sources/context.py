@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..messages import sources as say_
 from ..url import TLSConfig, URLError, parse_url
 from .base import Candidate, SourceContext
 
@@ -33,31 +34,17 @@ def docker_context(ctx: SourceContext) -> list[Candidate]:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            return [
-                Candidate.broken(
-                    ctx.show(config_file),
-                    "",
-                    f"{ctx.show(config_file)} cannot be read: {exc.strerror or exc}",
-                    "make it readable, or set DOCKER_CONFIG to another folder",
-                    pinned=False,
-                )
-            ]
+            what, fix = say_.unreadable_config(ctx.show(config_file), exc.strerror or exc)
+            return [Candidate.broken(ctx.show(config_file), "", what, fix, pinned=False)]
         try:
             config: Any = json.loads(text) if text.strip() else {}
             if not isinstance(config, dict):
-                raise ValueError("the top level is not a JSON object")
+                raise ValueError(say_.NOT_AN_OBJECT)
         except ValueError as exc:
-            return [
-                Candidate.broken(
-                    ctx.show(config_file),
-                    "",
-                    f"{ctx.show(config_file)} is not valid JSON ({exc})",
-                    f"repair or remove {ctx.show(config_file)}; docker login rewrites it",
-                    pinned=False,
-                )
-            ]
+            what, fix = say_.config_not_json(ctx.show(config_file), exc)
+            return [Candidate.broken(ctx.show(config_file), "", what, fix, pinned=False)]
         name = str(config.get("currentContext") or "").strip()
-        source, pinned = f"context {name} (currentContext in {ctx.show(config_file)})", False
+        source, pinned = say_.current_context(name, ctx.show(config_file)), False
     if not name or name == "default":
         return []
     return [_context_candidate(ctx, folder, name, source, pinned)]
@@ -68,39 +55,21 @@ def _context_candidate(
 ) -> Candidate:
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
     meta_file = folder / "contexts" / "meta" / digest / "meta.json"
-    fix_missing = "run `docker context ls` to see the contexts that exist; " + (
-        "unset DOCKER_CONTEXT" if pinned else "run `docker context use default`"
-    )
     try:
         meta: Any = json.loads(meta_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return Candidate.broken(
-            source,
-            "",
-            f"the docker context {name!r} does not exist (no {ctx.show(meta_file)})",
-            fix_missing,
-            pinned=pinned,
-        )
+        what, fix = say_.context_missing(name, ctx.show(meta_file), pinned=pinned)
+        return Candidate.broken(source, "", what, fix, pinned=pinned)
     except (OSError, ValueError) as exc:
-        return Candidate.broken(
-            source,
-            "",
-            f"the docker context {name!r} has an unreadable meta.json ({exc})",
-            f"recreate it with `docker context rm {name}` and `docker context create {name} ...`",
-            pinned=pinned,
-        )
+        what, fix = say_.context_unreadable(name, exc)
+        return Candidate.broken(source, "", what, fix, pinned=pinned)
     try:
         endpoint = meta["Endpoints"]["docker"]
         host = str(endpoint["Host"])
         skip_verify = bool(endpoint.get("SkipTLSVerify", False))
     except (KeyError, TypeError):
-        return Candidate.broken(
-            source,
-            "",
-            f"the docker context {name!r} has no docker endpoint in its meta.json",
-            f"recreate it: docker context create {name} --docker host=...",
-            pinned=pinned,
-        )
+        what, fix = say_.context_no_endpoint(name)
+        return Candidate.broken(source, "", what, fix, pinned=pinned)
     tls_dir = folder / "contexts" / "tls" / digest / "docker"
     tls: TLSConfig | None = None
     notes: tuple[str, ...] = ()
@@ -113,17 +82,12 @@ def _context_candidate(
             client_key=_if_exists(tls_dir / "key.pem"),
             source=f"context {name}",
         )
-        notes = (f"TLS material from the context's {ctx.show(tls_dir)}",)
+        notes = (say_.context_tls(ctx.show(tls_dir)),)
     try:
         url = parse_url(host, tls=tls is not None)
     except URLError as exc:
-        return Candidate.broken(
-            source,
-            host,
-            f"the docker context {name!r} has a bad host {host!r}: {exc}",
-            f"{exc.fix}: docker context update {name} --docker host=...",
-            pinned=pinned,
-        )
+        what, fix = say_.context_bad_host(name, host, exc, exc.fix)
+        return Candidate.broken(source, host, what, fix, pinned=pinned)
     if not url.is_tcp:
         tls = None
     return Candidate(source=source, url=url, tls=tls, pinned=pinned, raw=host, notes=notes)

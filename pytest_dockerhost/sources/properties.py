@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..messages import sources as say_
 from .base import Candidate, SourceContext, url_candidate
 
 KEYS = ("tc.host", "docker.host")
@@ -84,15 +85,8 @@ def testcontainers_properties(ctx: SourceContext) -> list[Candidate]:
     except FileNotFoundError:
         return []
     except OSError as exc:
-        return [
-            Candidate.broken(
-                ctx.show(path),
-                "",
-                f"{ctx.show(path)} cannot be read: {exc.strerror or exc}",
-                "make it readable or remove it",
-                pinned=False,
-            )
-        ]
+        what, fix = say_.unreadable_properties(ctx.show(path), exc.strerror or exc)
+        return [Candidate.broken(ctx.show(path), "", what, fix, pinned=False)]
     props = parse_properties(text)
     verify_raw = props.get("docker.tls.verify", "").strip()
     cert_path = props.get("docker.cert.path", "").strip() or None

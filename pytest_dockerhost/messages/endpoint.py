@@ -1,0 +1,68 @@
+"""What the endpoint says about itself: the header line, a lost daemon, bind mounts."""
+
+from __future__ import annotations
+
+
+def summary(
+    mode: str, url: str, *, engine: str, api: str, tls: str, source: str, ports: str
+) -> str:
+    return (
+        f"docker: {mode} {url} (engine {engine}, API {api}{tls}) via {source}; "
+        f"published ports on {ports}"
+    )
+
+
+TLS_OFF = ", TLS off"
+TLS_UNVERIFIED = ", TLS without verification"
+TLS_VERIFIED = ", TLS verified"
+UNVERIFIED = " (unverified)"
+
+
+def on_sidecar(privileged: bool, outer_mode: str, outer_url: str) -> str:
+    what = "privileged" if privileged else "unprivileged"
+    return f"; sidecar ({what}) on {outer_mode} {outer_url}"
+
+
+def daemon_elsewhere(local: str, url: str) -> str:
+    return (
+        f"{local} is on this machine, but the daemon at {url} runs in another container or "
+        "host and cannot see it. Copy files into the container instead: create it, then "
+        "container.put_archive(path, tar_bytes), then start it."
+    )
+
+
+def only_in_this_container(local: str, container_id: str) -> str:
+    return (
+        f"{local} exists only inside this container ({container_id or 'id unknown'}), so the "
+        "daemon, which resolves bind-mount sources on its host, cannot mount it. Mount a host "
+        "folder into this container (docker run -v HOST_DIR:DIR) and work below DIR, or copy "
+        "files in with put_archive."
+    )
+
+
+def gone(url: str, mode: str, source: str, detail: str, fix: str) -> str:
+    return (
+        f"the Docker endpoint {url} ({mode}, via {source}) stopped answering during the "
+        f"session: {detail}.\n  fix: {fix}"
+    )
+
+
+def outer_unreachable(url: str, exc: object) -> str:
+    return f"\n  the daemon hosting the sidecar ({url}) cannot be reached: {exc}"
+
+
+def outer_silent(url: str, exc: object) -> str:
+    return f"\n  the daemon hosting the sidecar ({url}) did not answer: {exc}"
+
+
+def sidecar_removed(ident: str) -> str:
+    return f"\n  the sidecar container {ident[:12]} no longer exists (removed)"
+
+
+def sidecar_state(ident: str, status: str, code: str, oom: bool, logs: str) -> str:
+    killed = ", killed for lack of memory" if oom else ""
+    shown = logs or "    (no output)"
+    return (
+        f"\n  the sidecar container {ident[:12]} is {status} (exit status {code}{killed}); "
+        f"its last log lines:\n{shown}"
+    )

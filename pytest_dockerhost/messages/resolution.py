@@ -1,0 +1,80 @@
+"""What resolution says: why a candidate was passed over, where published ports are, and
+the paragraph when no endpoint works."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .names import flag
+
+TAKES_PRECEDENCE = "{source} takes precedence"
+DOOD_UNIX_ONLY = "dood mode uses only unix sockets"
+DIND_TCP_ONLY = "dind mode uses only TCP endpoints"
+BUDGET_SPENT = "the discovery time budget was spent on earlier candidates"
+NOT_READY_AFTER = "not ready after {seconds:.1f} s: {detail}"
+ENGINE = "engine {version}, API {api}"
+
+PORTS_SET = "published ports on {host} (from {source})"
+PORTS_SAME_NAMESPACE = "the daemon runs in this network namespace"
+PORTS_HOST_NETWORK = "this container uses the host's network"
+PORTS_OWN_GATEWAY = "the gateway of this container's network"
+PORTS_ROUTE = "the default gateway in /proc/net/route"
+PORTS_NO_GATEWAY = "no gateway found; assuming localhost"
+PORTS_VERIFIED = "published ports on {host}: {how}, verified"
+PORTS_CHOSEN = "published ports on {host}: {how}"
+
+
+def passed_over(source: str, detail: str, fix: str) -> str:
+    return f"{source} was passed over: {detail}" + (f"; fix: {fix}" if fix else "")
+
+
+def unverified_tls(url: str) -> str:
+    return (
+        f"TLS to {url} does not verify the daemon's certificate; set DOCKER_TLS_VERIFY=1 to "
+        "verify it"
+    )
+
+
+def would_work(url: str, version: str, setting: str) -> str:
+    return f"{url} answers (engine {version}); to use it, remove {setting}"
+
+
+def no_endpoint(
+    mode: str,
+    source: str,
+    *,
+    failures: Iterable[tuple[str, str, str, str]],
+    skipped: Iterable[tuple[str, str]],
+    absent: int,
+    warnings: Iterable[str],
+    hints: Iterable[str],
+) -> str:
+    """The paragraph every test that needed Docker shows: each failure with its fix."""
+    lines = [f"no working Docker endpoint (mode {mode}, from {source})."]
+    failed = list(failures)
+    for where, url, detail, fix in failed:
+        lines.append(f"  {where}: {url}")
+        lines.append(f"    what happened: {detail}")
+        if fix:
+            lines.append(f"    fix: {fix}")
+    if not failed and mode == "dind":
+        lines.append(
+            "  dind mode needs a TCP endpoint: set DOCKER_HOST=tcp://docker:2376 (TLS, with "
+            "DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) or tcp://docker:2375 (TLS off), or "
+            f"pass {flag('host')}"
+        )
+    elif not failed:
+        lines.append(
+            "  no Docker socket or configuration was found: start Docker, mount the host's "
+            "socket (-v /var/run/docker.sock:/var/run/docker.sock), or set DOCKER_HOST"
+        )
+    lines.extend(f"  skipped {where}: {detail}" for where, detail in skipped)
+    if absent:
+        lines.append(
+            f"  also looked for {absent} other sockets (rootless, Docker Desktop, Colima, "
+            "Rancher Desktop, OrbStack, Podman): none present"
+        )
+    lines.extend(f"  warning: {warning}" for warning in warnings)
+    lines.extend(f"  note: {hint}" for hint in hints)
+    lines.append("  run `python -m pytest_dockerhost` for the whole table")
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""What is wrong with a setting: named by its source, with the values it takes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def one_of(choices: Iterable[str]) -> str:
+    return f"must be one of {', '.join(choices)}"
+
+
+SECONDS = "must be a number of seconds, such as 30 or 2.5"
+POSITIVE_SECONDS = "must be a positive number of seconds"
+BOOLEAN = "must be true or false (1/0, yes/no, on/off)"
+
+
+def not_capabilities(bad: Iterable[str]) -> str:
+    return f"{', '.join(bad)} are not capability names such as SYS_RESOURCE"
+
+
+def tls_verify_zero(value: str) -> str:
+    return (
+        f"DOCKER_TLS_VERIFY={value} turns TLS verification ON: as in the docker CLI, any "
+        "non-empty value does. Unset DOCKER_TLS_VERIFY to turn it off."
+    )
+
+
+def docker_host_blank(state: str) -> str:
+    return (
+        f"DOCKER_HOST is set but {state}. Unset it to let pytest-dockerhost discover the "
+        "daemon, or set it to unix:///var/run/docker.sock or tcp://HOST:2376."
+    )
+
+
+BLANK_EMPTY = "empty"
+BLANK_SPACES = "blank (only whitespace)"
+
+
+def invalid(source: str, shown: str | None, why: str) -> str:
+    if shown is None:
+        return f"{source} is not valid: {why}."
+    return f"{source}={shown!r} is not valid: {why}."

@@ -1,0 +1,161 @@
+"""The pure parts of a sidecar start: its create body, its certificate tar, the messages'
+option names, and who owns what."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tarfile
+
+import pytest
+
+from pytest_dockerhost.messages import names
+from pytest_dockerhost.messages import sidecar as say
+from pytest_dockerhost.settings import OPTIONS, OPTIONS_BY_NAME
+from pytest_dockerhost.sidecar import CAPABILITIES, Owner, Profile, owner_alive
+from pytest_dockerhost.sidecar.payload import container_config, server_tar, tls_sans
+
+
+def _body(**overrides: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "image": "img",
+        "name": "pytest-dockerhost-abc",
+        "labels": {"l": "v"},
+        "topology": "host",
+        "profile": Profile(True),
+        "volume": "vol",
+        "network": None,
+        "runtime": None,
+        "cgroup_version": "1",
+        **overrides,
+    }
+    return container_config(**values)  # type: ignore[arg-type]
+
+
+def test_privileged_on_the_hosts_loopback() -> None:
+    body = _body()
+    host = body["HostConfig"]
+    assert isinstance(host, dict)
+    assert host["Privileged"] is True
+    assert "CapAdd" not in host
+    assert host["PortBindings"] == {"2376/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}
+    assert host["Mounts"] == [
+        {"Target": "/var/lib/docker", "Source": "vol", "Type": "volume", "ReadOnly": False}
+    ]
+    assert "DOCKER_TLS_CERTDIR=/certs" in body["Env"]  # type: ignore[operator]
+    assert "NetworkingConfig" not in body
+
+
+def test_unprivileged_on_cgroup_v1_mounts_the_hierarchy_and_shares_its_namespace() -> None:
+    body = _body(profile=Profile(False, ("SYS_ADMIN", "NET_ADMIN")))
+    host = body["HostConfig"]
+    assert isinstance(host, dict)
+    assert host["Privileged"] is False
+    assert host["CapAdd"] == ["SYS_ADMIN", "NET_ADMIN"]
+    assert host["SecurityOpt"] == ["seccomp=unconfined", "apparmor=unconfined"]
+    assert host["DeviceCgroupRules"] == ["a *:* rwm"]
+    assert host["MaskedPaths"] == []
+    assert host["ReadonlyPaths"] == []
+    assert host["CgroupnsMode"] == "host"
+    assert {"Target": "/sys/fs/cgroup", "Source": "/sys/fs/cgroup", "Type": "bind",
+            "ReadOnly": False} in host["Mounts"]  # fmt: skip
+
+
+def test_unprivileged_on_cgroup_v2_gets_a_private_namespace_and_no_host_hierarchy() -> None:
+    body = _body(profile=Profile(False, ("SYS_ADMIN",)), cgroup_version="2")
+    host = body["HostConfig"]
+    assert isinstance(host, dict)
+    assert host["CgroupnsMode"] == "private"
+    assert all(mount["Target"] != "/sys/fs/cgroup" for mount in host["Mounts"])
+
+
+def test_under_dood_it_joins_our_network_under_its_name() -> None:
+    body = _body(topology="network", network="net-1", runtime="sysbox-runc")
+    host = body["HostConfig"]
+    assert isinstance(host, dict)
+    assert host["NetworkMode"] == "net-1"
+    assert "PortBindings" not in host
+    assert host["Runtime"] == "sysbox-runc"
+    assert body["NetworkingConfig"] == {
+        "EndpointsConfig": {"net-1": {"Aliases": ["pytest-dockerhost-abc"]}}
+    }
+
+
+def test_the_certificate_tar_has_no_ca_key_and_a_private_server_key() -> None:
+    from pytest_dockerhost import certs
+
+    if not certs.available():
+        pytest.skip("needs cryptography")
+    material = certs.make(tls_sans("pytest-dockerhost-abc"))
+    with tarfile.open(fileobj=io.BytesIO(server_tar(material))) as tar:
+        members = {member.name: member for member in tar.getmembers()}
+    assert set(members) == {
+        "certs/ca/cert.pem",
+        "certs/server/ca.pem",
+        "certs/server/cert.pem",
+        "certs/server/key.pem",
+    }  # no certs/ca/key.pem: the docker:dind entrypoint then generates nothing
+    assert members["certs/server/key.pem"].mode == 0o600
+
+
+def test_messages_name_only_options_that_exist_with_their_twins() -> None:
+    flags = {spec.flag for spec in OPTIONS}
+    texts = [
+        say.pull_failed("img", "default", "unix:///x", "nope"),
+        say.privileged_refused("unix:///x", "unable to apply caps", "default"),
+        say.capabilities_refused("unix:///x", "unable to apply caps"),
+        say.preload_missing("img", "--docker-preload", "unix:///x"),
+        say.not_ready("img", 30, "default", "refused", ""),
+        say.unreachable("tcp://h:2376", "DOCKER_HOST"),
+        say.published_unverified("10.0.0.1", 2376),
+    ]
+    for text in texts:
+        named = set(re.findall(r"--docker-[a-z-]+", text))
+        assert named, text
+        assert named <= flags, text
+    cap_drop = OPTIONS_BY_NAME["sidecar_cap_drop"]
+    assert f"ini {cap_drop.ini}" in say.capabilities_refused("u", "w")
+    assert f"env {cap_drop.env}" in say.capabilities_refused("u", "w")
+    assert names.option("mode") == "--docker-mode (ini docker_mode, env PYTEST_DOCKER_MODE)"
+
+
+def test_every_capability_the_profile_can_ask_for_is_a_known_one() -> None:
+    assert len(set(CAPABILITIES)) == len(CAPABILITIES)
+    assert all(name == name.upper() and not name.startswith("CAP_") for name in CAPABILITIES)
+
+
+class _NoDaemon:
+    """owner_alive asks the daemon only about owners in other containers."""
+
+    class api:
+        @staticmethod
+        def inspect_container(ident: str) -> dict[str, object]:
+            raise AssertionError(f"asked the daemon about {ident}")
+
+
+def test_a_live_owner_here_is_alive_and_a_dead_one_is_not() -> None:
+    here = Owner.current("run-1", None)
+    labels = Owner.current("run-2", None).labels("sidecar")
+    assert owner_alive(labels, _NoDaemon(), here)
+    dead = {**labels, "org.pytest-dockerhost.owner-pid": str(_dead_pid())}
+    assert not owner_alive(dead, _NoDaemon(), here)
+
+
+def test_an_owner_on_another_machine_counts_as_alive() -> None:
+    here = Owner.current("run-1", None)
+    labels = Owner.current("run-2", None).labels("sidecar")
+    elsewhere = {
+        **labels,
+        "org.pytest-dockerhost.owner-host": "another-host",
+        "org.pytest-dockerhost.owner-pid": str(_dead_pid()),
+    }
+    assert owner_alive(elsewhere, _NoDaemon(), here)  # unknown means alive
+
+
+def _dead_pid() -> int:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
