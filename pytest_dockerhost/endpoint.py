@@ -6,7 +6,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Literal, final
 
 from .errors import BindMountError
 from .messages import endpoint as say_
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     import docker
 
 
+Outcome = Literal["ok", "failed", "skipped", "not selected"]
+
+
 @final
 @dataclass(frozen=True)
 class TraceEntry:
@@ -34,7 +37,7 @@ class TraceEntry:
 
     source: str
     url: str
-    outcome: str  # "ok", "failed", "skipped", "not selected"
+    outcome: Outcome
     elapsed: float
     detail: str = ""
     fix: str = ""

@@ -12,14 +12,15 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, final
+from typing import Any, Generic, Literal, TypeVar, final
 
 from .errors import SettingError
 from .messages import settings as say_
 
 T = TypeVar("T")
 
-MODES = ("auto", "dood", "dind", "sidecar")
+Mode = Literal["auto", "dood", "dind", "sidecar"]
+MODES: tuple[Mode, ...] = ("auto", "dood", "dind", "sidecar")
 RESOLVE_WHEN = ("auto", "always", "marked")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_SIDECAR_IMAGE = "docker:dind"
@@ -42,11 +43,12 @@ class Setting(Generic[T]):
         return self.source == "default"
 
 
-def _parse_mode(raw: str) -> str:
+def _parse_mode(raw: str) -> Mode:
     value = raw.strip().lower()
-    if value not in MODES:
-        raise ValueError(say_.one_of(MODES))
-    return value
+    for mode in MODES:
+        if value == mode:
+            return mode
+    raise ValueError(say_.one_of(MODES))
 
 
 def _parse_resolve(raw: str) -> str:
@@ -301,7 +303,7 @@ OPTIONS_BY_NAME: Mapping[str, OptionSpec] = {spec.name: spec for spec in OPTIONS
 class Settings:
     """The effective configuration, each value with its source."""
 
-    mode: Setting[str]
+    mode: Setting[Mode]
     resolve: Setting[str]
     host: Setting[str | None]
     socket: Setting[str | None]
