@@ -65,11 +65,14 @@ def cleanup(argv: Sequence[str]) -> int:
     if resolution.host is None:
         print(say_.bad_setting(resolution.error), file=sys.stderr)
         return 1
+    from .reaper import sweep_dead
     from .sidecar import cleanup as remove_leftovers
 
     client = resolution.host.client(timeout=60)
     try:
-        removed = remove_leftovers(client, everything=args.all, kept=args.kept, cache=args.cache)
+        # What killed runs' tests left (testcontainers' session label), then our sidecars.
+        removed = sweep_dead(client, here_run="", everything=args.all)
+        removed += remove_leftovers(client, everything=args.all, kept=args.kept, cache=args.cache)
     finally:
         client.close()
     for line in removed:

@@ -144,6 +144,12 @@ def _activate(config: pytest.Config) -> None:
     state.activate()
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(_SESSION, None)
+    if state is not None and not hasattr(session.config, "workerinput"):
+        state.finish()  # the owner reaps, once every worker is done
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(_SESSION, None)
     if session is not None:
@@ -228,7 +234,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     state = config.stash.get(_SESSION, None)
     if state is None or hasattr(config, "workerinput") or config.get_verbosity() < 0:
         return
-    for line in state.summary_lines(config.get_verbosity()):
+    for line in [*state.summary_lines(config.get_verbosity()), *state.reaper_lines()]:
         terminalreporter.write_line(line)
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DockerHostError, NoEndpointError
 from .messages import header as say_
+from .reaper import Reaped, RunIdentity
 from .settings import Settings
 from .testcontainers import Wiring
 
@@ -42,6 +43,11 @@ class DockerSession:
         self._busy = False  # resolving or starting the sidecar right now
         self.collecting = False  # between pytest_collection and its finish
         self.module_cache: dict[str, bool] = {}  # module name -> imports docker/testcontainers
+        self.identity = RunIdentity.new()  # replaced by the controller's in xdist workers
+        self.marked = False  # this run is recorded on the daemon for the reaper
+        self.reaped: Reaped | None = None
+        self.swept: list[str] = []  # what killed runs left, removed at this run's start
+        self.notes: list[str] = []  # the reaper's warnings, for the terminal summary
 
     @property
     def mode(self) -> str:
@@ -81,7 +87,10 @@ class DockerSession:
             self.error = str(exc)
             return
         owner = run_data is None
-        run = Run.new(outer.container_id) if owner else Run.from_dict(run_data or {})
+        if owner:
+            run = Run.new(outer.container_id, self.identity.run_id)
+        else:
+            run = Run.from_dict(run_data or {})
         self.sidecar = SharedSidecar(run, outer, spec, owner=owner, say=self._say)
         if owner:
             # Last resorts for the owner: atexit, and SIGTERM (a CI abort) as Ctrl-C.
@@ -108,6 +117,8 @@ class DockerSession:
         from .endpoint import DockerHost
 
         self.adopted = True
+        if data.get("run"):
+            self.identity = RunIdentity.from_dict(data["run"])
         if data.get("sidecar") and data.get("outer"):
             self._plan_sidecar(DockerHost.from_dict(data["outer"]), data["sidecar"])
         elif data.get("host"):
@@ -120,6 +131,7 @@ class DockerSession:
         data: dict[str, Any] = {
             "host": self.host.to_dict() if self.host else None,
             "error": self.error,
+            "run": self.identity.to_dict(),
         }
         if self.sidecar is not None and self.outer is not None:
             data["outer"] = self.outer.to_dict()
@@ -130,6 +142,50 @@ class DockerSession:
         self.host = host
         self.error = ""
         self.wiring.apply(host, disable_ryuk=host.outer is not None)
+        self.wiring.set_session(self.identity.session)
+        if not self.adopted and host.outer is None and self.settings.reap.value:
+            self._mark(host)  # a sidecar's removal reaps everything in it instead
+
+    def _mark(self, host: DockerHost) -> None:
+        """Sweep what killed runs left on this daemon, and record this run for the next."""
+        from . import reaper
+        from .sidecar.janitor import Owner
+
+        try:
+            client = host.client(timeout=10)
+        except Exception as exc:  # docker-py's DockerException, requests' errors
+            self.notes.append(say_.reaper_unavailable(exc))
+            return
+        try:
+            self.swept = reaper.sweep_dead(client, here_run=self.identity.run_id)
+            owner = Owner.current(self.identity.run_id, host.container_id)
+            reaper.mark(client, self.identity, owner.labels(reaper.ROLE_RUN))
+            self.marked = True
+        except Exception as exc:  # the daemon said no (a read-only socket proxy, say)
+            self.notes.append(say_.reaper_unavailable(exc))
+        finally:
+            client.close()
+
+    def finish(self) -> None:
+        """At the end of the owner's session: remove what the run's tests left behind."""
+        if not self.marked or self.host is None or self.lost:
+            return  # a daemon that went away is swept by the next run that reaches it
+        from . import reaper
+
+        self.marked = False
+        try:
+            client = self.host.client(timeout=30)
+        except Exception as exc:  # the daemon is gone: the next run sweeps
+            self.reaped = reaper.Reaped(failed=(str(exc),))
+            return
+        try:
+            self.reaped = reaper.reap(client, self.identity.session)
+            if not self.reaped.failed:
+                client.api.remove_volume(reaper.marker_name(self.identity), force=True)
+        except Exception as exc:  # docker-py's and requests' errors: said, never raised
+            self.reaped = reaper.Reaped(failed=(str(exc),))
+        finally:
+            client.close()
 
     def activate(self) -> None:
         """Resolve and wire now, for code that may use Docker without the fixtures. A failure
@@ -293,6 +349,19 @@ class DockerSession:
             return []
         host = started.host
         return [host.summary(), *(say_.note(note) for note in host.notes)]
+
+    def reaper_lines(self) -> list[str]:
+        """What the reaper did at the start (killed runs) and the end (this run)."""
+        from .messages import reaper as reaped_
+
+        lines = [say_.warning(note) for note in self.notes]
+        if self.swept:
+            lines.append(say_.note(reaped_.swept(len(self.swept))))
+        if self.reaped is not None and self.reaped.removed:
+            lines.append(reaped_.removed(len(self.reaped.removed), self.identity.session))
+        if self.reaped is not None and self.reaped.failed:
+            lines.extend(reaped_.not_removed(self.reaped.failed))
+        return lines
 
     def _sidecar_line(self) -> str:
         assert self.outer is not None

@@ -8,26 +8,36 @@ the error messages are the same everywhere.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar, final
+from typing import Any, Generic, TypeVar, final
 
 from .errors import SettingError
 from .messages import settings as say_
+from .parsing import (
+    CI_VARIABLES,
+    DEFAULT_SIDECAR_IMAGE,
+    DEFAULT_TIMEOUT,
+    FALSE_WORDS,
+    MODES,
+    RESOLVE_WHEN,
+    TRUE_WORDS,
+    Mode,
+    parse_bool,
+    parse_capabilities,
+    parse_lines,
+    parse_mode,
+    parse_resolve,
+    parse_text,
+    parse_timeout,
+    parse_tls_verify_env,
+)
+
+# Names other modules have always imported from here.
+__all__ = ["CI_VARIABLES", "FALSE_WORDS", "MODES", "OPTIONS", "TRUE_WORDS", "Settings"]
 
 T = TypeVar("T")
-
-Mode = Literal["auto", "dood", "dind", "sidecar"]
-MODES: tuple[Mode, ...] = ("auto", "dood", "dind", "sidecar")
-RESOLVE_WHEN = ("auto", "always", "marked")
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_SIDECAR_IMAGE = "docker:dind"
-CI_VARIABLES = ("CI", "JENKINS_URL", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE", "TF_BUILD")
-
-TRUE_WORDS = ("1", "true", "yes", "on", "y", "t")
-FALSE_WORDS = ("0", "false", "no", "off", "n", "f", "")
 
 
 @final
@@ -41,64 +51,6 @@ class Setting(Generic[T]):
     @property
     def is_default(self) -> bool:
         return self.source == "default"
-
-
-def _parse_mode(raw: str) -> Mode:
-    value = raw.strip().lower()
-    for mode in MODES:
-        if value == mode:
-            return mode
-    raise ValueError(say_.one_of(MODES))
-
-
-def _parse_resolve(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in RESOLVE_WHEN:
-        raise ValueError(say_.one_of(RESOLVE_WHEN))
-    return value
-
-
-def _parse_timeout(raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ValueError(say_.SECONDS) from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(say_.POSITIVE_SECONDS)
-    return value
-
-
-def _parse_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
-        return False
-    raise ValueError(say_.BOOLEAN)
-
-
-def _parse_text(raw: str) -> str | None:
-    value = raw.strip()
-    return value or None
-
-
-def _parse_lines(raw: str) -> tuple[str, ...]:
-    return tuple(part for line in raw.splitlines() for part in line.split() if part)
-
-
-def _parse_capabilities(raw: str) -> tuple[str, ...]:
-    names = tuple(
-        word.strip().upper().removeprefix("CAP_") for word in raw.replace(",", " ").split()
-    )
-    bad = [name for name in names if not name.replace("_", "").isalpha()]
-    if bad:
-        raise ValueError(say_.not_capabilities(bad))
-    return names
-
-
-def _parse_tls_verify_env(raw: str) -> bool:
-    # The docker CLI turns verification on for any non-empty value, "0" included.
-    return raw != ""
 
 
 @final
@@ -127,7 +79,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "how to reach Docker: auto (discover and verify), dood (a local "
         "unix socket), dind (a daemon over TCP, waiting for it to start), sidecar (start our own "
         "TLS dind container). Default: auto.",
-        _parse_mode,
+        parse_mode,
         "auto",
         ini="docker_mode",
         env="PYTEST_DOCKER_MODE",
@@ -141,7 +93,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "run may use Docker: a docker marker, a plugin fixture, or the first import of docker "
         "or testcontainers), always (at start-up, before any conftest is imported), marked "
         "(only for tests with the docker marker or a plugin fixture). Default: auto.",
-        _parse_resolve,
+        parse_resolve,
         "auto",
         ini="docker_resolve",
         env="PYTEST_DOCKER_RESOLVE",
@@ -153,7 +105,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--docker-host",
         "explicit Docker endpoint URL (unix:///path, tcp://host:port, "
         "ssh://user@host); wins over discovery. The environment twin is the usual DOCKER_HOST.",
-        _parse_text,
+        parse_text,
         None,
         ini="docker_host",
         env="DOCKER_HOST",
@@ -162,7 +114,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "socket",
         "--docker-socket",
         "unix socket path for dood mode (default: DOCKER_HOST, then the well-known socket paths).",
-        _parse_text,
+        parse_text,
         None,
         ini="docker_socket",
     ),
@@ -171,7 +123,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--docker-cert-path",
         "folder holding ca.pem, cert.pem and key.pem for a TLS "
         "daemon (environment: DOCKER_CERT_PATH).",
-        _parse_text,
+        parse_text,
         None,
         ini="docker_cert_path",
         env="DOCKER_CERT_PATH",
@@ -181,19 +133,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--docker-tls-verify",
         "verify the daemon's TLS certificate against ca.pem "
         "(environment: DOCKER_TLS_VERIFY; as in the docker CLI, any non-empty value turns it on).",
-        _parse_bool,
+        parse_bool,
         None,
         ini="docker_tls_verify",
         env="DOCKER_TLS_VERIFY",
         kind="bool",
-        env_parse=_parse_tls_verify_env,
+        env_parse=parse_tls_verify_env,
     ),
     OptionSpec(
         "timeout",
         "--docker-timeout",
         "seconds to wait for a daemon that is still starting (dind "
         "and sidecar modes). Default: 30.",
-        _parse_timeout,
+        parse_timeout,
         DEFAULT_TIMEOUT,
         ini="docker_timeout",
         env="PYTEST_DOCKER_TIMEOUT",
@@ -203,10 +155,22 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--docker-required",
         "fail, rather than skip, Docker tests when no endpoint "
         f"works. On by default on CI ({', '.join(CI_VARIABLES)}).",
-        _parse_bool,
+        parse_bool,
         False,
         ini="docker_required",
         env="PYTEST_DOCKER_REQUIRED",
+        kind="bool",
+    ),
+    OptionSpec(
+        "reap",
+        "--docker-reap",
+        "remove what this run's tests created (testcontainers' containers, networks and "
+        "volumes, found by its session label) at the end of the run, and what killed runs "
+        "left behind at the start of the next; needs nothing but the API (default true).",
+        parse_bool,
+        True,
+        ini="docker_reap",
+        env="PYTEST_DOCKER_REAP",
         kind="bool",
     ),
     OptionSpec(
@@ -215,7 +179,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "host or IP where ports published by test "
         "containers are reached (default: worked out and verified; environment: "
         "PYTEST_DOCKER_PUBLISHED_HOST).",
-        _parse_text,
+        parse_text,
         None,
         ini="docker_published_host",
         env="PYTEST_DOCKER_PUBLISHED_HOST",
@@ -225,7 +189,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--docker-sidecar-image",
         "image for sidecar mode; any image that "
         "follows the docker:dind contract. Default: docker:dind.",
-        _parse_text,
+        parse_text,
         DEFAULT_SIDECAR_IMAGE,
         ini="docker_sidecar_image",
         env="PYTEST_DOCKER_SIDECAR_IMAGE",
@@ -235,7 +199,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--docker-sidecar-privileged",
         "run the sidecar with --privileged "
         "(default true); false uses an explicit capability set instead.",
-        _parse_bool,
+        parse_bool,
         True,
         ini="docker_sidecar_privileged",
         env="PYTEST_DOCKER_SIDECAR_PRIVILEGED",
@@ -245,7 +209,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "sidecar_runtime",
         "--docker-sidecar-runtime",
         "container runtime for the sidecar, such as sysbox-runc.",
-        _parse_text,
+        parse_text,
         None,
         ini="docker_sidecar_runtime",
         env="PYTEST_DOCKER_SIDECAR_RUNTIME",
@@ -255,7 +219,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--docker-sidecar-cache",
         "named volume for the sidecar's /var/lib/docker, "
         "kept between runs so images pulled inside survive.",
-        _parse_text,
+        parse_text,
         None,
         ini="docker_sidecar_cache",
         env="PYTEST_DOCKER_SIDECAR_CACHE",
@@ -264,7 +228,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "sidecar_reuse",
         "--docker-sidecar-reuse",
         "keep the sidecar after the run and reattach to it next time.",
-        _parse_bool,
+        parse_bool,
         False,
         ini="docker_sidecar_reuse",
         env="PYTEST_DOCKER_SIDECAR_REUSE",
@@ -274,7 +238,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "preload",
         "--docker-preload",
         "image to copy from the outer daemon into the sidecar (repeatable; ini: one per line).",
-        _parse_lines,
+        parse_lines,
         (),
         ini="docker_preload",
         env="PYTEST_DOCKER_PRELOAD",
@@ -286,7 +250,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--docker-sidecar-cap-drop",
         "capabilities to leave out of an unprivileged sidecar, for runtimes that lack them "
         "(repeatable or comma-separated, e.g. SYS_RESOURCE,SYS_MODULE).",
-        _parse_capabilities,
+        parse_capabilities,
         (),
         ini="docker_sidecar_cap_drop",
         env="PYTEST_DOCKER_SIDECAR_CAP_DROP",
@@ -311,6 +275,7 @@ class Settings:
     tls_verify: Setting[bool | None]
     timeout: Setting[float]
     required: Setting[bool]
+    reap: Setting[bool]
     published_host: Setting[str | None]
     sidecar_image: Setting[str]
     sidecar_privileged: Setting[bool]

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 _MISSING = object()
 _CONFIG_MODULE = "testcontainers.core.config"
+_LABELS_MODULE = "testcontainers.core.labels"
+# Modules that copy SESSION_ID at import (``from ...labels import SESSION_ID``).
+_SESSION_COPIES = ("testcontainers.core.container", "testcontainers.core.docker_client")
 # requests lets these override docker-py's own CA (psf/requests#3829), which breaks TLS
 # verification of the daemon for every docker.from_env() client, testcontainers' included.
 _CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -32,6 +35,9 @@ class Wiring:
         self._env: dict[str, str | None] = {}
         self._config: dict[str, Any] = {}
         self._bundle_dir: str | None = None
+        self._session = ""
+        self._sessions: dict[str, Any] = {}  # module -> its SESSION_ID before ours
+        self._watch: Any = None
 
     @property
     def applied(self) -> bool:
@@ -53,6 +59,29 @@ class Wiring:
         values.update(self._ca_bundles(host))
         self._set(values)
         self.patch_config(host, disable_ryuk=values.get("TESTCONTAINERS_RYUK_DISABLED") == "true")
+
+    def set_session(self, session: str) -> None:
+        """testcontainers' session label, the same in every process of the run: the reaper
+        finds the whole run by it. Set right after ``testcontainers.core.labels`` runs, so
+        the modules that copy it at import (the reaper, the client) copy ours."""
+        if self._session == session:
+            return
+        self._session = session
+        if _LABELS_MODULE in sys.modules:
+            self._apply_session()
+            return
+        from .usage import ImportWatch
+
+        self._watch = ImportWatch(self._apply_session, names=(_LABELS_MODULE,))
+        self._watch.install()
+
+    def _apply_session(self) -> None:
+        for name in (_LABELS_MODULE, *_SESSION_COPIES):
+            module = sys.modules.get(name)
+            if module is not None and hasattr(module, "SESSION_ID"):
+                if name not in self._sessions:
+                    self._sessions[name] = module.SESSION_ID
+                setattr(module, "SESSION_ID", self._session)  # noqa: B010 (a module global)
 
     def block(self) -> None:
         """Point docker-py at a socket that cannot exist, so nothing reaches another daemon."""
@@ -128,6 +157,15 @@ class Wiring:
             setattr(config, name, value)
 
     def restore(self) -> None:
+        if self._watch is not None:
+            self._watch.uninstall()
+            self._watch = None
+        for name, value in self._sessions.items():
+            module = sys.modules.get(name)
+            if module is not None:
+                setattr(module, "SESSION_ID", value)  # noqa: B010
+        self._sessions.clear()
+        self._session = ""
         for key, value in self._env.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -101,14 +101,18 @@ class _Announcing:
 
 
 class ImportWatch:
-    """Calls ``on_import`` once, at the first import of docker-py or testcontainers."""
+    """Calls ``on_import`` once, at the first import of any of ``names`` (by default
+    docker-py or testcontainers), right after that module ran."""
 
-    def __init__(self, on_import: Callable[[], None]) -> None:
+    def __init__(
+        self, on_import: Callable[[], None], names: tuple[str, ...] = DOCKER_PACKAGES
+    ) -> None:
         self.on_import = on_import
+        self.names = names
 
     def install(self) -> None:
-        if docker_imported():
-            return  # imported before pytest loaded us: collection decides instead
+        if any(name in sys.modules for name in self.names):
+            return  # imported already: the caller deals with the module as it is
         if self not in sys.meta_path:
             sys.meta_path.insert(0, self)
 
@@ -122,7 +126,7 @@ class ImportWatch:
         path: Sequence[str] | None,
         target: types.ModuleType | None = None,
     ) -> ModuleSpec | None:
-        if fullname not in DOCKER_PACKAGES:
+        if fullname not in self.names:
             return None
         self.uninstall()  # once: the callback and the rest of the import run without us
         for finder in sys.meta_path:

@@ -14,8 +14,9 @@ DIAGNOSE = (
 
 def cleanup() -> str:
     return (
-        "Remove sidecar containers, networks and volumes that pytest-dockerhost labelled and "
-        "whose run's owner process is gone (a kill -9, an aborted CI job). Live runs, sidecars "
+        "Remove what runs whose owner process is gone (a kill -9, an aborted CI job) left "
+        "behind: their tests' containers, networks and volumes (testcontainers' session label) "
+        "and pytest-dockerhost's sidecars. Live runs, sidecars "
         f"kept with {flag('sidecar_reuse')} and named cache volumes are left alone unless "
         "asked. The daemon is found as in auto mode (DOCKER_HOST, contexts, sockets)."
     )

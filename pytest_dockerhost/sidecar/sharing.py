@@ -40,8 +40,8 @@ class Run:
     folder: str
 
     @classmethod
-    def new(cls, container: str | None) -> Run:
-        run_id = uuid.uuid4().hex[:12]
+    def new(cls, container: str | None, run_id: str | None = None) -> Run:
+        run_id = run_id or uuid.uuid4().hex[:12]
         return cls(Owner.current(run_id, container), private_dir(f"pytest-dockerhost-{run_id}-"))
 
     def to_dict(self) -> dict[str, Any]:

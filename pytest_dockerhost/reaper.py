@@ -1,0 +1,123 @@
+"""The run's own reaper: what the run's tests created is removed at its end, and what a
+killed run left behind is removed by the next one, with nothing but the API connection.
+
+Every process of one run (the xdist controller and its workers) shares one identity.
+testcontainers labels what it creates with ``org.testcontainers.session-id``; the plugin
+makes that id the run's, in every process, so one label finds the whole run. The run
+records itself in a marker volume that carries its owner's labels: a later run (or
+``python -m pytest_dockerhost cleanup``) that finds a marker whose owner is gone removes
+everything with that session id, then the marker. Ryuk, where it works, removes the
+same things when its connection closes; each side tolerates what the other removed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, final
+
+from .messages import reaper as say_
+
+LABEL_SESSION = "org.testcontainers.session-id"
+ROLE_RUN = "run"
+
+
+@final
+@dataclass(frozen=True)
+class RunIdentity:
+    """One run: ``run_id`` for our labels, ``session`` for testcontainers'."""
+
+    run_id: str
+    session: str
+
+    @classmethod
+    def new(cls) -> RunIdentity:
+        session = uuid.uuid4()
+        return cls(session.hex[:12], str(session))
+
+    def to_dict(self) -> dict[str, str]:
+        return {"run_id": self.run_id, "session": self.session}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunIdentity:
+        return cls(str(data["run_id"]), str(data["session"]))
+
+
+@final
+@dataclass(frozen=True)
+class Reaped:
+    """What the end-of-run removal did, for the terminal summary."""
+
+    removed: tuple[str, ...] = ()
+    failed: tuple[str, ...] = field(default_factory=tuple)
+
+
+MARKER_PREFIX = "pytest-dockerhost-run-"
+
+
+def marker_name(identity: RunIdentity) -> str:
+    return MARKER_PREFIX + identity.run_id
+
+
+def mark(client: Any, identity: RunIdentity, owner_labels: dict[str, str]) -> None:
+    """Record this run on the daemon, with its owner, so that a later run can tell."""
+    labels = {**owner_labels, LABEL_SESSION: identity.session}
+    client.api.create_volume(marker_name(identity), labels=labels)
+
+
+def reap(client: Any, session: str) -> Reaped:
+    """Remove every container, network and volume labelled with ``session``."""
+    from .sidecar.janitor import api_text, is_not_found
+
+    removed: list[str] = []
+    failed: list[str] = []
+    label = f"{LABEL_SESSION}={session}"
+    api = client.api
+    steps = (
+        ("container", api.containers(all=True, filters={"label": label}), "Id"),
+        ("network", api.networks(filters={"label": label}), "Name"),
+        ("volume", api.volumes(filters={"label": label}).get("Volumes") or [], "Name"),
+    )
+    for kind, found, key in steps:  # containers first: a network in use cannot go
+        for entry in found:
+            ident = str(entry[key])
+            if ident.startswith(MARKER_PREFIX):
+                continue  # the run's own record: its owner removes it last
+            try:
+                if kind == "container":
+                    api.remove_container(ident, force=True, v=True)
+                elif kind == "network":
+                    api.remove_network(ident)
+                else:
+                    api.remove_volume(ident, force=True)
+            except Exception as exc:  # docker-py's APIError, requests' errors: all reported
+                if not is_not_found(exc):  # Ryuk, or the test itself, was quicker
+                    failed.append(say_.could_not_remove(kind, ident, api_text(exc)))
+                continue
+            removed.append(f"{kind} {ident[:12]}")
+    return Reaped(tuple(removed), tuple(failed))
+
+
+def sweep_dead(client: Any, *, here_run: str, everything: bool = False) -> list[str]:
+    """Reap the sessions of runs whose owner is gone (kill -9, an aborted CI job); with
+    ``everything``, of every run. Never a live run's: unknown counts as alive."""
+    from .sidecar.janitor import L_ROLE, L_RUN, Owner, owner_alive
+
+    here = Owner.current(here_run, None)
+    removed: list[str] = []
+    markers = client.api.volumes(filters={"label": f"{L_ROLE}={ROLE_RUN}"}).get("Volumes") or []
+    for entry in markers:
+        labels = dict(entry.get("Labels") or {})
+        if labels.get(L_RUN) == here_run or LABEL_SESSION not in labels:
+            continue
+        if not everything and owner_alive(labels, client, here):
+            continue
+        done = reap(client, labels[LABEL_SESSION])
+        removed.extend(done.removed)
+        if not done.failed:
+            try:
+                client.api.remove_volume(str(entry["Name"]), force=True)
+            except Exception:  # gone already, or in use: the next sweep retries
+                continue
+            removed.append(say_.marker(str(entry["Name"])))
+    return removed
