@@ -67,34 +67,28 @@ def mark(client: Any, identity: RunIdentity, owner_labels: dict[str, str]) -> No
 
 def reap(client: Any, session: str) -> Reaped:
     """Remove every container, network and volume labelled with ``session``."""
-    from .sidecar.janitor import api_text, is_not_found
+    from .sidecar.janitor import api_text, is_not_found, labelled_resources
 
     removed: list[str] = []
     failed: list[str] = []
-    label = f"{LABEL_SESSION}={session}"
     api = client.api
-    steps = (
-        ("container", api.containers(all=True, filters={"label": label}), "Id"),
-        ("network", api.networks(filters={"label": label}), "Name"),
-        ("volume", api.volumes(filters={"label": label}).get("Volumes") or [], "Name"),
-    )
-    for kind, found, key in steps:  # containers first: a network in use cannot go
-        for entry in found:
-            ident = str(entry[key])
-            if ident.startswith(MARKER_PREFIX):
-                continue  # the run's own record: its owner removes it last
-            try:
-                if kind == "container":
-                    api.remove_container(ident, force=True, v=True)
-                elif kind == "network":
-                    api.remove_network(ident)
-                else:
-                    api.remove_volume(ident, force=True)
-            except Exception as exc:  # docker-py's APIError, requests' errors: all reported
-                if not is_not_found(exc):  # Ryuk, or the test itself, was quicker
-                    failed.append(say_.could_not_remove(kind, ident, api_text(exc)))
-                continue
-            removed.append(f"{kind} {ident[:12]}")
+    found = labelled_resources(client, f"{LABEL_SESSION}={session}")
+    # Containers first: a network or volume in use cannot go.
+    for kind, ident, _ in sorted(found, key=lambda item: item[0] != "container"):
+        if ident.startswith(MARKER_PREFIX):
+            continue  # the run's own record: its owner removes it last
+        try:
+            if kind == "container":
+                api.remove_container(ident, force=True, v=True)
+            elif kind == "network":
+                api.remove_network(ident)
+            else:
+                api.remove_volume(ident, force=True)
+        except Exception as exc:  # docker-py's APIError, requests' errors: all reported
+            if not is_not_found(exc):  # Ryuk, or the test itself, was quicker
+                failed.append(say_.could_not_remove(kind, ident, api_text(exc)))
+            continue
+        removed.append(f"{kind} {ident[:12]}")
     return Reaped(tuple(removed), tuple(failed))
 
 

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DockerHostError, NoEndpointError
 from .messages import header as say_
-from .reaper import Reaped, RunIdentity
 from .settings import Settings
-from .testcontainers import Wiring
 
 if TYPE_CHECKING:
     from .endpoint import DockerHost
+    from .reaper import Reaped, RunIdentity
     from .resolution import Resolution
     from .sidecar.sharing import SharedSidecar
+    from .testcontainers import Wiring
 
 
 class DockerSession:
@@ -29,7 +29,7 @@ class DockerSession:
         self.resolution: Resolution | None = None
         self.host: DockerHost | None = None
         self.error: str = ""
-        self.wiring = Wiring()
+        self._wiring: Wiring | None = None  # made when there is something to wire
         self._closers: list[Any] = []
         self.adopted = False
         # Sidecar mode: the daemon that hosts the sidecar, and this process's handle on it.
@@ -43,11 +43,28 @@ class DockerSession:
         self._busy = False  # resolving or starting the sidecar right now
         self.collecting = False  # between pytest_collection and its finish
         self.module_cache: dict[str, bool] = {}  # module name -> imports docker/testcontainers
-        self.identity = RunIdentity.new()  # replaced by the controller's in xdist workers
+        self._identity: RunIdentity | None = None  # xdist workers take the controller's
         self.marked = False  # this run is recorded on the daemon for the reaper
         self.reaped: Reaped | None = None
         self.swept: list[str] = []  # what killed runs left, removed at this run's start
         self.notes: list[str] = []  # the reaper's warnings, for the terminal summary
+
+    @property
+    def wiring(self) -> Wiring:
+        # Imported here: runs that never use Docker do not pay for shutil and tempfile.
+        if self._wiring is None:
+            from .testcontainers import Wiring
+
+            self._wiring = Wiring()
+        return self._wiring
+
+    @property
+    def identity(self) -> RunIdentity:
+        if self._identity is None:
+            from .reaper import RunIdentity
+
+            self._identity = RunIdentity.new()
+        return self._identity
 
     @property
     def mode(self) -> str:
@@ -118,7 +135,9 @@ class DockerSession:
 
         self.adopted = True
         if data.get("run"):
-            self.identity = RunIdentity.from_dict(data["run"])
+            from .reaper import RunIdentity
+
+            self._identity = RunIdentity.from_dict(data["run"])
         if data.get("sidecar") and data.get("outer"):
             self._plan_sidecar(DockerHost.from_dict(data["outer"]), data["sidecar"])
         elif data.get("host"):
@@ -284,7 +303,8 @@ class DockerSession:
             with contextlib.suppress(ValueError):
                 signal.signal(signal.SIGTERM, self._old_sigterm)
             self._old_sigterm = None
-        self.wiring.restore()
+        if self._wiring is not None:
+            self._wiring.restore()
 
     def settings_lines(self, verbose: int, *, warnings: bool = True) -> list[str]:
         """Warnings about the settings, and with -v where each non-default one came from."""

@@ -121,15 +121,7 @@ def test_gitlab_service_with_tls_finds_certs_client_by_itself(
     assert "DOCKER_CERT_PATH" not in job("test")["variables"]
     run = run_job("test", engine, labelled, make_agent, busybox_archive)
     assert run.exit_code == 0, str(run)
-    assert re.search(
-        r"^docker: dind tcp://docker:2376 \(engine [^,]+, API [\d.]+, TLS verified\) via "
-        r"DOCKER_HOST; published ports on docker$",
-        run.output,
-        re.M,
-    ), str(run)
-    assert (
-        "docker: note: TLS from /certs/client (found; DOCKER_CERT_PATH is not set)" in run.output
-    ), str(run)
+    assert_tls_from_certs_client(run)
     assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
     remove_and_check(engine, labelled)
 
@@ -163,15 +155,7 @@ def test_a_suite_without_plugin_fixtures_gets_tls_from_certs_client(
     result = passed(run)
     assert result.hosts == {"docker"}, str(run)
     assert "Client sent an HTTP request" not in run.output, str(run)
-    assert re.search(
-        r"^docker: dind tcp://docker:2376 \(engine [^,]+, API [\d.]+, TLS verified\) via "
-        r"DOCKER_HOST; published ports on docker$",
-        run.output,
-        re.M,
-    ), str(run)
-    assert "docker: note: TLS from /certs/client (found; DOCKER_CERT_PATH is not set)" in (
-        run.output
-    )
+    assert_tls_from_certs_client(run)
     remove_and_check(engine, labelled)
 
 
@@ -193,6 +177,19 @@ def test_gitlab_service_with_tls_off_on_2375(
     ), str(run)
     assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
     remove_and_check(engine, labelled)
+
+
+def assert_tls_from_certs_client(run: Any) -> None:
+    """The header of a job that found its TLS material at /certs/client by itself."""
+    assert re.search(
+        r"^docker: dind tcp://docker:2376 \(engine [^,]+, API [\d.]+, TLS verified\) via "
+        r"DOCKER_HOST; published ports on docker$",
+        run.output,
+        re.M,
+    ), str(run)
+    assert (
+        "docker: note: TLS from /certs/client (found; DOCKER_CERT_PATH is not set)" in run.output
+    ), str(run)
 
 
 def remove_and_check(engine: Any, labelled: Labelled) -> None:

@@ -23,7 +23,7 @@ import pytest
 
 from ..conftest import BUSYBOX, DIND
 from .conftest import Labelled
-from .helpers import INNER_TIMEOUT, Agent, Run, socket_gid, started_images
+from .helpers import INNER_TIMEOUT, Agent, Run, leftovers, socket_gid, started_images
 from .plain import diagnosed, passed
 from .project import PLAIN_PROJECT
 
@@ -47,12 +47,7 @@ SIDECAR_LINE = re.compile(
 
 
 def _owned_by_run(engine: Any, run_id: str) -> dict[str, list[str]]:
-    label = f"org.pytest-dockerhost.run={run_id}"
-    return {
-        "containers": [c.name for c in engine.containers.list(all=True, filters={"label": label})],
-        "volumes": [v.name for v in engine.volumes.list(filters={"label": label})],
-        "networks": [n.name for n in engine.networks.list(filters={"label": label})],
-    }
+    return leftovers(engine, f"org.pytest-dockerhost.run={run_id}")
 
 
 def test_dood_as_root_like_a_github_container_job(
