@@ -9,6 +9,7 @@ itself and hands every other one to a real docker-py client, made on first use.
 from __future__ import annotations
 
 import json
+import sys
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,20 @@ class APIError(Exception):
 
 class NotFound(APIError):
     """404: no such container, image, network or volume."""
+
+
+def engine_errors() -> tuple[type[Exception], ...]:
+    """What an Engine API call can raise here, as one family: our transport's errors and
+    ``APIError``, OS errors, and docker-py's and requests' own. Those two are named only
+    when imported: if they are not, none of their errors can have been raised."""
+    found: list[type[Exception]] = [APIError, Failure, OSError]
+    docker_errors = sys.modules.get("docker.errors")
+    if docker_errors is not None:
+        found.append(docker_errors.DockerException)
+    requests_errors = sys.modules.get("requests.exceptions")
+    if requests_errors is not None:
+        found.append(requests_errors.RequestException)
+    return tuple(found)
 
 
 def _filters(filters: Mapping[str, Any] | None) -> str:

@@ -5,6 +5,7 @@ urllib3 tracebacks in every remaining test."""
 from __future__ import annotations
 
 from .endpoint import DockerHost
+from .engine_api import engine_errors
 from .messages import endpoint as say_
 from .messages.failures import explain
 from .probe import probe
@@ -80,7 +81,7 @@ def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
 
     try:
         client = host.outer.client(timeout=5)
-    except Exception as exc:  # docker-py, and requests' errors it lets through
+    except engine_errors() as exc:  # docker-py, and requests' errors it lets through
         return say_.outer_unreachable(host.outer.url, exc)
     try:
         try:
@@ -89,7 +90,7 @@ def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
             return say_.sidecar_removed(host.sidecar_id)
         state = container.attrs.get("State") or {}
         logs = container.logs(tail=lines).decode("utf-8", "replace").rstrip()
-    except Exception as exc:  # requests' ConnectionError when that daemon is gone too
+    except engine_errors() as exc:  # requests' ConnectionError when that daemon is gone too
         return say_.outer_silent(host.outer.url, exc)
     finally:
         client.close()

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, final
 
+from .engine_api import engine_errors
 from .messages import reaper as say_
 
 LABEL_SESSION = "org.testcontainers.session-id"
@@ -84,7 +85,7 @@ def reap(client: Any, session: str) -> Reaped:
                 api.remove_network(ident)
             else:
                 api.remove_volume(ident, force=True)
-        except Exception as exc:  # docker-py's APIError, requests' errors: all reported
+        except engine_errors() as exc:  # docker-py's APIError, requests' errors: all reported
             if not is_not_found(exc):  # Ryuk, or the test itself, was quicker
                 failed.append(say_.could_not_remove(kind, ident, api_text(exc)))
             continue
@@ -111,7 +112,7 @@ def sweep_dead(client: Any, *, here_run: str, everything: bool = False) -> list[
         if not done.failed:
             try:
                 client.api.remove_volume(str(entry["Name"]), force=True)
-            except Exception:  # gone already, or in use: the next sweep retries
+            except engine_errors():  # gone already, or in use: the next sweep retries
                 continue
             removed.append(say_.marker(str(entry["Name"])))
     return removed

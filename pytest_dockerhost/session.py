@@ -168,11 +168,12 @@ class DockerSession:
     def _mark(self, host: DockerHost) -> None:
         """Sweep what killed runs left on this daemon, and record this run for the next."""
         from . import reaper
+        from .engine_api import engine_errors
         from .sidecar.janitor import Owner
 
         try:
             client = host.client(timeout=10)
-        except Exception as exc:  # docker-py's DockerException, requests' errors
+        except engine_errors() as exc:  # docker-py's DockerException, requests' errors
             self.notes.append(say_.reaper_unavailable(exc))
             return
         try:
@@ -180,7 +181,7 @@ class DockerSession:
             owner = Owner.current(self.identity.run_id, host.container_id)
             reaper.mark(client, self.identity, owner.labels(reaper.ROLE_RUN))
             self.marked = True
-        except Exception as exc:  # the daemon said no (a read-only socket proxy, say)
+        except engine_errors() as exc:  # the daemon said no (a read-only socket proxy, say)
             self.notes.append(say_.reaper_unavailable(exc))
         finally:
             client.close()
@@ -190,18 +191,19 @@ class DockerSession:
         if not self.marked or self.host is None or self.lost:
             return  # a daemon that went away is swept by the next run that reaches it
         from . import reaper
+        from .engine_api import engine_errors
 
         self.marked = False
         try:
             client = self.host.client(timeout=30)
-        except Exception as exc:  # the daemon is gone: the next run sweeps
+        except engine_errors() as exc:  # the daemon is gone: the next run sweeps
             self.reaped = reaper.Reaped(failed=(str(exc),))
             return
         try:
             self.reaped = reaper.reap(client, self.identity.session)
             if not self.reaped.failed:
                 client.api.remove_volume(reaper.marker_name(self.identity), force=True)
-        except Exception as exc:  # docker-py's and requests' errors: said, never raised
+        except engine_errors() as exc:  # docker-py's and requests' errors: said, never raised
             self.reaped = reaper.Reaped(failed=(str(exc),))
         finally:
             client.close()

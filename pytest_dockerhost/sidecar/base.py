@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 from ..endpoint import DockerHost
+from ..engine_api import engine_errors
 from ..messages import sidecar as say_
 from ..url import TLSConfig
 from .janitor import Owner, api_text
@@ -183,7 +184,7 @@ class SidecarBase:
             return ""
         try:
             raw = self.client.api.logs(self.container_id, tail=LOG_LINES)
-        except Exception:
+        except engine_errors():
             return ""
         text = raw.decode("utf-8", "replace").rstrip() if isinstance(raw, bytes) else str(raw)
         if not text:

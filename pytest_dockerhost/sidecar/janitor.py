@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, final
 
+from ..engine_api import engine_errors
+
 LABEL = "org.pytest-dockerhost"
 L_RUN = f"{LABEL}.run"
 L_ROLE = f"{LABEL}.role"  # sidecar, volume, network, cache
@@ -93,7 +95,7 @@ def owner_alive(labels: dict[str, str], client: Any, here: Owner) -> bool:
         # The owner ran in another container on this daemon: alive while that one runs.
         try:
             other = client.api.inspect_container(container)
-        except Exception as exc:  # docker.errors.NotFound, or the daemon is gone
+        except engine_errors() as exc:  # docker.errors.NotFound, or the daemon is gone
             return not is_not_found(exc)
         return bool((other.get("State") or {}).get("Running"))
     if not same_place:

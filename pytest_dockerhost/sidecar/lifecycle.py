@@ -16,6 +16,7 @@ import threading
 import time
 
 from .. import certs
+from ..engine_api import APIError, engine_errors
 from ..errors import SidecarError
 from ..messages import sidecar as say_
 from .base import Started
@@ -146,7 +147,7 @@ class Sidecar(Reuse, Readiness):
             )
             try:
                 container = client.api.create_container_from(body, name)
-            except Exception as exc:
+            except engine_errors() as exc:
                 if fallback is not None and refused_capabilities(api_text(exc)):
                     self.fallbacks.append(fallback.fallback)
                     continue
@@ -160,7 +161,7 @@ class Sidecar(Reuse, Readiness):
                 client.api.put_archive(self.container_id, "/", server_tar(material))
             try:
                 client.api.start(self.container_id)
-            except Exception as exc:
+            except engine_errors() as exc:
                 if fallback is not None and refused_capabilities(api_text(exc)):
                     remove_container(client.api, self.container_id)
                     self.container_id = None
@@ -205,7 +206,7 @@ class Sidecar(Reuse, Readiness):
         image = self.spec.image
         try:
             return str(api.inspect_image(image)["Id"])
-        except Exception as exc:
+        except engine_errors() as exc:
             if not is_not_found(exc):
                 raise SidecarError(self._api_error(say_.inspect_image(image), exc)) from None
         self.say(say_.pulling(image, self.outer.url))
@@ -213,13 +214,13 @@ class Sidecar(Reuse, Readiness):
         try:
             for event in api.pull(image, stream=True, decode=True):
                 if "error" in event:
-                    raise RuntimeError(event.get("error"))
+                    raise APIError(500, str(event.get("error")))
                 status = str(event.get("status", ""))
                 if status and status != last and "Downloading" not in status:
                     last = status
                     self.say(f"docker:   {event.get('id', '')} {status}".rstrip())
             return str(api.inspect_image(image)["Id"])
-        except Exception as exc:
+        except engine_errors() as exc:
             raise SidecarError(
                 say_.pull_failed(image, self.spec.image_source, self.outer.url, api_text(exc))
             ) from None
@@ -229,7 +230,7 @@ class Sidecar(Reuse, Readiness):
         for image in self.spec.preload:
             try:
                 self.client.api.inspect_image(image)
-            except Exception as exc:
+            except engine_errors() as exc:
                 raise SidecarError(
                     preload_missing(image, self.spec.preload_source, self.outer, exc)
                 ) from None

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from ..endpoint import DockerHost
+from ..engine_api import APIError, engine_errors
 from ..errors import SidecarError
 from ..messages import sidecar as say_
 from .janitor import api_text, is_not_found
@@ -24,7 +25,7 @@ def preload(
         for image in images:
             try:
                 outer_id = str(outer_client.api.inspect_image(image)["Id"])
-            except Exception as exc:
+            except engine_errors() as exc:
                 raise SidecarError(preload_missing(image, source, inner.outer, exc)) from None
             with contextlib.suppress(Exception):
                 if str(inner_client.api.inspect_image(image)["Id"]) == outer_id:
@@ -34,8 +35,8 @@ def preload(
                 stream = outer_client.api.get_image(image, chunk_size=1024 * 1024)
                 for event in inner_client.api.load_image(stream):
                     if isinstance(event, dict) and event.get("error"):
-                        raise RuntimeError(event["error"])
-            except Exception as exc:
+                        raise APIError(500, str(event["error"]))
+            except engine_errors() as exc:
                 raise SidecarError(say_.preload_failed(image, api_text(exc))) from None
             say(say_.preloaded(image, time.monotonic() - t0))
             copied.append(image)

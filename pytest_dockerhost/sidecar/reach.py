@@ -6,6 +6,7 @@ import socket
 import time
 
 from .. import network
+from ..engine_api import engine_errors
 from ..errors import SidecarError
 from ..messages import sidecar as say_
 from .base import SidecarBase
@@ -20,7 +21,7 @@ class Reach(SidecarBase):
         if self.outer.in_container and parsed.is_unix and self.outer.container_id:
             try:
                 me = self.client.api.inspect_container(self.outer.container_id)
-            except Exception:
+            except engine_errors():
                 me = None  # not a container of this daemon
             if me is not None:
                 mode = str((me.get("HostConfig") or {}).get("NetworkMode") or "")
@@ -37,7 +38,7 @@ class Reach(SidecarBase):
     def _cgroup_version(self) -> str:
         try:
             return str(self.client.api.info().get("CgroupVersion") or "1")
-        except Exception:
+        except engine_errors():
             return "1"
 
     def _connect_self(self) -> None:
@@ -51,7 +52,7 @@ class Reach(SidecarBase):
             return
         try:
             api.connect_container_to_network(me, self.network)
-        except Exception as exc:
+        except engine_errors() as exc:
             raise SidecarError(self._api_error(say_.connect_self(me, self.network), exc)) from None
         self._connected_self = True
 
