@@ -11,13 +11,50 @@ from __future__ import annotations
 import json
 import sys
 import urllib.parse
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .transport import Failure, request
 
 if TYPE_CHECKING:
     from .endpoint import DockerHost
+
+
+# The Engine API's answers: JSON objects, as docker-py's low-level client returns them.
+JSON = dict[str, Any]
+
+
+class EngineAPILike(Protocol):
+    """What the janitor, the reaper and preloads call on ``client.api``: docker-py's
+    ``APIClient`` and ``EngineAPI`` alike."""
+
+    def containers(
+        self, all: bool = ..., filters: Mapping[str, Any] | None = ...
+    ) -> list[JSON]: ...
+    def networks(
+        self, names: list[str] | None = ..., filters: Mapping[str, Any] | None = ...
+    ) -> list[JSON]: ...
+    def volumes(self, filters: Mapping[str, Any] | None = ...) -> JSON: ...
+    def inspect_container(self, container: str) -> JSON: ...
+    def inspect_image(self, image: str) -> JSON: ...
+    def inspect_network(self, net_id: str) -> JSON: ...
+    def create_volume(self, name: str, labels: Mapping[str, str] | None = ...) -> JSON: ...
+    def remove_container(self, container: str, force: bool = ..., v: bool = ...) -> None: ...
+    def remove_network(self, net_id: str) -> None: ...
+    def remove_volume(self, name: str, force: bool = ...) -> None: ...
+    def disconnect_container_from_network(
+        self, container: str, net_id: str, force: bool = ...
+    ) -> None: ...
+    def get_image(self, image: str, chunk_size: int = ...) -> Iterator[bytes]: ...
+    def load_image(self, data: Iterable[bytes]) -> Iterator[JSON]: ...
+
+
+class EngineClientLike(Protocol):
+    """A docker-py ``DockerClient``, or ``EngineClient``: what has an ``api``."""
+
+    @property
+    def api(self) -> EngineAPILike: ...
+    def close(self) -> None: ...
 
 
 class APIError(Exception):
@@ -104,44 +141,49 @@ class EngineAPI:
         except ValueError:
             return reply.body
 
-    def containers(self, all: bool = False, filters: Mapping[str, Any] | None = None) -> Any:
+    def containers(self, all: bool = False, filters: Mapping[str, Any] | None = None) -> list[JSON]:
         query = {"all": "1" if all else "0", "filters": _filters(filters)}
-        return self._call("GET", "/containers/json", query=query) or []
+        return cast("list[JSON]", self._call("GET", "/containers/json", query=query) or [])
 
     def networks(
         self, names: list[str] | None = None, filters: Mapping[str, Any] | None = None
-    ) -> Any:
+    ) -> list[JSON]:
         wanted = dict(filters or {})
         if names:
             wanted["name"] = names
-        return self._call("GET", "/networks", query={"filters": _filters(wanted)}) or []
+        found = self._call("GET", "/networks", query={"filters": _filters(wanted)})
+        return cast("list[JSON]", found or [])
 
-    def volumes(self, filters: Mapping[str, Any] | None = None) -> Any:
-        return self._call("GET", "/volumes", query={"filters": _filters(filters)}) or {}
+    def volumes(self, filters: Mapping[str, Any] | None = None) -> JSON:
+        return cast(JSON, self._call("GET", "/volumes", query={"filters": _filters(filters)}) or {})
 
-    def inspect_image(self, image: str) -> Any:
-        return self._call("GET", f"/images/{urllib.parse.quote(image, safe='/:@')}/json")
+    def inspect_image(self, image: str) -> JSON:
+        return cast(
+            JSON, self._call("GET", f"/images/{urllib.parse.quote(image, safe='/:@')}/json")
+        )
 
-    def inspect_container(self, container: str) -> Any:
-        return self._call("GET", f"/containers/{urllib.parse.quote(container)}/json")
+    def inspect_container(self, container: str) -> JSON:
+        return cast(JSON, self._call("GET", f"/containers/{urllib.parse.quote(container)}/json"))
 
-    def info(self) -> Any:
-        return self._call("GET", "/info")
+    def info(self) -> JSON:
+        return cast(JSON, self._call("GET", "/info"))
 
-    def create_volume(self, name: str, labels: Mapping[str, str] | None = None) -> Any:
+    def create_volume(self, name: str, labels: Mapping[str, str] | None = None) -> JSON:
         body = json.dumps({"Name": name, "Labels": dict(labels or {})}).encode()
-        return self._call("POST", "/volumes/create", body=body, content_type="application/json")
+        made = self._call("POST", "/volumes/create", body=body, content_type="application/json")
+        return cast(JSON, made)
 
-    def create_container_from(self, config: Mapping[str, Any], name: str) -> Any:
+    def create_container_from(self, config: Mapping[str, Any], name: str) -> JSON:
         """POST /containers/create with an Engine API body (not docker-py's keywords)."""
         body = json.dumps(config).encode()
-        return self._call(
+        made = self._call(
             "POST",
             "/containers/create",
             query={"name": name},
             body=body,
             content_type="application/json",
         )
+        return cast(JSON, made)
 
     def put_archive(self, container: str, path: str, data: bytes) -> bool:
         self._call(
@@ -155,6 +197,30 @@ class EngineAPI:
 
     def start(self, container: str) -> None:
         self._call("POST", f"/containers/{urllib.parse.quote(container)}/start")
+
+    # The rest of what the janitor and preloads use: docker-py's own calls.
+    def inspect_network(self, net_id: str) -> JSON:
+        return dict(self._fallback().api.inspect_network(net_id))
+
+    def remove_container(self, container: str, force: bool = False, v: bool = False) -> None:
+        self._fallback().api.remove_container(container, force=force, v=v)
+
+    def remove_network(self, net_id: str) -> None:
+        self._fallback().api.remove_network(net_id)
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        self._fallback().api.remove_volume(name, force=force)
+
+    def disconnect_container_from_network(
+        self, container: str, net_id: str, force: bool = False
+    ) -> None:
+        self._fallback().api.disconnect_container_from_network(container, net_id, force=force)
+
+    def get_image(self, image: str, chunk_size: int = 2097152) -> Iterator[bytes]:
+        return iter(self._fallback().api.get_image(image, chunk_size=chunk_size))
+
+    def load_image(self, data: Iterable[bytes]) -> Iterator[JSON]:
+        return iter(self._fallback().api.load_image(data))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._fallback().api, name)

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, final
 
-from .engine_api import engine_errors
+from .engine_api import EngineClientLike, engine_errors
 from .messages import reaper as say_
 
 LABEL_SESSION = "org.testcontainers.session-id"
@@ -60,13 +60,13 @@ def marker_name(identity: RunIdentity) -> str:
     return MARKER_PREFIX + identity.run_id
 
 
-def mark(client: Any, identity: RunIdentity, owner_labels: dict[str, str]) -> None:
+def mark(client: EngineClientLike, identity: RunIdentity, owner_labels: dict[str, str]) -> None:
     """Record this run on the daemon, with its owner, so that a later run can tell."""
     labels = {**owner_labels, LABEL_SESSION: identity.session}
     client.api.create_volume(marker_name(identity), labels=labels)
 
 
-def reap(client: Any, session: str) -> Reaped:
+def reap(client: EngineClientLike, session: str) -> Reaped:
     """Remove every container, network and volume labelled with ``session``."""
     from .sidecar.janitor import api_text, is_not_found, labelled_resources
 
@@ -93,7 +93,7 @@ def reap(client: Any, session: str) -> Reaped:
     return Reaped(tuple(removed), tuple(failed))
 
 
-def sweep_dead(client: Any, *, here_run: str, everything: bool = False) -> list[str]:
+def sweep_dead(client: EngineClientLike, *, here_run: str, everything: bool = False) -> list[str]:
     """Reap the sessions of runs whose owner is gone (kill -9, an aborted CI job); with
     ``everything``, of every run. Never a live run's: unknown counts as alive."""
     from .sidecar.janitor import L_ROLE, L_RUN, Owner, owner_alive

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, final
 
-from ..engine_api import engine_errors
+from ..engine_api import EngineAPILike, EngineClientLike, engine_errors
 
 LABEL = "org.pytest-dockerhost"
 L_RUN = f"{LABEL}.run"
@@ -86,7 +86,7 @@ class Owner:
         )
 
 
-def owner_alive(labels: dict[str, str], client: Any, here: Owner) -> bool:
+def owner_alive(labels: dict[str, str], client: EngineClientLike, here: Owner) -> bool:
     """Is the run that made a resource still alive? Unknown counts as alive: never remove
     what might be in use."""
     container = labels.get(L_OWNER_CONTAINER, "")
@@ -130,13 +130,13 @@ def api_text(exc: Exception) -> str:
     return text if len(text) <= 600 else text[:597] + "..."
 
 
-def remove_container(api: Any, container_id: str) -> None:
+def remove_container(api: EngineAPILike, container_id: str) -> None:
     # Anonymous volumes the image declares (VOLUME ...) go with it: v=True.
     with contextlib.suppress(Exception):
         api.remove_container(container_id, force=True, v=True)
 
 
-def remove_network(api: Any, name: str) -> None:
+def remove_network(api: EngineAPILike, name: str) -> None:
     with contextlib.suppress(Exception):
         info = api.inspect_network(name)
         for endpoint in info.get("Containers") or {}:
@@ -145,7 +145,7 @@ def remove_network(api: Any, name: str) -> None:
         api.remove_network(name)
 
 
-def remove_labelled(client: Any, labels: dict[str, str]) -> None:
+def remove_labelled(client: EngineClientLike, labels: dict[str, str]) -> None:
     """The volume and network that belong with a sidecar's labels (its run)."""
     run = labels.get(L_RUN)
     if run:
@@ -156,7 +156,7 @@ def remove_labelled(client: Any, labels: dict[str, str]) -> None:
 
 
 def labelled_resources(
-    client: Any, label: str = L_RUN
+    client: EngineClientLike, label: str = L_RUN
 ) -> Iterator[tuple[str, str, dict[str, str]]]:
     """(kind, id or name, labels) of every container, network and volume with ``label``."""
     api = client.api
@@ -168,7 +168,7 @@ def labelled_resources(
         yield "volume", str(entry["Name"]), dict(entry.get("Labels") or {})
 
 
-def remove_resource(api: Any, kind: str, ident: str) -> None:
+def remove_resource(api: EngineAPILike, kind: str, ident: str) -> None:
     if kind == "container":
         remove_container(api, ident)
     elif kind == "network":
@@ -178,7 +178,7 @@ def remove_resource(api: Any, kind: str, ident: str) -> None:
             api.remove_volume(ident, force=True)
 
 
-def sweep(client: Any, *, here: Owner) -> list[str]:
+def sweep(client: EngineClientLike, *, here: Owner) -> list[str]:
     """Remove what runs whose owner is gone left behind (kill -9, a crashed CI job). Never a
     live run's resources, never a kept (reused) sidecar, never a cache volume."""
     removed: list[str] = []
@@ -194,7 +194,7 @@ def sweep(client: Any, *, here: Owner) -> list[str]:
     return removed
 
 
-def remove_run(client: Any, run_id: str) -> list[str]:
+def remove_run(client: EngineClientLike, run_id: str) -> list[str]:
     """Remove every container, network and volume of one run (its owner's final cleanup)."""
     removed: list[str] = []
     found = list(labelled_resources(client, f"{L_RUN}={run_id}"))
@@ -206,7 +206,7 @@ def remove_run(client: Any, run_id: str) -> list[str]:
     return removed
 
 
-def cleanup(client: Any, *, everything: bool, kept: bool, cache: bool) -> list[str]:
+def cleanup(client: EngineClientLike, *, everything: bool, kept: bool, cache: bool) -> list[str]:
     """``python -m pytest_dockerhost cleanup``: what dead runs left behind; with ``kept`` also
     sidecars kept by --docker-sidecar-reuse, with ``everything`` also live runs', with
     ``cache`` also named cache volumes."""

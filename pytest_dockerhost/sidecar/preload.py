@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
 
 from ..endpoint import DockerHost
-from ..engine_api import APIError, engine_errors
+from ..engine_api import APIError, EngineClientLike, engine_errors
 from ..errors import SidecarError
 from ..messages import sidecar as say_
 from .janitor import api_text, is_not_found
@@ -15,7 +14,12 @@ from .spec import Say
 
 
 def preload(
-    outer_client: Any, inner: DockerHost, images: tuple[str, ...], *, source: str, say: Say
+    outer_client: EngineClientLike,
+    inner: DockerHost,
+    images: tuple[str, ...],
+    *,
+    source: str,
+    say: Say,
 ) -> list[str]:
     """Copy ``images`` from the outer daemon into the sidecar: a streamed save -> load, so
     nothing is buffered whole; images the sidecar already has (same id) are skipped."""
