@@ -68,7 +68,7 @@ def mark(client: EngineClientLike, identity: RunIdentity, owner_labels: dict[str
 
 def reap(client: EngineClientLike, session: str) -> Reaped:
     """Remove every container, network and volume labelled with ``session``."""
-    from .sidecar.janitor import api_text, is_not_found, labelled_resources
+    from .sidecar.janitor import api_text, is_not_found, labelled_resources, remove_now
 
     removed: list[str] = []
     failed: list[str] = []
@@ -79,12 +79,7 @@ def reap(client: EngineClientLike, session: str) -> Reaped:
         if ident.startswith(MARKER_PREFIX):
             continue  # the run's own record: its owner removes it last
         try:
-            if kind == "container":
-                api.remove_container(ident, force=True, v=True)
-            elif kind == "network":
-                api.remove_network(ident)
-            else:
-                api.remove_volume(ident, force=True)
+            remove_now(api, kind, ident)
         except engine_errors() as exc:  # docker-py's APIError, requests' errors: all reported
             if not is_not_found(exc):  # Ryuk, or the test itself, was quicker
                 failed.append(say_.could_not_remove(kind, ident, api_text(exc)))

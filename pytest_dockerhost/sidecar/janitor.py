@@ -168,14 +168,25 @@ def labelled_resources(
         yield "volume", str(entry["Name"]), dict(entry.get("Labels") or {})
 
 
-def remove_resource(api: EngineAPILike, kind: str, ident: str) -> None:
+def remove_now(api: EngineAPILike, kind: str, ident: str) -> None:
+    """Remove one container (with its anonymous volumes), network or volume; raises what
+    the engine said."""
     if kind == "container":
-        remove_container(api, ident)
+        api.remove_container(ident, force=True, v=True)
     elif kind == "network":
-        remove_network(api, ident)
+        api.remove_network(ident)
     else:
-        with contextlib.suppress(Exception):
-            api.remove_volume(ident, force=True)
+        api.remove_volume(ident, force=True)
+
+
+def remove_resource(api: EngineAPILike, kind: str, ident: str) -> None:
+    """``remove_now`` for a sweep: a network loses its endpoints first, and what cannot go
+    now is left for the next sweep."""
+    if kind == "network":
+        remove_network(api, ident)
+        return
+    with contextlib.suppress(*engine_errors()):
+        remove_now(api, kind, ident)
 
 
 def sweep(client: EngineClientLike, *, here: Owner) -> list[str]:
