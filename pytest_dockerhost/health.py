@@ -4,6 +4,8 @@ urllib3 tracebacks in every remaining test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from .endpoint import DockerHost
 from .engine_api import engine_errors
 from .messages import endpoint as say_
@@ -32,17 +34,20 @@ _UNREACHABLE_TEXT = (
 )
 
 
-def unreachable(exc: BaseException | None) -> bool:
-    """True when ``exc`` (or its chain) says the client could not reach a usable daemon."""
-    if looks_like_lost_connection(exc):
-        return True
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc``, then what caused it, and so on (each once)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if any(text in str(exc) for text in _UNREACHABLE_TEXT):
-            return True
+        yield exc
         exc = exc.__cause__ or exc.__context__
-    return False
+
+
+def unreachable(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or its chain) says the client could not reach a usable daemon."""
+    return looks_like_lost_connection(exc) or any(
+        text in str(link) for link in _chain(exc) for text in _UNREACHABLE_TEXT
+    )
 
 
 def unreachable_text(text: str) -> bool:
@@ -52,15 +57,12 @@ def unreachable_text(text: str) -> bool:
 
 def looks_like_lost_connection(exc: BaseException | None) -> bool:
     """True when ``exc`` or anything in its chain is a connection-level failure."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if type(exc).__name__ in _CONNECTION_ERRORS:
-            return True
-        if "Connection aborted" in str(exc) or "Connection refused" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    return any(
+        type(link).__name__ in _CONNECTION_ERRORS
+        or "Connection aborted" in str(link)
+        or "Connection refused" in str(link)
+        for link in _chain(exc)
+    )
 
 
 def endpoint_gone(host: DockerHost, timeout: float = 1.5) -> str:

@@ -14,6 +14,7 @@ import pytest
 
 from .options import register as register_options
 from .settings import Settings
+from .usage import DOCKER_FIXTURES
 
 if TYPE_CHECKING:
     import docker
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from .endpoint import DockerHost
     from .session import DockerSession
 
-DOCKER_FIXTURES = frozenset({"docker_host", "docker_client", "docker_env"})
 _SESSION: pytest.StashKey[DockerSession] = pytest.StashKey()
 _MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
 _WORKER_KEY = "pytest_dockerhost"

@@ -13,7 +13,7 @@ same things when its connection closes; each side tolerates what the other remov
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, final
 
 from .engine_api import EngineClientLike, engine_errors
@@ -50,7 +50,8 @@ class Reaped:
     """What the end-of-run removal did, for the terminal summary."""
 
     removed: tuple[str, ...] = ()
-    failed: tuple[str, ...] = field(default_factory=tuple)
+    failed: tuple[str, ...] = ()
+    retired: bool = False  # the run's marker went too: nothing of it is left on record
 
 
 MARKER_PREFIX = "pytest-dockerhost-run-"
@@ -88,6 +89,23 @@ def reap(client: EngineClientLike, session: str) -> Reaped:
     return Reaped(tuple(removed), tuple(failed))
 
 
+def retire(client: EngineClientLike, session: str, marker: str) -> Reaped:
+    """Reap ``session``, then remove its run's marker, unless something would not go (the
+    marker keeps it on record for the next sweep)."""
+    from .sidecar.janitor import api_text, is_not_found
+
+    done = reap(client, session)
+    if done.failed:
+        return done
+    try:
+        client.api.remove_volume(marker, force=True)
+    except engine_errors() as exc:
+        if not is_not_found(exc):  # in use: the next sweep retries
+            why = say_.could_not_remove("volume", marker, api_text(exc))
+            return Reaped(done.removed, (why,))
+    return Reaped(done.removed, retired=True)
+
+
 def sweep_dead(client: EngineClientLike, *, here_run: str, everything: bool = False) -> list[str]:
     """Reap the sessions of runs whose owner is gone (kill -9, an aborted CI job); with
     ``everything``, of every run. Never a live run's: unknown counts as alive."""
@@ -102,12 +120,8 @@ def sweep_dead(client: EngineClientLike, *, here_run: str, everything: bool = Fa
             continue
         if not everything and owner_alive(labels, client, here):
             continue
-        done = reap(client, labels[LABEL_SESSION])
+        done = retire(client, labels[LABEL_SESSION], str(entry["Name"]))
         removed.extend(done.removed)
-        if not done.failed:
-            try:
-                client.api.remove_volume(str(entry["Name"]), force=True)
-            except engine_errors():  # gone already, or in use: the next sweep retries
-                continue
+        if done.retired:
             removed.append(say_.marker(str(entry["Name"])))
     return removed

@@ -169,12 +169,13 @@ class DockerSession:
         """Sweep what killed runs left on this daemon, and record this run for the next."""
         from . import reaper
         from .engine_api import engine_errors
+        from .messages.reaper import unavailable
         from .sidecar.janitor import Owner
 
         try:
             client = host.client(timeout=10)
         except engine_errors() as exc:  # docker-py's DockerException, requests' errors
-            self.notes.append(say_.reaper_unavailable(exc))
+            self.notes.append(unavailable(exc))
             return
         try:
             self.swept = reaper.sweep_dead(client, here_run=self.identity.run_id)
@@ -182,7 +183,7 @@ class DockerSession:
             reaper.mark(client, self.identity, owner.labels(reaper.ROLE_RUN))
             self.marked = True
         except engine_errors() as exc:  # the daemon said no (a read-only socket proxy, say)
-            self.notes.append(say_.reaper_unavailable(exc))
+            self.notes.append(unavailable(exc))
         finally:
             client.close()
 
@@ -200,9 +201,9 @@ class DockerSession:
             self.reaped = reaper.Reaped(failed=(str(exc),))
             return
         try:
-            self.reaped = reaper.reap(client, self.identity.session)
-            if not self.reaped.failed:
-                client.api.remove_volume(reaper.marker_name(self.identity), force=True)
+            self.reaped = reaper.retire(
+                client, self.identity.session, reaper.marker_name(self.identity)
+            )
         except engine_errors() as exc:  # docker-py's and requests' errors: said, never raised
             self.reaped = reaper.Reaped(failed=(str(exc),))
         finally:
@@ -215,10 +216,6 @@ class DockerSession:
             return  # our own start-up imported docker-py: the watch calls back into it
         with contextlib.suppress(DockerHostError):
             self.require()
-
-    @property
-    def resolved(self) -> bool:
-        return not self.needs_start
 
     @property
     def settled(self) -> bool:

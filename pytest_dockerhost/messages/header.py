@@ -80,11 +80,5 @@ def marker() -> str:
     )
 
 
-def reaper_unavailable(exc: object) -> str:
-    from .reaper import unavailable
-
-    return unavailable(exc)
-
-
 def internal_error(exc: BaseException) -> str:
     return f"resolving the endpoint failed: {type(exc).__name__}: {exc}"
