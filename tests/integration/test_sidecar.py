@@ -6,7 +6,6 @@ container, network or volume with the plugin's labels may outlive the run that m
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -53,14 +52,9 @@ def _labelled(engine: Any) -> dict[tuple[str, str], dict[str, str]]:
 
 
 def _remove(engine: Any, kind: str, ident: str) -> None:
-    api = engine.api
-    with contextlib.suppress(Exception):
-        if kind == "container":
-            api.remove_container(ident, force=True, v=True)
-        elif kind == "network":
-            api.remove_network(ident)
-        else:
-            api.remove_volume(ident, force=True)
+    from pytest_dockerhost.sidecar.janitor import remove_resource
+
+    remove_resource(engine.api, kind, ident)  # best effort: the test already names it
 
 
 @pytest.fixture(scope="session")
