@@ -65,14 +65,13 @@ def cleanup(argv: Sequence[str]) -> int:
     if resolution.host is None:
         print(say_.bad_setting(resolution.error), file=sys.stderr)
         return 1
-    from .reaper import sweep_dead
-    from .sidecar import cleanup as remove_leftovers
+    from .claim import cleanup_command
 
     client = resolution.host.client(timeout=60)
     try:
-        # What killed runs' tests left (testcontainers' session label), then our sidecars.
-        removed = sweep_dead(client, here_run="", everything=args.all)
-        removed += remove_leftovers(client, everything=args.all, kept=args.kept, cache=args.cache)
+        removed = cleanup_command(
+            client, resolution.host, everything=args.all, kept=args.kept, cache=args.cache
+        )
     finally:
         client.close()
     for line in removed:

@@ -198,19 +198,21 @@ class EngineAPI:
     def start(self, container: str) -> None:
         self._call("POST", f"/containers/{urllib.parse.quote(container)}/start")
 
-    # The rest of what the janitor and preloads use: docker-py's own calls.
     def inspect_network(self, net_id: str) -> JSON:
-        return dict(self._fallback().api.inspect_network(net_id))
+        return cast(JSON, self._call("GET", f"/networks/{urllib.parse.quote(net_id)}"))
 
     def remove_container(self, container: str, force: bool = False, v: bool = False) -> None:
-        self._fallback().api.remove_container(container, force=force, v=v)
+        query = {"force": "1" if force else "0", "v": "1" if v else "0"}
+        self._call("DELETE", f"/containers/{urllib.parse.quote(container)}", query=query)
 
     def remove_network(self, net_id: str) -> None:
-        self._fallback().api.remove_network(net_id)
+        self._call("DELETE", f"/networks/{urllib.parse.quote(net_id)}")
 
     def remove_volume(self, name: str, force: bool = False) -> None:
-        self._fallback().api.remove_volume(name, force=force)
+        query = {"force": "1" if force else "0"}
+        self._call("DELETE", f"/volumes/{urllib.parse.quote(name)}", query=query)
 
+    # The rest of what the janitor and preloads use: docker-py's own calls.
     def disconnect_container_from_network(
         self, container: str, net_id: str, force: bool = False
     ) -> None:
@@ -247,3 +249,11 @@ class EngineClient:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real(), name)
+
+
+def open_client(host: DockerHost, timeout: float) -> EngineClientLike:
+    """A client for the few calls above without importing docker-py (ssh:// needs it)."""
+    if host.url.startswith("ssh://"):
+        client: EngineClientLike = host.client(timeout=timeout)
+        return client
+    return EngineClient(host, timeout)

@@ -16,6 +16,9 @@ MODES: tuple[Mode, ...] = ("auto", "dood", "dind", "sidecar")
 RESOLVE_WHEN = ("auto", "always", "marked")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_SIDECAR_IMAGE = "docker:dind"
+DEFAULT_LEASE = 60.0  # seconds a run's claim on the daemon lasts unrenewed
+DEFAULT_KEEP_FOR = 24 * 3600.0  # seconds a kept sidecar lives after it was made
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 CI_VARIABLES = ("CI", "JENKINS_URL", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE", "TF_BUILD")
 
 TRUE_WORDS = ("1", "true", "yes", "on", "y", "t")
@@ -44,6 +47,20 @@ def parse_timeout(raw: str) -> float:
         raise ValueError(say_.SECONDS) from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError(say_.POSITIVE_SECONDS)
+    return value
+
+
+def parse_duration(raw: str) -> float:
+    """Seconds, or a number with a unit: 90, 90s, 30m, 24h, 7d."""
+    text = raw.strip().lower()
+    factor = _UNITS.get(text[-1:], 0.0) if text else 0.0
+    number = text[:-1] if factor else text
+    try:
+        value = float(number) * (factor or 1.0)
+    except ValueError:
+        raise ValueError(say_.DURATION) from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(say_.DURATION)
     return value
 
 

@@ -18,6 +18,7 @@ from typing import Any, final
 
 from .engine_api import EngineClientLike, engine_errors
 from .messages import reaper as say_
+from .ownership import L_ROLE, L_RUN, Judge
 
 LABEL_SESSION = "org.testcontainers.session-id"
 ROLE_RUN = "run"
@@ -106,22 +107,21 @@ def retire(client: EngineClientLike, session: str, marker: str) -> Reaped:
     return Reaped(done.removed, retired=True)
 
 
-def sweep_dead(client: EngineClientLike, *, here_run: str, everything: bool = False) -> list[str]:
-    """Reap the sessions of runs whose owner is gone (kill -9, an aborted CI job); with
-    ``everything``, of every run. Never a live run's: unknown counts as alive."""
-    from .sidecar.janitor import L_ROLE, L_RUN, Owner, owner_alive
+def sweep_dead(client: EngineClientLike, judge: Judge, *, everything: bool = False) -> list[str]:
+    """Reap the sessions of runs whose owner is gone (kill -9, an aborted CI job), then
+    sweep what else they labelled; with ``everything``, reap every other run's session.
+    Never a live run's: see ``ownership`` for how that is proved."""
+    from .sidecar.janitor import sweep
 
-    here = Owner.current(here_run, None)
     removed: list[str] = []
     markers = client.api.volumes(filters={"label": f"{L_ROLE}={ROLE_RUN}"}).get("Volumes") or []
     for entry in markers:
         labels = dict(entry.get("Labels") or {})
-        if labels.get(L_RUN) == here_run or LABEL_SESSION not in labels:
+        if labels.get(L_RUN) == judge.here.run_id or LABEL_SESSION not in labels:
             continue
-        if not everything and owner_alive(labels, client, here):
+        if not everything and judge.alive(labels):
             continue
-        done = retire(client, labels[LABEL_SESSION], str(entry["Name"]))
-        removed.extend(done.removed)
-        if done.retired:
-            removed.append(say_.marker(str(entry["Name"])))
+        # The run's marker and lease are bookkeeping, not leftovers: they go unnamed.
+        removed.extend(retire(client, labels[LABEL_SESSION], str(entry["Name"])).removed)
+    removed.extend(sweep(client, judge))
     return removed

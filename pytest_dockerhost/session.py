@@ -14,6 +14,7 @@ from .messages import header as say_
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .claim import Claim
     from .endpoint import DockerHost
     from .reaper import Reaped, RunIdentity
     from .resolution import Resolution
@@ -41,10 +42,11 @@ class DockerSession:
         self.shown = False  # the endpoint's header line has been printed
         self.deferred = False  # activation waits for the xdist controller's endpoint
         self._busy = False  # resolving or starting the sidecar right now
+        self.finished = False  # the owner's end-of-run cleanup has begun: start nothing new
         self.collecting = False  # between pytest_collection and its finish
         self.module_cache: dict[str, bool] = {}  # module name -> imports docker/testcontainers
         self._identity: RunIdentity | None = None  # xdist workers take the controller's
-        self.marked = False  # this run is recorded on the daemon for the reaper
+        self.claim: Claim | None = None  # the owner's lease, sweep and reaper on the daemon
         self.reaped: Reaped | None = None
         self.swept: list[str] = []  # what killed runs left, removed at this run's start
         self.notes: list[str] = []  # the reaper's warnings, for the terminal summary
@@ -105,14 +107,12 @@ class DockerSession:
             return
         owner = run_data is None
         if owner:
-            run = Run.new(outer.container_id, self.identity.run_id)
+            self._claim(outer, reap=False)  # the sidecar's resources live on the outer daemon
+            assert self.claim is not None
+            run = Run.new(self.claim.owner)
         else:
             run = Run.from_dict(run_data or {})
         self.sidecar = SharedSidecar(run, outer, spec, owner=owner, say=self._say)
-        if owner:
-            # Last resorts for the owner: atexit, and SIGTERM (a CI abort) as Ctrl-C.
-            atexit.register(self.close)
-            self._trap_sigterm()
 
     def _say(self, text: str) -> None:
         if self.say is not None:
@@ -163,57 +163,50 @@ class DockerSession:
         self.wiring.apply(host, disable_ryuk=host.outer is not None)
         self.wiring.set_session(self.identity.session)
         if not self.adopted and host.outer is None and self.settings.reap.value:
-            self._mark(host)  # a sidecar's removal reaps everything in it instead
+            self._claim(host, reap=True)  # a sidecar's removal reaps everything in it instead
 
-    def _mark(self, host: DockerHost) -> None:
-        """Sweep what killed runs left on this daemon, and record this run for the next."""
-        from . import reaper
-        from .engine_api import engine_errors
-        from .messages.reaper import unavailable
-        from .sidecar.janitor import Owner
+    def _claim(self, host: DockerHost, *, reap: bool) -> None:
+        """Lease the daemon, sweep what dead runs left there, and record this run."""
+        from .claim import Claim
 
-        try:
-            client = host.client(timeout=10)
-        except engine_errors() as exc:  # docker-py's DockerException, requests' errors
-            self.notes.append(unavailable(exc))
-            return
-        try:
-            self.swept = reaper.sweep_dead(client, here_run=self.identity.run_id)
-            owner = Owner.current(self.identity.run_id, host.container_id)
-            reaper.mark(client, self.identity, owner.labels(reaper.ROLE_RUN))
-            self.marked = True
-        except engine_errors() as exc:  # the daemon said no (a read-only socket proxy, say)
-            self.notes.append(unavailable(exc))
-        finally:
-            client.close()
+        self.claim = Claim(host, self.identity, lease=self.settings.lease.value, reap=reap)
+        self.claim.take()
+        # Last resorts for the owner: atexit, and SIGTERM (a CI abort) as Ctrl-C.
+        atexit.register(self.close)
+        self._trap_sigterm()
+        self.swept = self.claim.swept
+        self.notes.extend(self.claim.notes)
 
     def finish(self) -> None:
-        """At the end of the owner's session: remove what the run's tests left behind."""
-        if not self.marked or self.host is None or self.lost:
-            return  # a daemon that went away is swept by the next run that reaches it
-        from . import reaper
-        from .engine_api import engine_errors
+        """At the end of the owner's session: stop the sidecar, remove what the run's tests
+        left behind, let the lease go; a second signal meanwhile is answered, not obeyed."""
+        from .claim import shielded, write_stderr
+        from .messages import reaper as reaper_
+        from .reaper import Reaped
 
-        self.marked = False
-        try:
-            client = self.host.client(timeout=30)
-        except engine_errors() as exc:  # the daemon is gone: the next run sweeps
-            self.reaped = reaper.Reaped(failed=(str(exc),))
-            return
-        try:
-            self.reaped = reaper.retire(
-                client, self.identity.session, reaper.marker_name(self.identity)
-            )
-        except engine_errors() as exc:  # docker-py's and requests' errors: said, never raised
-            self.reaped = reaper.Reaped(failed=(str(exc),))
-        finally:
-            client.close()
+        self.finished = True
+        failed: list[str] = []
+        claim, self.claim = self.claim, None
+        with shielded(write_stderr) as seen:
+            try:
+                if self.sidecar is not None and self.sidecar.owner:
+                    failed.extend(self.sidecar.close())
+                if claim is not None and self.lost and self.outer is None:
+                    claim.abandon()  # its daemon is gone: the next run that reaches it sweeps
+                elif claim is not None:
+                    done = claim.end()
+                    self.reaped = Reaped(done.removed, (*failed, *done.failed), done.retired)
+                    return
+            except KeyboardInterrupt:
+                failed.append(reaper_.stopped(seen[-1] if seen else "signal"))
+        if failed:
+            self.reaped = Reaped(failed=tuple(failed))
 
     def activate(self) -> None:
         """Resolve and wire now, for code that may use Docker without the fixtures. A failure
         is kept for the tests that need Docker, never raised here."""
-        if self._busy:
-            return  # our own start-up imported docker-py: the watch calls back into it
+        if self._busy or self.finished:
+            return  # our own start-up or cleanup imported docker-py: the watch calls back
         with contextlib.suppress(DockerHostError):
             self.require()
 
@@ -292,6 +285,8 @@ class DockerSession:
         self._closers.append(closer)
 
     def close(self) -> None:
+        if self.claim is not None:
+            self.finish()  # pytest never reached its session's end
         while self._closers:
             closer = self._closers.pop()
             with contextlib.suppress(DockerHostError, OSError):

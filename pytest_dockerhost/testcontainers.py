@@ -10,10 +10,10 @@ the user's home.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from typing import TYPE_CHECKING, Any
+
+from .tempdirs import private_dir, remove_private_dir
 
 if TYPE_CHECKING:
     from .endpoint import DockerHost
@@ -86,7 +86,7 @@ class Wiring:
     def block(self) -> None:
         """Point docker-py at a socket that cannot exist, so nothing reaches another daemon."""
         if self._bundle_dir is None:
-            self._bundle_dir = tempfile.mkdtemp(prefix="pytest-dockerhost-ca-")
+            self._bundle_dir = private_dir("pytest-dockerhost-ca-")
         values: dict[str, str | None] = {
             "DOCKER_HOST": "unix://" + os.path.join(self._bundle_dir, "no-sidecar.sock"),
             "DOCKER_CONTEXT": None,
@@ -117,7 +117,7 @@ class Wiring:
             if not original:
                 continue
             if self._bundle_dir is None:
-                self._bundle_dir = tempfile.mkdtemp(prefix="pytest-dockerhost-ca-")
+                self._bundle_dir = private_dir("pytest-dockerhost-ca-")
             target = os.path.join(self._bundle_dir, f"{name.lower()}.pem")
             try:
                 with open(original, "rb") as src:
@@ -181,5 +181,5 @@ class Wiring:
                 setattr(config, name, value)
         self._config.clear()
         if self._bundle_dir is not None:
-            shutil.rmtree(self._bundle_dir, ignore_errors=True)
+            remove_private_dir(self._bundle_dir)
             self._bundle_dir = None

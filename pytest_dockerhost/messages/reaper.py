@@ -7,12 +7,21 @@ from .names import flag
 CLEANUP = "python -m pytest_dockerhost cleanup"
 
 
+STILL_CLEANING = (
+    "pytest-dockerhost: still removing what this run created; signal again to stop now "
+    f"(`{CLEANUP}` removes the rest later)"
+)
+
+
+def stopped(signal_name: str) -> str:
+    return (
+        f"the rest of this run's containers, networks and volumes (cleanup stopped by "
+        f"{signal_name})"
+    )
+
+
 def could_not_remove(kind: str, ident: str, why: str) -> str:
     return f"{kind} {ident[:12]}: {why}"
-
-
-def marker(name: str) -> str:
-    return f"volume {name} (the run's marker)"
 
 
 def removed(count: int, session: str) -> str:

@@ -11,6 +11,7 @@ def one_of(choices: Iterable[str]) -> str:
 
 SECONDS = "must be a number of seconds, such as 30 or 2.5"
 POSITIVE_SECONDS = "must be a positive number of seconds"
+DURATION = "must be a positive duration: seconds, or a number with s, m, h or d (90, 30m, 24h)"
 BOOLEAN = "must be true or false (1/0, yes/no, on/off)"
 
 

@@ -200,9 +200,12 @@ def reattached(name: str, seconds: float, created: str) -> str:
     return f"reattached to kept sidecar {name} in {seconds:.2f} s (created {created})"
 
 
-def replacing_kept(name: str) -> str:
-    return f"docker: replacing kept sidecar {name}"
-
-
 def start_crashed(outer_url: str, kind: str, exc: object) -> str:
     return f"starting the sidecar on {outer_url} failed: {kind}: {exc}"
+
+
+def not_removed_run(run_id: str, why: object) -> str:
+    return (
+        f"the sidecar's containers, networks and volumes "
+        f"(org.pytest-dockerhost.run={run_id}): {why}"
+    )

@@ -7,14 +7,16 @@ One room per job:
 - ``lifecycle``: create, start, wait, preload, stop (``Sidecar``), with ``base`` (its
   state), ``reach`` (where it answers), ``readiness`` (is it up) and ``reuse`` (kept ones);
 - ``preload``: host images copied in;
-- ``janitor``: labels, owners, sweeps and ``cleanup``;
+- ``janitor``: sweeps and ``cleanup`` (who owns what: ``..ownership``);
 - ``sharing``: one sidecar per run across pytest-xdist workers.
 """
 
 from __future__ import annotations
 
+from ..ownership import Judge
+from ..tempdirs import private_dir
 from .base import Started
-from .janitor import Owner, cleanup, owner_alive, private_dir, remove_run, sweep
+from .janitor import Owner, cleanup, remove_run, sweep
 from .lifecycle import Sidecar
 from .preload import preload
 from .reuse import reuse_key
@@ -23,6 +25,7 @@ from .spec import CAPABILITIES, OFTEN_MISSING, Profile, Say, Spec
 __all__ = [
     "CAPABILITIES",
     "OFTEN_MISSING",
+    "Judge",
     "Owner",
     "Profile",
     "Say",
@@ -30,7 +33,6 @@ __all__ = [
     "Spec",
     "Started",
     "cleanup",
-    "owner_alive",
     "preload",
     "private_dir",
     "remove_run",

@@ -121,7 +121,8 @@ class SidecarBase:
 
     def _name(self, config: str) -> str:
         if self.spec.reuse:
-            return f"pytest-dockerhost-reuse-{config[:12]}"
+            # The run's id too: runs on other machines keep sidecars of the same config.
+            return f"pytest-dockerhost-reuse-{config[:12]}-{self.owner.run_id[:8]}"
         return f"pytest-dockerhost-{self.owner.run_id}"
 
     def _host(

@@ -5,113 +5,55 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import tempfile
-import time
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, final
 
 from ..engine_api import EngineAPILike, EngineClientLike, engine_errors
+from ..ownership import (
+    L_CACHE,
+    L_CONFIG,
+    L_CREATED,
+    L_KEEP_FOR,
+    L_OWNER_CONTAINER,
+    L_OWNER_HOST,
+    L_OWNER_PID,
+    L_OWNER_START,
+    L_REUSE,
+    L_REUSE_KEY,
+    L_ROLE,
+    L_RUN,
+    LABEL,
+    Judge,
+    Owner,
+)
 
-LABEL = "org.pytest-dockerhost"
-L_RUN = f"{LABEL}.run"
-L_ROLE = f"{LABEL}.role"  # sidecar, volume, network, cache
-L_OWNER_PID = f"{LABEL}.owner-pid"
-L_OWNER_START = f"{LABEL}.owner-start"  # the pid's start time, so a recycled pid is not "alive"
-L_OWNER_HOST = f"{LABEL}.owner-host"
-L_OWNER_CONTAINER = f"{LABEL}.owner-container"
-L_CREATED = f"{LABEL}.created"
-L_CONFIG = f"{LABEL}.config-hash"
-L_REUSE = f"{LABEL}.reuse"
-L_REUSE_KEY = f"{LABEL}.reuse-key"
-L_CACHE = f"{LABEL}.cache"
-
-
-def process_start(pid: int) -> str:
-    """The start time of ``pid`` in clock ticks since boot ("" when unknown)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            text = handle.read()
-    except OSError:
-        return ""
-    fields = text.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else ""
-
-
-@final
-@dataclass(frozen=True)
-class Owner:
-    """The process that owns a run's resources: it alone removes them at the end."""
-
-    run_id: str
-    pid: int
-    start: str
-    host: str
-    container: str  # our container's id when we run in one, else ""
-
-    @classmethod
-    def current(cls, run_id: str, container: str | None) -> Owner:
-        pid = os.getpid()
-        return cls(run_id, pid, process_start(pid), socket.gethostname(), container or "")
-
-    def labels(self, role: str) -> dict[str, str]:
-        return {
-            L_RUN: self.run_id,
-            L_ROLE: role,
-            L_OWNER_PID: str(self.pid),
-            L_OWNER_START: self.start,
-            L_OWNER_HOST: self.host,
-            L_OWNER_CONTAINER: self.container,
-            L_CREATED: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "pid": self.pid,
-            "start": self.start,
-            "host": self.host,
-            "container": self.container,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Owner:
-        return cls(
-            str(data["run_id"]),
-            int(data["pid"]),
-            str(data["start"]),
-            str(data["host"]),
-            str(data["container"]),
-        )
-
-
-def owner_alive(labels: dict[str, str], client: EngineClientLike, here: Owner) -> bool:
-    """Is the run that made a resource still alive? Unknown counts as alive: never remove
-    what might be in use."""
-    container = labels.get(L_OWNER_CONTAINER, "")
-    same_place = container == here.container and labels.get(L_OWNER_HOST) == here.host
-    if container and not same_place:
-        # The owner ran in another container on this daemon: alive while that one runs.
-        try:
-            other = client.api.inspect_container(container)
-        except engine_errors() as exc:  # docker.errors.NotFound, or the daemon is gone
-            return not is_not_found(exc)
-        return bool((other.get("State") or {}).get("Running"))
-    if not same_place:
-        return True  # another machine, or the host while we are in a container: cannot tell
-    try:
-        pid = int(labels.get(L_OWNER_PID, ""))
-    except ValueError:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, owned by another user
-    started = labels.get(L_OWNER_START, "")
-    return not started or process_start(pid) in ("", started)
+# Names the sidecar modules have always imported from here.
+__all__ = [
+    "LABEL",
+    "L_CACHE",
+    "L_CONFIG",
+    "L_CREATED",
+    "L_KEEP_FOR",
+    "L_OWNER_CONTAINER",
+    "L_OWNER_HOST",
+    "L_OWNER_PID",
+    "L_OWNER_START",
+    "L_REUSE",
+    "L_REUSE_KEY",
+    "L_ROLE",
+    "L_RUN",
+    "Owner",
+    "api_text",
+    "cleanup",
+    "is_not_found",
+    "labelled_resources",
+    "remove_container",
+    "remove_now",
+    "remove_resource",
+    "remove_run",
+    "reuse_cert_dir",
+    "sweep",
+]
 
 
 def is_not_found(exc: Exception) -> bool:
@@ -189,19 +131,64 @@ def remove_resource(api: EngineAPILike, kind: str, ident: str) -> None:
         remove_now(api, kind, ident)
 
 
-def sweep(client: EngineClientLike, *, here: Owner) -> list[str]:
-    """Remove what runs whose owner is gone left behind (kill -9, a crashed CI job). Never a
-    live run's resources, never a kept (reused) sidecar, never a cache volume."""
+def expired(entry: dict[str, object], labels: dict[str, str], now: float) -> bool:
+    """Is a kept sidecar past the age it was kept for (by the daemon's clock)?"""
+    try:
+        keep_for = float(labels.get(L_KEEP_FOR, ""))
+        created = float(str(entry.get("Created", "")))
+    except ValueError:
+        return False  # kept by a version that set no age: only `cleanup --kept` removes it
+    return now - created > keep_for
+
+
+KeptSidecar = tuple[dict[str, object], str, dict[str, str]]  # list entry, name, labels
+
+
+def kept_sidecars(client: EngineClientLike) -> Iterator[KeptSidecar]:
+    """(list entry, name, labels) of every sidecar kept by --docker-sidecar-reuse."""
+    for entry in client.api.containers(all=True, filters={"label": f"{L_REUSE}=true"}):
+        labels = dict(entry.get("Labels") or {})
+        if labels.get(L_ROLE) == "sidecar":
+            yield entry, str((entry.get("Names") or ["/?"])[0]).lstrip("/"), labels
+
+
+def sweep(client: EngineClientLike, judge: Judge) -> list[str]:
+    """Remove what runs whose owner is gone left behind (kill -9, a crashed CI job), and
+    kept sidecars past their age (or stopped) that no live run uses. Never a live run's
+    resources, never a cache volume."""
     removed: list[str] = []
     found = list(labelled_resources(client))
     # Containers first: a volume or network in use cannot be removed.
     for kind, ident, labels in sorted(found, key=lambda item: item[0] != "container"):
-        if labels.get(L_REUSE) == "true" or labels.get(L_ROLE) == "cache":
+        if labels.get(L_ROLE) == "cache" or labels.get(L_REUSE) == "true":
+            continue  # kept sidecars go with their container, below
+        if not judge.alive(labels):
+            remove_resource(client.api, kind, ident)
+            if labels.get(L_ROLE) not in ("lease", "run"):  # bookkeeping, not leftovers
+                removed.append(f"{kind} {ident[:24]}")
+    for entry, name, labels in kept_sidecars(client):
+        if judge.in_use(name):
             continue
-        if labels.get(L_RUN) == here.run_id or owner_alive(labels, client, here):
-            continue
-        remove_resource(client.api, kind, ident)
-        removed.append(f"{kind} {ident[:24]}")
+        if entry.get("State") != "running" or expired(entry, labels, judge.book.now):
+            removed.extend(remove_kept(client, str(entry["Id"]), name, labels))
+    return removed
+
+
+def reuse_cert_dir(name: str) -> str:
+    """A kept sidecar's client certificates, kept with the user's cache."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pytest-dockerhost", "sidecars", name)
+
+
+def remove_kept(
+    client: EngineClientLike, container_id: str, name: str, labels: dict[str, str]
+) -> list[str]:
+    """A kept sidecar, its volume and network, and its client certificates if they are here."""
+    remove_container(client.api, container_id)
+    removed = [f"container {name} (kept sidecar)"]
+    if labels.get(L_RUN):
+        removed.extend(remove_run(client, labels[L_RUN]))
+    shutil.rmtree(reuse_cert_dir(name), ignore_errors=True)
     return removed
 
 
@@ -217,29 +204,25 @@ def remove_run(client: EngineClientLike, run_id: str) -> list[str]:
     return removed
 
 
-def cleanup(client: EngineClientLike, *, everything: bool, kept: bool, cache: bool) -> list[str]:
-    """``python -m pytest_dockerhost cleanup``: what dead runs left behind; with ``kept`` also
-    sidecars kept by --docker-sidecar-reuse, with ``everything`` also live runs', with
-    ``cache`` also named cache volumes."""
-    here = Owner.current("", None)
+def cleanup(
+    client: EngineClientLike, judge: Judge, *, everything: bool, kept: bool, cache: bool
+) -> list[str]:
+    """``python -m pytest_dockerhost cleanup``, after the sweep: with ``kept`` every kept
+    sidecar no live run uses, with ``everything`` also live runs' resources and kept
+    sidecars in use, with ``cache`` also named cache volumes."""
     removed: list[str] = []
+    if kept or everything:
+        for entry, name, labels in kept_sidecars(client):
+            if everything or not judge.in_use(name):
+                removed.extend(remove_kept(client, str(entry["Id"]), name, labels))
     found = list(labelled_resources(client, L_ROLE))
     for kind, ident, labels in sorted(found, key=lambda item: item[0] != "container"):
-        if labels.get(L_ROLE) == "cache":
+        role = labels.get(L_ROLE)
+        if role == "cache":
             if cache:
                 remove_resource(client.api, kind, ident)
                 removed.append(f"{kind} {ident[:24]} (cache)")
-            continue
-        is_kept = labels.get(L_REUSE) == "true"
-        if is_kept and not (kept or everything):
-            continue
-        if not is_kept and not everything and owner_alive(labels, client, here):
-            continue
-        remove_resource(client.api, kind, ident)
-        removed.append(f"{kind} {ident[:24]}" + (" (kept sidecar)" if is_kept else ""))
+        elif everything and labels.get(L_RUN) != judge.here.run_id:
+            remove_resource(client.api, kind, ident)  # the command's own lease goes last
+            removed.append(f"{kind} {ident[:24]}")
     return removed
-
-
-def private_dir(prefix: str = "pytest-dockerhost-") -> str:
-    """A fresh 0700 folder for client certificates."""
-    return tempfile.mkdtemp(prefix=prefix)

@@ -1,6 +1,6 @@
 """The dind sidecar: a TLS-secured ``docker:dind`` container this run starts, uses and removes.
 
-Lifecycle: sweep leftovers of dead runs -> (reuse a kept sidecar) -> make TLS material
+Lifecycle: (reuse a kept sidecar) -> make TLS material
 -> create the container with labels -> copy the certificates in with ``put_archive``
 -> start -> wait for ``/_ping`` + ``/version`` -> check where published ports answer
 -> preload images -> hand out a ``DockerHost``. ``stop`` removes the container, its
@@ -18,12 +18,14 @@ import time
 from .. import certs
 from ..engine_api import APIError, engine_errors
 from ..errors import SidecarError
+from ..lease import record_use
 from ..messages import sidecar as say_
 from .base import Started
 from .janitor import (
     L_CACHE,
     L_CONFIG,
     L_CREATED,
+    L_KEEP_FOR,
     L_OWNER_HOST,
     L_OWNER_PID,
     L_REUSE,
@@ -34,7 +36,7 @@ from .janitor import (
     is_not_found,
     remove_container,
     remove_network,
-    sweep,
+    reuse_cert_dir,
 )
 from .payload import (
     Topology,
@@ -46,7 +48,7 @@ from .payload import (
 )
 from .preload import preload, preload_missing
 from .readiness import Readiness
-from .reuse import Reuse, reuse_cert_dir
+from .reuse import Reuse
 from .spec import PRIVILEGED_REFUSED, Profile, refused_capabilities
 
 
@@ -57,20 +59,21 @@ class Sidecar(Reuse, Readiness):
         t0 = time.monotonic()
         client = self.client
         topology = self._topology()
-        sweep(client, here=self.owner)
         image_id = self._ensure_image()
         self._check_preload()
         caps, _ = self.spec.capabilities(topology == "host")
         config = self.spec.config_hash(image_id, topology, caps)
         if self.spec.reuse:
-            # Kept sidecars keep their client certificates in a private per-config folder.
-            self.cert_dir = reuse_cert_dir(config)
             found = self._reattach(config, t0)
             if found is not None:
                 self.started = self._preload(found)
                 return self.started
         self._check_cache_free()
         name = self._name(config)
+        if self.spec.reuse:
+            # A kept sidecar keeps its client certificates in a private folder of its own.
+            self.cert_dir = reuse_cert_dir(name)
+            record_use(client, self.owner, name)
         # Importing cryptography and making keys is CPU work; creating the volume and the
         # container is waiting on the engine. Overlap them: the certificates are needed
         # only for put_archive.
@@ -114,6 +117,7 @@ class Sidecar(Reuse, Readiness):
         if self.spec.reuse:
             labels[L_REUSE] = "true"
             labels[L_REUSE_KEY] = self._reuse_key()
+            labels[L_KEEP_FOR] = f"{self.spec.keep_for:g}"
         if self.spec.cache:
             labels[L_CACHE] = self.spec.cache
         return labels

@@ -8,48 +8,43 @@ import time
 from typing import Any
 
 from ..errors import SidecarError
+from ..lease import record_use
 from ..messages import sidecar as say_
 from ..probe import probe
 from ..transport import Failure
 from ..url import parse_url
 from .base import Started
-from .janitor import L_CONFIG, L_CREATED, L_REUSE_KEY, remove_container, remove_labelled
+from .janitor import L_CONFIG, L_CREATED, L_REUSE_KEY, reuse_cert_dir
 from .payload import network_name
 from .reach import Reach
 
 
-def reuse_key(image: str, host: str) -> str:
-    """Kept sidecars of one user, machine and image: a newer config replaces an older one."""
-    data = f"{image}\0{os.getuid()}\0{host}"
+def reuse_key(image: str) -> str:
+    """Kept sidecars of one user and image, on any machine or container that shares the
+    daemon: which one a run reattaches to is decided by its config and its certificates."""
+    data = f"{image}\0{os.getuid()}"
     return hashlib.sha256(data.encode()).hexdigest()[:24]
 
 
-def reuse_cert_dir(config_hash: str) -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pytest-dockerhost", "sidecars", config_hash[:16])
-
-
 class Reuse(Reach):
-    """Finds a kept sidecar of the same configuration and attaches to it, or removes it."""
+    """Finds a kept sidecar of the same configuration whose certificates are here, and
+    attaches to it. Never removes one: kept sidecars age out in the sweep."""
 
     def _reuse_key(self) -> str:
-        return reuse_key(self.spec.image, self.owner.host)
+        return reuse_key(self.spec.image)
 
     def _reattach(self, config: str, t0: float) -> Started | None:
-        """A kept sidecar with the same config that still answers, or None (stale ones go)."""
+        """A running kept sidecar with the same config that answers us, or None."""
         api = self.client.api
-        kept = api.containers(all=True, filters={"label": f"{L_REUSE_KEY}={self._reuse_key()}"})
-        found: Started | None = None
-        for entry in kept:
-            labels = entry.get("Labels") or {}
-            if found is None and labels.get(L_CONFIG) == config and entry.get("State") == "running":
-                found = self._try_reattach(entry, t0)
-                if found is not None:
-                    continue
-            self.say(say_.replacing_kept(entry["Names"][0].lstrip("/")))
-            remove_container(api, entry["Id"])
-            remove_labelled(self.client, entry.get("Labels") or {})
-        return found
+        flt = {"label": [f"{L_REUSE_KEY}={self._reuse_key()}", f"{L_CONFIG}={config}"]}
+        for entry in api.containers(filters=flt):  # running ones only
+            name = str(entry["Names"][0]).lstrip("/")
+            self.cert_dir = reuse_cert_dir(name)
+            record_use(self.client, self.owner, name)  # before a sweep elsewhere could take it
+            found = self._try_reattach(entry, t0)
+            if found is not None:
+                return found
+        return None
 
     def _try_reattach(self, entry: dict[str, Any], t0: float) -> Started | None:
         name = entry["Names"][0].lstrip("/")

@@ -11,19 +11,17 @@ whichever worker started it, and a later run can sweep it if the owner was kille
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from typing import Any, final
 
 from ..endpoint import DockerHost
 from ..errors import DockerHostError, SidecarError
 from ..messages import sidecar as say_
+from ..tempdirs import private_dir, remove_private_dir
 from .base import Started
-from .janitor import Owner, private_dir, remove_run
+from .janitor import L_ROLE, L_RUN, Owner, labelled_resources, remove_run
 from .lifecycle import Sidecar
 from .spec import Say, Spec
 
@@ -40,9 +38,8 @@ class Run:
     folder: str
 
     @classmethod
-    def new(cls, container: str | None, run_id: str | None = None) -> Run:
-        run_id = run_id or uuid.uuid4().hex[:12]
-        return cls(Owner.current(run_id, container), private_dir(f"pytest-dockerhost-{run_id}-"))
+    def new(cls, owner: Owner) -> Run:
+        return cls(owner, private_dir(f"pytest-dockerhost-{owner.run_id}-"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"owner": self.owner.to_dict(), "folder": self.folder}
@@ -137,28 +134,50 @@ class SharedSidecar:
             json.dump(state, handle)
         os.replace(tmp, self._state_path)
 
-    def close(self) -> None:
+    def close(self) -> list[str]:
         """Workers only let go; the owner removes the sidecar (unless it is kept for reuse),
-        anything a worker made for this run, and the run folder."""
+        anything a worker made for this run, and the run folder. Returns what would not go."""
         if self._closed:
-            return
+            return []
         self._closed = True
         if not self.owner:
             if self._sidecar is not None:
                 self._sidecar.close_client()
-            return
+            return []
         attempted = os.path.exists(os.path.join(self.run.folder, LOCK))
         state = self._read() or {}
+        if "started" in state and self.started is None:
+            self.started = Started.from_dict(state["started"])  # for the terminal summary
         keep = self.spec.reuse and "started" in state
+        failed: list[str] = []
         if self._sidecar is not None and not keep:
-            self._sidecar.stop()
+            self._sidecar.stop()  # best effort: what stays is found by its label below
         if attempted and not keep:
-            with contextlib.suppress(Exception):
-                client = self.outer.client(timeout=30)
-                try:
-                    remove_run(client, self.run.owner.run_id)
-                finally:
-                    client.close()
+            failed.extend(self._remove_run())
         if self._sidecar is not None:
             self._sidecar.close_client()
-        shutil.rmtree(self.run.folder, ignore_errors=True)
+        remove_private_dir(self.run.folder)
+        return failed
+
+    def _remove_run(self) -> list[str]:
+        """What any process of this run made on the outer daemon; what stays is returned."""
+        from ..engine_api import engine_errors, open_client
+
+        try:
+            client = open_client(self.outer, 30)
+        except engine_errors() as exc:
+            return [say_.not_removed_run(self.run.owner.run_id, exc)]
+        try:
+            remove_run(client, self.run.owner.run_id)
+            left = [
+                f"{kind} {ident[:24]}"
+                for kind, ident, labels in labelled_resources(
+                    client, f"{L_RUN}={self.run.owner.run_id}"
+                )
+                if labels.get(L_ROLE) not in ("cache", "lease")
+            ]
+        except engine_errors() as exc:
+            return [say_.not_removed_run(self.run.owner.run_id, exc)]
+        finally:
+            client.close()
+        return left

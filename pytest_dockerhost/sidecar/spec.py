@@ -87,6 +87,7 @@ class Spec:
     timeout: float
     timeout_source: str
     cap_drop: tuple[str, ...] = ()
+    keep_for: float = 24 * 3600.0  # seconds a kept sidecar lives after it was made
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Spec:
@@ -109,6 +110,7 @@ class Spec:
             timeout=settings.timeout.value,
             timeout_source=settings.timeout.source,
             cap_drop=drop,
+            keep_for=settings.sidecar_keep_for.value,
         )
 
     def capabilities(self, same_machine: bool) -> tuple[list[str], list[str]]:

@@ -131,6 +131,7 @@ class Agent:
         environment: Mapping[str, str] | None = None,
         volumes: Mapping[str, Mapping[str, str]] | None = None,
         network: str | None = None,
+        **create: Any,
     ) -> Agent:
         binds: dict[str, Any] = dict(volumes or {})
         if socket:
@@ -145,6 +146,7 @@ class Agent:
             volumes=binds or None,
             network=network,
             detach=True,
+            **create,
         )
         return cls(container)
 

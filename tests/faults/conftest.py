@@ -38,13 +38,17 @@ SIDECAR_IMAGE = f"pytest-dockerhost-test/dind:faults-{os.getpid()}"
 
 
 def labelled(engine: Any, run_id: str) -> Counter[str]:
-    """How many containers, networks and volumes carry this run's label, by kind."""
+    """How many containers, networks and volumes carry this run's label, by kind; "lease"
+    is 1 while the run's lease volumes are there (renewals briefly make it two)."""
     api = engine.api
     flt = {"label": f"{LABEL_RUN}={run_id}"}
     found: Counter[str] = Counter()
     found["container"] = len(api.containers(all=True, filters=flt))
     found["network"] = len(api.networks(filters=flt))
-    found["volume"] = len(api.volumes(filters=flt).get("Volumes") or [])
+    volumes = api.volumes(filters=flt).get("Volumes") or []
+    leases = [v for v in volumes if (v.get("Labels") or {}).get(f"{LABEL}.role") == "lease"]
+    found["volume"] = len(volumes) - len(leases)
+    found["lease"] = min(len(leases), 1)
     return +found  # drop zero counts
 
 

@@ -61,7 +61,7 @@ def test_ctrl_c_tears_everything_down(
             else:
                 time.sleep(0.5)  # well inside the readiness wait (120 s)
                 assert not (folder / "in-test").exists()
-            assert labelled(engine, run_id) == {"container": 1, "volume": 1}
+            assert labelled(engine, run_id) == {"container": 1, "volume": 1, "lease": 1}
             run.kill(signal.SIGINT)
             interrupted = time.monotonic()
             output = run.finish(timeout=60)

@@ -4,6 +4,7 @@ those runs, and nothing of a run that is still alive."""
 from __future__ import annotations
 
 import signal
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,18 @@ def test_waits(docker_host):
 # previous one left, and only one leftover would be left for the final run to find. This is
 # what runs killed concurrently (a CI abort of several jobs) leave behind.
 NO_SWEEP = """
-import pytest_dockerhost.sidecar.lifecycle as lifecycle
+import pytest_dockerhost.claim as claim
+import pytest_dockerhost.tempdirs as tempdirs
 
-lifecycle.sweep = lambda client, here: []
+claim.sweep_dead = lambda client, judge, **kw: []
+tempdirs.sweep_folders = lambda base=None: []
 """
 
 KILLS = 10
+
+
+def _folders(run_id: str) -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob(f"pytest-dockerhost-{run_id}-*"))
 
 
 def test_ten_kill9_runs_then_one_normal_run_sweeps_exactly_their_leftovers(
@@ -56,7 +63,7 @@ def test_ten_kill9_runs_then_one_normal_run_sweeps_exactly_their_leftovers(
             wait_for(live_id_file.exists, 60, "the live run's sidecar")
             live_id = wait_for(live_id_file.read_text, 5, "the live run's id")
             live_before = labelled(engine, live_id)
-            assert live_before == {"container": 1, "volume": 1}
+            assert live_before == {"container": 1, "volume": 1, "lease": 1}
 
             started = time.monotonic()
             for _ in range(KILLS):
@@ -69,9 +76,12 @@ def test_ten_kill9_runs_then_one_normal_run_sweeps_exactly_their_leftovers(
                     run.proc.wait(timeout=10)
                     killed_ids.append(found[0]["Labels"]["org.pytest-dockerhost.run"])
             per_cycle = (time.monotonic() - started) / KILLS
-            # What kill -9 leaves behind: each run's sidecar container and its data volume.
+            # What kill -9 leaves behind: each run's sidecar container, its data volume and
+            # its lease.
             for run_id in killed_ids:
-                assert labelled(engine, run_id) == {"container": 1, "volume": 1}, run_id
+                assert labelled(engine, run_id) == {"container": 1, "volume": 1, "lease": 1}
+                # ...and its run folder with the client key, under the temp dir.
+                assert _folders(run_id), run_id
             assert len(set(killed_ids)) == KILLS
 
             final = Run(final_dir, run_env)
@@ -80,6 +90,7 @@ def test_ten_kill9_runs_then_one_normal_run_sweeps_exactly_their_leftovers(
             assert "1 passed" in output, output
             for run_id in killed_ids:
                 assert not labelled(engine, run_id), f"run {run_id} was not swept"
+                assert not _folders(run_id), f"run {run_id}'s key folder was not swept"
             # The live run was not touched, and still works.
             assert labelled(engine, live_id) == live_before
             (live_dir / "release").write_text("1")

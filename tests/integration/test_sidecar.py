@@ -11,91 +11,19 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ..conftest import BUSYBOX, DIND, tagged
+from ..conftest import BUSYBOX, DIND
 from ..helpers import FETCH
+from .conftest import BASE_ARGS, LABEL_RUN, SIDECAR_IMAGE, cleanup_command, labelled_now
+from .conftest import remove_now as _remove
+from .conftest import run_sidecar as _run
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("test_images")]
 
-LABEL_RUN = "org.pytest-dockerhost.run"
-LABEL_REUSE = "org.pytest-dockerhost.reuse"
-INI = "[pytest]\ndocker_sidecar_privileged = false\n"
-BASE_ARGS = ("-p", "dockerhost", "--docker-mode=sidecar", "-p", "no:cacheprovider")
-
-
-# Our own tag of the dind image: kept sidecars are keyed by image, so the reuse tests never
-# meet (or remove) a kept sidecar of another run on this engine, such as a benchmark's.
-SIDECAR_IMAGE = f"pytest-dockerhost-test/dind:sidecar-tests-{os.getpid()}"
-
 # --- helpers ------------------------------------------------------------------------------
-
-
-def _run(pytester: pytest.Pytester, *args: str, timeout: float = 180) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(*BASE_ARGS, *args, timeout=timeout)
-
-
-def _labelled(engine: Any) -> dict[tuple[str, str], dict[str, str]]:
-    """Every container, network and volume the plugin labelled, keyed by (kind, id)."""
-    api = engine.api
-    found: dict[tuple[str, str], dict[str, str]] = {}
-    for entry in api.containers(all=True, filters={"label": LABEL_RUN}):
-        found["container", entry["Id"]] = dict(entry.get("Labels") or {})
-    for entry in api.networks(filters={"label": LABEL_RUN}):
-        found["network", entry["Name"]] = dict(entry.get("Labels") or {})
-    for entry in api.volumes(filters={"label": LABEL_RUN}).get("Volumes") or []:
-        found["volume", entry["Name"]] = dict(entry.get("Labels") or {})
-    return found
-
-
-def _remove(engine: Any, kind: str, ident: str) -> None:
-    from pytest_dockerhost.sidecar.janitor import remove_resource
-
-    remove_resource(engine.api, kind, ident)  # best effort: the test already names it
-
-
-@pytest.fixture(scope="session")
-def sidecar_image(engine: Any, test_images: None) -> Iterator[str]:
-    with tagged(engine, DIND, SIDECAR_IMAGE) as image:  # only the tag goes afterwards
-        yield image
-
-
-@pytest.fixture
-def sidecar(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any, sidecar_image: str
-) -> Iterator[None]:
-    """Sidecar settings for the inner runs, and the check that they left nothing behind.
-
-    The local dind stand-in, unprivileged (this engine refuses --privileged). Labelled
-    resources that appeared during the test and whose owner is gone (or that were kept for
-    reuse) are leftovers: they are removed, and the test fails.
-    """
-    monkeypatch.setenv("PYTEST_DOCKER_SIDECAR_IMAGE", sidecar_image)
-    monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-    # Kept sidecars store their client certificates in the cache folder: keep it private.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(pytester.path / "xdg-cache"))
-    pytester.makeini(INI)
-    before = _labelled(engine)
-    yield
-    from pytest_dockerhost.sidecar import Owner, owner_alive, reuse_key
-
-    here = Owner.current("", None)
-    ours = reuse_key(sidecar_image, here.host)
-    left = []
-    for (kind, ident), labels in _labelled(engine).items():
-        if (kind, ident) in before:
-            continue
-        if labels.get(LABEL_REUSE) == "true":
-            if labels.get("org.pytest-dockerhost.reuse-key") != ours:
-                continue  # kept by another run on this engine (a benchmark, say)
-        elif owner_alive(labels, engine, here):
-            continue  # another live run on this engine: not ours
-        left.append(f"{kind} {ident[:24]} (run {labels.get(LABEL_RUN)})")
-        _remove(engine, kind, ident)
-    assert not left, f"left behind: {left}"
 
 
 def _make_image(engine: Any, tag: str, changes: list[str]) -> None:
@@ -179,7 +107,7 @@ def test_without_docker():
 
 @pytest.mark.usefixtures("sidecar")
 def test_no_docker_test_selected_starts_nothing(pytester: pytest.Pytester, engine: Any) -> None:
-    before = _labelled(engine)
+    before = labelled_now(engine)
     pytester.makepyfile(
         """
 import pytest
@@ -197,7 +125,7 @@ def test_deselected(docker_client):
     result = _run(pytester, "-k", "plain")
     result.assert_outcomes(passed=1, deselected=1)
     assert "started in" not in result.stdout.str()
-    assert _labelled(engine).keys() <= before.keys()
+    assert labelled_now(engine).keys() <= before.keys()
 
 
 @pytest.mark.usefixtures("sidecar")
@@ -233,7 +161,7 @@ def test_one_sidecar(docker_host, docker_client, n):
     result = _run(pytester, "-n", "3")
     result.assert_outcomes(passed=6)
     run_id = run_id_file.read_text()
-    assert not [key for key, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
+    assert not [key for key, labels in labelled_now(engine).items() if labels[LABEL_RUN] == run_id]
 
 
 @pytest.mark.usefixtures("sidecar")
@@ -331,25 +259,12 @@ def test_x(docker_host, docker_client):
     assert engine.containers.get(first_id).status == "running"
     # The cleanup command leaves kept sidecars alone unless asked (--kept); this test removes
     # its own directly, so that kept sidecars of other runs on this engine stay.
-    done = _cleanup(python_bin)
+    done = cleanup_command(python_bin)
     assert engine.containers.get(first_id).status == "running", done
     run_id = engine.containers.get(first_id).labels[LABEL_RUN]
     from pytest_dockerhost.sidecar import remove_run
 
     assert remove_run(engine, run_id)
-
-
-def _cleanup(python_bin: str, *args: str) -> str:
-    done = subprocess.run(
-        [python_bin, "-m", "pytest_dockerhost", "cleanup", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_DOCKER_")},
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.mark.usefixtures("sidecar")
@@ -387,12 +302,15 @@ def test_hangs(docker_client, docker_host):
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    left = [key for key, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
-    kinds = sorted(kind for kind, _ in left)
-    assert kinds == ["container", "volume"], left  # what kill -9 leaves behind
+    left = {
+        key: labels for key, labels in labelled_now(engine).items() if labels[LABEL_RUN] == run_id
+    }
+    roles = sorted(labels["org.pytest-dockerhost.role"] for labels in left.values())
+    # What kill -9 leaves behind: the sidecar, its data volume and the run's lease.
+    assert roles == ["lease", "sidecar", "volume"], left
 
     if sweeper == "cleanup-command":
-        out = _cleanup(python_bin)
+        out = cleanup_command(python_bin)
         (container,) = [ident for kind, ident in left if kind == "container"]
         assert f"removed container {container[:24]}" in out, out
     else:
@@ -401,7 +319,7 @@ def test_hangs(docker_client, docker_host):
             test_next="def test_next(docker_client):\n    assert docker_client.ping()\n"
         )
         _run(pytester).assert_outcomes(passed=1)
-    assert not [key for key, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
+    assert not [key for key, labels in labelled_now(engine).items() if labels[LABEL_RUN] == run_id]
 
 
 @pytest.mark.usefixtures("sidecar")
@@ -438,12 +356,12 @@ def test_hangs(docker_client, docker_host):
         assert ready.exists(), "the run never reached its test"
         time.sleep(0.2)
         run_id = ready.read_text()
-        mine = {k for k, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id}
+        mine = {k for k, labels in labelled_now(engine).items() if labels[LABEL_RUN] == run_id}
         assert mine
         # Another run starting meanwhile sweeps dead runs only: this live one keeps its own.
         pytester.makepyfile(test_other="def test_other(docker_client):\n    pass\n")
         _run(pytester, "test_other.py").assert_outcomes(passed=1)
-        assert mine <= _labelled(engine).keys()
+        assert mine <= labelled_now(engine).keys()
         proc.send_signal(signum)
         output, _ = proc.communicate(timeout=60)
     finally:
@@ -451,7 +369,7 @@ def test_hangs(docker_client, docker_host):
             proc.kill()
             proc.wait()
     assert "KeyboardInterrupt" in output, output
-    assert not [k for k, labels in _labelled(engine).items() if labels[LABEL_RUN] == run_id]
+    assert not [k for k, labels in labelled_now(engine).items() if labels[LABEL_RUN] == run_id]
 
 
 # --- what goes wrong, said clearly -----------------------------------------------------------

@@ -4,7 +4,6 @@ option names, and who owns what."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import tarfile
 
@@ -13,7 +12,7 @@ import pytest
 from pytest_dockerhost.messages import names
 from pytest_dockerhost.messages import sidecar as say
 from pytest_dockerhost.settings import OPTIONS, OPTIONS_BY_NAME
-from pytest_dockerhost.sidecar import CAPABILITIES, Owner, Profile, owner_alive
+from pytest_dockerhost.sidecar import CAPABILITIES, Profile
 from pytest_dockerhost.sidecar.payload import container_config, server_tar, tls_sans
 
 
@@ -123,39 +122,3 @@ def test_messages_name_only_options_that_exist_with_their_twins() -> None:
 def test_every_capability_the_profile_can_ask_for_is_a_known_one() -> None:
     assert len(set(CAPABILITIES)) == len(CAPABILITIES)
     assert all(name == name.upper() and not name.startswith("CAP_") for name in CAPABILITIES)
-
-
-class _NoDaemon:
-    """owner_alive asks the daemon only about owners in other containers."""
-
-    class api:
-        @staticmethod
-        def inspect_container(ident: str) -> dict[str, object]:
-            raise AssertionError(f"asked the daemon about {ident}")
-
-
-def test_a_live_owner_here_is_alive_and_a_dead_one_is_not() -> None:
-    here = Owner.current("run-1", None)
-    labels = Owner.current("run-2", None).labels("sidecar")
-    assert owner_alive(labels, _NoDaemon(), here)
-    dead = {**labels, "org.pytest-dockerhost.owner-pid": str(_dead_pid())}
-    assert not owner_alive(dead, _NoDaemon(), here)
-
-
-def test_an_owner_on_another_machine_counts_as_alive() -> None:
-    here = Owner.current("run-1", None)
-    labels = Owner.current("run-2", None).labels("sidecar")
-    elsewhere = {
-        **labels,
-        "org.pytest-dockerhost.owner-host": "another-host",
-        "org.pytest-dockerhost.owner-pid": str(_dead_pid()),
-    }
-    assert owner_alive(elsewhere, _NoDaemon(), here)  # unknown means alive
-
-
-def _dead_pid() -> int:
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-    return pid
