@@ -150,6 +150,17 @@ class DockerHost:
             raise BindMountError(say_.only_in_this_container(local, self.container_id or ""))
         return mapped
 
+    def engine_line(self) -> str:
+        """The engine's facts, as far as the API told them (``-v`` and the diagnostic)."""
+        return say_.engine_facts(
+            self.extras.get("engine_kind", "Docker"),
+            self.engine_version,
+            self.api_version,
+            min_api=self.extras.get("min_api", ""),
+            image_store=self.extras.get("image_store", ""),
+            cgroup=self.extras.get("cgroup", ""),
+        )
+
     def summary(self) -> str:
         """The one-line report header."""
         tls = ""
@@ -161,10 +172,11 @@ class DockerHost:
             else:
                 tls = say_.TLS_VERIFIED
         ports = self.published_host + ("" if self.published_host_verified else say_.UNVERIFIED)
+        kind = self.extras.get("engine_kind", "Docker")
         line = say_.summary(
             self.mode,
             self.url,
-            engine=self.engine_version,
+            engine=self.engine_version if kind == "Docker" else f"{kind} {self.engine_version}",
             api=self.api_version,
             tls=tls,
             source=self.source,

@@ -3,6 +3,7 @@ container's id and mounts, the default gateway, and the host for published ports
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -152,20 +153,54 @@ def published_ports(url: DockerURL, tls: TLSConfig | None, timeout: float) -> li
     return ports
 
 
-def shares_daemon_network(url: DockerURL, tls: TLSConfig | None, timeout: float) -> bool:
-    """True when the daemon's default bridge is an interface of ours: we are in its network
-    namespace (a daemon inside this same container), so published ports are on localhost."""
+def bridge_gateway(url: DockerURL, tls: TLSConfig | None, timeout: float) -> str | None:
+    """The address of the daemon's default bridge, as its IPAM config says (None when the
+    engine reports none: some give only the subnet, Podman has no such bridge)."""
     try:
         reply = request(url, tls, "/networks/bridge", timeout=timeout)
         data = reply.json() if reply.status == 200 else {}
     except (Failure, ValueError):
-        return False
-    options = data.get("Options") if isinstance(data, dict) else None
-    name = (options or {}).get("com.docker.network.bridge.name") or "docker0"
-    interfaces = {
-        line.split(":", 1)[0].strip() for line in _read("/proc/net/dev").splitlines() if ":" in line
-    }
-    return str(name) in interfaces
+        return None
+    return gateway_of(data if isinstance(data, dict) else {})
+
+
+def gateway_of(network_info: dict[str, Any]) -> str | None:
+    """A network's gateway from its IPAM config, as ``GET /networks/ID`` returns it."""
+    for config in (network_info.get("IPAM") or {}).get("Config") or []:
+        gateway = str((config or {}).get("Gateway") or "").split("/")[0]
+        if gateway:
+            return gateway
+        try:
+            # Some engines report the subnet alone; the daemon gives its bridge the first
+            # address of it.
+            subnet = ipaddress.ip_network(str((config or {}).get("Subnet") or ""), strict=False)
+        except ValueError:
+            continue
+        if subnet.version == 4 and subnet.num_addresses > 2:
+            return str(subnet.network_address + 1)
+    return None
+
+
+def local_addresses(fib_trie: str | None = None) -> set[str]:
+    """This network namespace's own IPv4 addresses, from /proc/net/fib_trie."""
+    text = _read("/proc/net/fib_trie") if fib_trie is None else fib_trie
+    found: set[str] = set()
+    previous = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("/32 host LOCAL") and previous:
+            found.add(previous)
+        elif stripped.startswith("|--"):
+            previous = stripped[3:].strip()
+    return found
+
+
+def shares_daemon_network(url: DockerURL, tls: TLSConfig | None, timeout: float) -> bool:
+    """Does the daemon's bridge address belong to this network namespace? A hint that the
+    daemon runs here, never a proof: a daemon in a container picks 172.17.0.1 too when its
+    own namespace has it free, whatever this one has."""
+    gateway = bridge_gateway(url, tls, timeout)
+    return gateway is not None and gateway in local_addresses()
 
 
 def can_connect(host: str, ports: Iterable[int], timeout: float = 0.5) -> bool:

@@ -26,6 +26,47 @@ class EngineInfo:
     api_version: str
     os: str
     arch: str
+    kind: str = "Docker"  # or "Podman", from /version's components
+    min_api: str = ""  # the oldest API version the engine still accepts
+
+
+@final
+@dataclass(frozen=True)
+class EngineDetails:
+    """What ``/info`` adds, where the engine tells: the header's engine facts."""
+
+    rootless: bool = False
+    image_store: str = ""  # "containerd", or the graph driver (overlay2, vfs, ...)
+    cgroup: str = ""  # "1" or "2"
+
+
+def engine_kind(data: dict[str, object]) -> str:
+    components = data.get("Components")
+    names = (
+        [str(c.get("Name", "")) for c in components if isinstance(c, dict)]
+        if isinstance(components, list)
+        else []
+    )
+    return "Podman" if any("podman" in name.lower() for name in names) else "Docker"
+
+
+def engine_details(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineDetails:
+    """Rootless or not, the image store and the cgroup version; empty when /info fails."""
+    try:
+        reply = request(url, tls, "/info", timeout=timeout)
+        data = reply.json() if reply.status == 200 else {}
+    except (Failure, ValueError):
+        return EngineDetails()
+    if not isinstance(data, dict):
+        return EngineDetails()
+    options = [str(o) for o in data.get("SecurityOptions") or []]
+    status = {str(k): str(v) for k, v in (data.get("DriverStatus") or []) if k}
+    snapshotter = "containerd" in status.get("driver-type", "")
+    return EngineDetails(
+        rootless=any("name=rootless" in o for o in options),
+        image_store="containerd" if snapshotter else str(data.get("Driver") or ""),
+        cgroup=str(data.get("CgroupVersion") or ""),
+    )
 
 
 def probe(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineInfo:
@@ -44,6 +85,8 @@ def probe(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineInf
             api_version=str(data["ApiVersion"]),
             os=str(data.get("Os", "")),
             arch=str(data.get("Arch", "")),
+            kind=engine_kind(data),
+            min_api=str(data.get("MinAPIVersion", "")),
         )
     except (ValueError, KeyError, TypeError):
         raise Failure(FailureKind.NOT_DOCKER, D.VERSION_NOT_JSON) from None

@@ -19,8 +19,9 @@ from .endpoint import DockerHost, TraceEntry
 from .errors import NoEndpointError
 from .messages import resolution as say_
 from .messages.failures import explain
-from .probe import EngineInfo, probe, wait_for
+from .probe import EngineInfo, engine_details, probe, wait_for
 from .settings import Settings
+from .skew import api_skew
 from .sources import CHAIN, Candidate, SourceContext
 from .transport import Failure, FailureKind
 
@@ -182,6 +183,10 @@ def _build_host(
     else:
         daemon_socket = "/var/run/docker.sock"  # a dind daemon's own socket, for Ryuk
     kind = "dood" if url.is_unix else ("dind" if url.is_tcp else url.scheme)
+    details = (
+        engine_details(url, candidate.tls, timeout=PROBE_TIMEOUT) if url.scheme != "ssh" else None
+    )
+    engine = ("rootless " if details and details.rootless else "") + info.kind
     warnings = list(settings.warnings)
     # A broken config file or a configured endpoint that failed before this one was
     # passed over: say so, or the user never learns why their setting had no effect.
@@ -192,7 +197,10 @@ def _build_host(
     )
     if candidate.tls is not None and not candidate.tls.verify:
         warnings.append(say_.unverified_tls(str(url)))
+    warnings.extend(api_skew(info.min_api))
     notes = [*candidate.notes, how] if how else list(candidate.notes)
+    if info.kind == "Podman" and not _ryuk_ready_for_podman():
+        notes.append(say_.podman_ryuk())
     return DockerHost(
         url=str(url),
         mode=kind,
@@ -213,8 +221,18 @@ def _build_host(
             "requested_mode": mode,
             "os": info.os,
             "arch": info.arch,
+            "engine_kind": engine,
+            "min_api": info.min_api,
+            "image_store": details.image_store if details else "",
+            "cgroup": details.cgroup if details else "",
         },
     )
+
+
+def _ryuk_ready_for_podman() -> bool:
+    """Ryuk off, or told it may run privileged, as Podman needs: nothing to say."""
+    off = os.environ.get("TESTCONTAINERS_RYUK_DISABLED", "").strip().lower() == "true"
+    return off or bool(os.environ.get("TESTCONTAINERS_RYUK_PRIVILEGED", "").strip())
 
 
 def _published_host(
@@ -239,9 +257,10 @@ def _published_host(
         return url.host, True, ""
     if not where.in_container:
         return "localhost", True, ""
-    if network.shares_daemon_network(url, candidate.tls, PROBE_TIMEOUT):
-        return "localhost", True, say_.PORTS_SAME_NAMESPACE
     choices: list[tuple[str, str]] = []
+    if network.shares_daemon_network(url, candidate.tls, PROBE_TIMEOUT):
+        # Only a published port that answers proves it: see shares_daemon_network.
+        choices.append(("localhost", say_.PORTS_SAME_NAMESPACE))
     if self_info is not None:
         if network.uses_host_network(self_info):
             return "localhost", True, say_.PORTS_HOST_NETWORK
@@ -258,7 +277,7 @@ def _published_host(
         if ports and network.can_connect(host, ports[:3]):
             return host, True, say_.PORTS_VERIFIED.format(host=host, how=how)
     host, how = choices[0]
-    return host, False, say_.PORTS_CHOSEN.format(host=host, how=how)
+    return host, False, say_.ports_unverified(host, how)
 
 
 def _hints(usable: list[Candidate], pinned: list[Candidate], per_probe: float) -> tuple[str, ...]:

@@ -340,6 +340,8 @@ class DockerSession:
                 if self.host is not None
                 else (self.resolution.trace if self.resolution is not None else ())
             )
+            if self.host is not None:
+                lines.append(self.host.engine_line())
             if with_settings:
                 lines.extend(self.settings_lines(verbose, warnings=False))
             for entry in trace:

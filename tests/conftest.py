@@ -32,6 +32,7 @@ SYSTEM_SOCKET = "/var/run/docker.sock"
 BUSYBOX = "pytest-dockerhost-test/busybox:local"
 DIND = "pytest-dockerhost-test/dind:local"
 AGENT = "pytest-dockerhost-test/agent:local"
+DIND28 = "pytest-dockerhost-test/dind:28"  # Debian sid: Docker 28, API 1.51
 
 _SCRUB_PREFIXES = ("DOCKER_", "PYTEST_DOCKER_", "TESTCONTAINERS_", "TC_", "RYUK_")
 _SCRUB_NAMES = ("CI", "JENKINS_URL", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE", "TF_BUILD")
@@ -73,7 +74,7 @@ def engine() -> Iterator[object]:
 def test_images(engine: object) -> None:
     """Make sure the locally built test images exist (the build is cached by tag)."""
     client = engine
-    missing = [tag for tag in (BUSYBOX, DIND, AGENT) if not _has_image(client, tag)]
+    missing = [tag for tag in (BUSYBOX, DIND, AGENT, DIND28) if not _has_image(client, tag)]
     if missing:
         subprocess.run(["bash", str(ROOT / "tests/images/build.sh")], check=True)
 

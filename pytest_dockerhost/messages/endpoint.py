@@ -12,6 +12,35 @@ def summary(
     )
 
 
+def engine_facts(
+    kind: str, version: str, api: str, *, min_api: str, image_store: str, cgroup: str
+) -> str:
+    facts = [f"API {min_api}-{api}" if min_api else f"API {api}"]
+    if image_store == "containerd":
+        facts.append("containerd image store")
+    elif image_store:
+        facts.append(f"graph driver {image_store}")
+    if cgroup:
+        facts.append(f"cgroup v{cgroup}")
+    return f"docker: engine {kind} {version}: " + ", ".join(facts)
+
+
+def docker_py_too_old(client_api: str, min_api: str) -> str:
+    return (
+        f"docker-py here speaks API {client_api} by default, and this engine accepts "
+        f"{min_api} and later: docker.from_env() and testcontainers will be refused "
+        "('client version ... is too old'). Fix: pip install --upgrade docker"
+    )
+
+
+def cli_too_old(cli: str, client_api: str, min_api: str) -> str:
+    return (
+        f"the docker CLI at {cli} speaks API {client_api}, and this engine accepts {min_api} "
+        "and later: `docker` commands in tests will be refused. Fix: install a newer docker "
+        "CLI (or put one first in PATH)"
+    )
+
+
 TLS_OFF = ", TLS off"
 TLS_UNVERIFIED = ", TLS without verification"
 TLS_VERIFIED = ", TLS verified"

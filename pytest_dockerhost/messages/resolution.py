@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .names import flag
+from .names import flag, option
 
 TAKES_PRECEDENCE = "{source} takes precedence"
 DOOD_UNIX_ONLY = "dood mode uses only unix sockets"
@@ -15,13 +15,29 @@ NOT_READY_AFTER = "not ready after {seconds:.1f} s: {detail}"
 ENGINE = "engine {version}, API {api}"
 
 PORTS_SET = "published ports on {host} (from {source})"
-PORTS_SAME_NAMESPACE = "the daemon runs in this network namespace"
+PORTS_SAME_NAMESPACE = "the daemon's bridge address is one of this network namespace's"
 PORTS_HOST_NETWORK = "this container uses the host's network"
 PORTS_OWN_GATEWAY = "the gateway of this container's network"
 PORTS_ROUTE = "the default gateway in /proc/net/route"
 PORTS_NO_GATEWAY = "no gateway found; assuming localhost"
 PORTS_VERIFIED = "published ports on {host}: {how}, verified"
-PORTS_CHOSEN = "published ports on {host}: {how}"
+
+
+def podman_ryuk() -> str:
+    return (
+        "Podman: testcontainers' Ryuk needs TESTCONTAINERS_RYUK_PRIVILEGED=true to start "
+        "here (it mounts the API socket), which the plugin does not turn on for you; or turn "
+        f"Ryuk off with TESTCONTAINERS_RYUK_DISABLED=true: {flag('reap')} removes what the "
+        "tests leave, with nothing but the API"
+    )
+
+
+def ports_unverified(host: str, how: str) -> str:
+    return (
+        f"published ports on {host}: {how}; no published port answered there yet, so this "
+        f"is a guess: if tests cannot reach their containers, set {option('published_host')} "
+        "to where the daemon's published ports answer"
+    )
 
 
 def passed_over(source: str, detail: str, fix: str) -> str:

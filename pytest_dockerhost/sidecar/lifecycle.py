@@ -133,7 +133,6 @@ class Sidecar(Reuse, Readiness):
         """Each profile in turn until the engine starts one; the certificates go into each."""
         client = self.client
         profiles = self.spec.profiles(topology == "host")
-        cgroup_version = self._cgroup_version()
         material: certs.Material | None = None
         for index, profile in enumerate(profiles):
             # The next, less privileged attempt, when the engine refuses this one's privilege.
@@ -147,7 +146,6 @@ class Sidecar(Reuse, Readiness):
                 volume=volume,
                 network=self.network,
                 runtime=self.spec.runtime,
-                cgroup_version=cgroup_version,
             )
             try:
                 container = client.api.create_container_from(body, name)

@@ -38,7 +38,6 @@ def container_config(
     volume: str,
     network: str | None,
     runtime: str | None,
-    cgroup_version: str,
 ) -> dict[str, Any]:
     """The body of ``POST /containers/create`` for the sidecar."""
     mounts: list[dict[str, Any]] = [
@@ -57,19 +56,24 @@ def container_config(
             MaskedPaths=[],
             ReadonlyPaths=[],
         )
-        if cgroup_version == "1":
-            # Nested containers need their own cgroups: the host's hierarchy, writable.
-            host_config["CgroupnsMode"] = "host"
-            mounts.append(
-                {
-                    "Target": "/sys/fs/cgroup",
-                    "Source": "/sys/fs/cgroup",
-                    "Type": "bind",
-                    "ReadOnly": False,
-                }
-            )
-        else:
-            host_config["CgroupnsMode"] = "private"
+        # Nested containers need cgroups the inner daemon can write. An unprivileged
+        # container's own cgroup mount is read-only, on cgroup v2 too (the engine mounts
+        # cgroup2 "ro" unless privileged), and the API has no way to make it writable. So
+        # on v1 and v2 alike: the host's hierarchy, writable, in the host's cgroup
+        # namespace. That namespace also keeps the dind entrypoint's v2 step (move every
+        # process of the cgroup root into /init) off: it runs only when /proc/self/cgroup
+        # is "0::/", which a private namespace over the host's hierarchy would make true
+        # for the host's root. Reasoned from moby's hack/dind and the engine's defaults;
+        # these machines are cgroup v1, so v2 is not run here.
+        host_config["CgroupnsMode"] = "host"
+        mounts.append(
+            {
+                "Target": "/sys/fs/cgroup",
+                "Source": "/sys/fs/cgroup",
+                "Type": "bind",
+                "ReadOnly": False,
+            }
+        )
     config: dict[str, Any] = {
         "Image": image,
         "Hostname": name,

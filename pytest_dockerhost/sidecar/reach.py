@@ -35,12 +35,6 @@ class Reach(SidecarBase):
             return "host"
         raise SidecarError(say_.unreachable(self.outer.url, self.outer.source))
 
-    def _cgroup_version(self) -> str:
-        try:
-            return str(self.client.api.info().get("CgroupVersion") or "1")
-        except engine_errors():
-            return "1"
-
     def _connect_self(self) -> None:
         """Join our own container to the sidecar's network, so we reach it by name."""
         me = self.outer.container_id

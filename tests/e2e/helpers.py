@@ -342,3 +342,31 @@ def unprivileged_dind_kwargs() -> dict[str, Any]:
         "device_cgroup_rules": ["a *:* rwm"],
         "cgroupns": "host",
     }
+
+
+def create_unprivileged_dind(
+    engine: Any,
+    image: str,
+    *,
+    command: Any = None,
+    environment: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    volumes: Mapping[str, Mapping[str, str]] | None = None,
+) -> Any:
+    """A created (not started) dind container with ``unprivileged_dind_kwargs`` and the CLI's
+    ``--security-opt systempaths=unconfined``, which docker-py's keywords cannot say: Docker
+    28 writes per-interface sysctls under /proc/sys when it wires a container's network."""
+    api = engine.api
+    profile = unprivileged_dind_kwargs()
+    host_config = api.create_host_config(binds=dict(volumes or {}), **profile)
+    host_config["MaskedPaths"] = []
+    host_config["ReadonlyPaths"] = []
+    created = api.create_container(
+        image,
+        command=command,
+        environment=dict(environment or {}),
+        labels=dict(labels or {}),
+        volumes=[spec["bind"] for spec in (volumes or {}).values()],
+        host_config=host_config,
+    )
+    return engine.containers.get(created["Id"])

@@ -20,11 +20,19 @@ import pytest
 
 from ..conftest import DIND, ROOT
 from .conftest import Labelled
-from .helpers import LABEL, Agent, load_yaml, unprivileged_dind_kwargs, wait_until
+from .engines import DIND28
+from .helpers import LABEL, Agent, create_unprivileged_dind, load_yaml, wait_until
 from .plain import passed
 from .project import PLAIN_PROJECT, PROJECT
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=[DIND, DIND28], ids=["docker-20.10", "docker-28"])
+def service_image(request: pytest.FixtureRequest) -> str:
+    """The docker:dind service: bookworm's 20.10, or sid's 28 (API 1.51), same contract."""
+    return str(request.param)
+
 
 GITLAB = ROOT / "examples" / "gitlab-ci.yml"
 
@@ -51,6 +59,7 @@ def run_job(
     *,
     job_first: bool = False,
     project: dict[str, str] | None = None,
+    image: str = DIND,
 ) -> Any:
     spec = job(name)
     (service,) = spec["services"]
@@ -67,14 +76,13 @@ def run_job(
         certs = engine.volumes.create(labels=labels)
         volumes[certs.name] = {"bind": "/certs/client", "mode": "rw"}
         job_volumes[certs.name] = {"bind": "/certs/client", "mode": "ro"}
-    dind = engine.containers.create(
-        DIND,
+    dind = create_unprivileged_dind(
+        engine,
+        image,
         command=service.get("command"),
         environment=variables,
         labels=labels,
         volumes=volumes,
-        detach=True,
-        **unprivileged_dind_kwargs(),
     )
     network.connect(dind, aliases=[service["alias"]])
     engine.networks.get("bridge").disconnect(dind)
@@ -97,7 +105,7 @@ def run_job(
     script = " && ".join(spec["script"])
     assert "python -m pytest -p dockerhost -v" in script
     if not job_first:
-        return agent.pytest("-p", "dockerhost", "-v", "-s")
+        return _on(image, agent.pytest("-p", "dockerhost", "-v", "-s"))
     # GitHub Actions and compose do not wait for the service: the job's pytest starts while
     # the service is not even running, and /certs/client is an empty volume.
     result: list[Any] = []
@@ -109,7 +117,14 @@ def run_job(
     dind.start()
     worker.join(240)
     assert result, "the job's pytest did not finish"
-    return result[0]
+    return _on(image, result[0])
+
+
+def _on(image: str, run: Any) -> Any:
+    """The run, once its header shows it reached the service's engine."""
+    version = "28." if image == DIND28 else "20.10."
+    assert f"(engine {version}" in run.output, str(run)
+    return run
 
 
 def test_gitlab_service_with_tls_finds_certs_client_by_itself(
@@ -117,9 +132,10 @@ def test_gitlab_service_with_tls_finds_certs_client_by_itself(
     labelled: Labelled,
     make_agent: Callable[..., Agent],
     busybox_archive: bytes,
+    service_image: str,
 ) -> None:
     assert "DOCKER_CERT_PATH" not in job("test")["variables"]
-    run = run_job("test", engine, labelled, make_agent, busybox_archive)
+    run = run_job("test", engine, labelled, make_agent, busybox_archive, image=service_image)
     assert run.exit_code == 0, str(run)
     assert_tls_from_certs_client(run)
     assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
@@ -131,8 +147,11 @@ def test_a_job_that_starts_before_its_tls_service_waits_for_the_certificates(
     labelled: Labelled,
     make_agent: Callable[..., Agent],
     busybox_archive: bytes,
+    service_image: str,
 ) -> None:
-    run = run_job("test", engine, labelled, make_agent, busybox_archive, job_first=True)
+    run = run_job(
+        "test", engine, labelled, make_agent, busybox_archive, job_first=True, image=service_image
+    )
     assert run.exit_code == 0, str(run)
     assert "docker: dind tcp://docker:2376 (engine" in run.output, str(run)
     assert "TLS verified) via DOCKER_HOST; published ports on docker" in run.output, str(run)
@@ -148,10 +167,19 @@ def test_a_suite_without_plugin_fixtures_gets_tls_from_certs_client(
     labelled: Labelled,
     make_agent: Callable[..., Agent],
     busybox_archive: bytes,
+    service_image: str,
 ) -> None:
     # Without the plugin, every one of these tests fails with docker-py's "400 Client Error:
     # Client sent an HTTP request to an HTTPS server": nobody set DOCKER_TLS_VERIFY.
-    run = run_job("test", engine, labelled, make_agent, busybox_archive, project=PLAIN_PROJECT)
+    run = run_job(
+        "test",
+        engine,
+        labelled,
+        make_agent,
+        busybox_archive,
+        project=PLAIN_PROJECT,
+        image=service_image,
+    )
     result = passed(run)
     assert result.hosts == {"docker"}, str(run)
     assert "Client sent an HTTP request" not in run.output, str(run)
@@ -164,10 +192,13 @@ def test_gitlab_service_with_tls_off_on_2375(
     labelled: Labelled,
     make_agent: Callable[..., Agent],
     busybox_archive: bytes,
+    service_image: str,
 ) -> None:
     spec = job("test-tls-off")
     assert spec["variables"]["DOCKER_TLS_CERTDIR"] == ""
-    run = run_job("test-tls-off", engine, labelled, make_agent, busybox_archive)
+    run = run_job(
+        "test-tls-off", engine, labelled, make_agent, busybox_archive, image=service_image
+    )
     assert run.exit_code == 0, str(run)
     assert re.search(
         r"^docker: dind tcp://docker:2375 \(engine [^,]+, API [\d.]+, TLS off\) via DOCKER_HOST; "

@@ -125,7 +125,12 @@ def reply(conn: socket.socket, status: str, body: bytes, headers: dict[str, str]
 
 
 def docker_api(
-    *, version: str = "20.10.24", api_version: str = "1.41", delay: float = 0.0
+    *,
+    version: str = "20.10.24",
+    api_version: str = "1.41",
+    delay: float = 0.0,
+    min_api: str = "",
+    components: tuple[str, ...] = (),
 ) -> Callable[[socket.socket], None]:
     """Answer like dockerd: /_ping with Api-Version, /version with its JSON."""
 
@@ -140,9 +145,17 @@ def docker_api(
         if path.endswith("/_ping"):
             reply(conn, "200 OK", b"OK", {**headers, "Content-Type": "text/plain"})
         elif path.endswith("/version"):
-            body = json.dumps(
-                {"Version": version, "ApiVersion": api_version, "Os": "linux", "Arch": "amd64"}
-            ).encode()
+            data: dict[str, object] = {
+                "Version": version,
+                "ApiVersion": api_version,
+                "Os": "linux",
+                "Arch": "amd64",
+            }
+            if min_api:
+                data["MinAPIVersion"] = min_api
+            if components:
+                data["Components"] = [{"Name": name, "Version": version} for name in components]
+            body = json.dumps(data).encode()
             reply(conn, "200 OK", body, {**headers, "Content-Type": "application/json"})
         else:
             body = b'{"message":"page not found"}'

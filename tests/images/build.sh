@@ -11,9 +11,13 @@
 #   pytest-dockerhost-test/agent:local    Jenkins-like CI agent: python3 venv /opt/venv,
 #                                         wheelhouse /opt/wheelhouse, user jenkins 1000,
 #                                         group docker 1999
+#   pytest-dockerhost-test/dind:28        the same dind contract on Debian sid: docker.io
+#                                         28.x (API 1.51), docker-cli, containerd 2.x, runc
+#   pytest-dockerhost-test/podman:5       Debian sid's podman 5.x serving the Docker API:
+#                                         podman system service on /run/outer/podman.sock
 #
-# Usage: tests/images/build.sh [--force] [--verify] [-v] [busybox|dind|agent ...]
-#   (no names: all three)   --force   rebuild even when cached
+# Usage: tests/images/build.sh [--force] [--verify] [-v] [busybox|dind|agent|dind28|podman ...]
+#   (no names: all five)   --force   rebuild even when cached
 #   --verify  afterwards, smoke-test the images against the local engine
 #             (non-privileged nested dockerd, see /work/shared/docker-on-ci.md §3)
 #   -v        stream the build log to stderr (it always goes to $CACHE/build.log)
@@ -44,12 +48,25 @@ PY_VERSION=3.11 # bookworm's python3
 BUSYBOX_TAG=pytest-dockerhost-test/busybox:local
 DIND_TAG=pytest-dockerhost-test/dind:local
 AGENT_TAG=pytest-dockerhost-test/agent:local
+DIND28_TAG=pytest-dockerhost-test/dind:28
+PODMAN_TAG=pytest-dockerhost-test/podman:5
 
 # One debootstrap for dind and agent: the union of what both need.
 BASE_PACKAGES=(
 	docker.io iptables ca-certificates openssl procps iproute2 # dind
 	xz-utils pigz e2fsprogs                                    # like docker:dind
 	python3 python3-venv                                       # agent
+)
+# Debian sid: today's engine (docker.io 28.x, with the CLI in its own package).
+SID_PACKAGES=(
+	docker.io docker-cli containerd runc tini iptables ca-certificates openssl procps
+	iproute2 kmod hostname util-linux mount xz-utils pigz e2fsprogs
+)
+# Podman's Docker-compatible API (docker-on-ci.md section 7: runc and cgroupfs on this
+# cgroup v1 host, nftables for netavark).
+PODMAN_PACKAGES=(
+	podman runc conmon netavark aardvark-dns nftables iptables catatonit ca-certificates
+	procps iproute2 util-linux mount
 )
 
 FORCE=0
@@ -137,31 +154,40 @@ image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
 
 # --- shared pieces -----------------------------------------------------------
 
-base_hash() {
+base_hash() { rootfs_hash "$SUITE" "${BASE_PACKAGES[@]}"; }
+sid_hash() { rootfs_hash sid "${SID_PACKAGES[@]}"; }
+
+rootfs_hash() {
 	{
-		declare -f make_base_rootfs
-		echo "$SUITE ${BASE_PACKAGES[*]}"
+		declare -f make_rootfs
+		echo "$*"
 	} | sha256
 }
 
-# debootstrap --variant=minbase $SUITE with BASE_PACKAGES into $CACHE/rootfs/base.
-make_base_rootfs() {
-	local dir=$CACHE/rootfs/base want mirror
-	want=$(base_hash)
-	if [[ -f $dir.hash && $(<"$dir.hash") == "$want" && -x $dir/usr/sbin/dockerd ]]; then
+make_base_rootfs() { make_rootfs base "$SUITE" "${BASE_PACKAGES[@]}"; }
+make_sid_rootfs() { make_rootfs sid sid "${SID_PACKAGES[@]}"; }
+make_podman_rootfs() { make_rootfs podman sid "${PODMAN_PACKAGES[@]}"; }
+
+# debootstrap --variant=minbase SUITE with PACKAGES into $CACHE/rootfs/NAME.
+make_rootfs() {
+	local name=$1 suite=$2
+	shift 2
+	local dir=$CACHE/rootfs/$name want mirror
+	want=$(rootfs_hash "$suite" "$@")
+	if [[ -f $dir.hash && $(<"$dir.hash") == "$want" && -d $dir/usr/bin ]]; then
 		return 0
 	fi
 	[[ $(id -u) == 0 ]] || die "debootstrap needs root"
 	ensure_host_pkgs debootstrap debian-archive-keyring
-	mirror=$(debian_mirror)
-	echo "== debootstrap $SUITE from $mirror"
+	mirror=$(debian_mirror) # the same mirror serves every suite
+	echo "== debootstrap $suite from $mirror"
 	safe_rmtree "$dir.tmp"
-	mkdir -p "$CACHE/debs" "$CACHE/rootfs"
+	mkdir -p "$CACHE/debs-$suite" "$CACHE/rootfs"
 	local t0 rc=0
 	t0=$(now)
-	debootstrap --variant=minbase --cache-dir="$CACHE/debs" \
-		--include="$(IFS=,; echo "${BASE_PACKAGES[*]}")" \
-		"$SUITE" "$dir.tmp" "$mirror" || rc=$?
+	debootstrap --variant=minbase --cache-dir="$CACHE/debs-$suite" \
+		--include="$(IFS=,; echo "$*")" \
+		"$suite" "$dir.tmp" "$mirror" || rc=$?
 	unmount_under "$dir.tmp"
 	((rc == 0)) || die "debootstrap failed ($rc); see $dir.tmp/debootstrap/debootstrap.log"
 	echo "== debootstrap took $(since "$t0") s"
@@ -211,31 +237,68 @@ build_busybox() {
 
 # --- dind --------------------------------------------------------------------
 
-dind_hash() {
+dind_hash() { dind_image_hash base_hash; }
+dind28_hash() { dind_image_hash sid_hash; }
+
+dind_image_hash() {
 	{
-		base_hash
-		declare -f build_dind import_rootfs
+		"$1"
+		declare -f build_dind_from import_rootfs
 		sha256 <"$HERE/dind-entrypoint.sh"
 	} | sha256
 }
 
-build_dind() {
-	local ov=$CACHE/rootfs/dind-overlay
-	make_base_rootfs
+build_dind() { make_base_rootfs && build_dind_from base "$DIND_TAG" "$1"; }
+build_dind28() { make_sid_rootfs && build_dind_from sid "$DIND28_TAG" "$1"; }
+
+build_dind_from() {
+	local rootfs=$CACHE/rootfs/$1 tag=$2 ov=$CACHE/rootfs/dind-overlay
 	safe_rmtree "$ov"
 	mkdir -p "$ov/usr/local/bin" "$ov/certs/client"
 	install -m 0755 "$HERE/dind-entrypoint.sh" "$ov/usr/local/bin/dockerd-entrypoint.sh"
 	# like docker:dind: pre-created, wide enough for any user to create subdirs
 	chmod 1777 "$ov/certs" "$ov/certs/client"
-	import_rootfs "$CACHE/rootfs/base" "$DIND_TAG" \
+	import_rootfs "$rootfs" "$tag" \
 		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 		--change 'ENV DOCKER_TLS_CERTDIR=/certs' \
 		--change 'VOLUME /var/lib/docker' \
 		--change 'EXPOSE 2375 2376' \
 		--change 'ENTRYPOINT ["/usr/local/bin/dockerd-entrypoint.sh"]' \
 		--change 'CMD []' \
-		--change "LABEL $LABEL=$1" \
+		--change "LABEL $LABEL=$3" \
 		-- -C "$ov" ./usr/local/bin/dockerd-entrypoint.sh ./certs
+	safe_rmtree "$ov"
+}
+
+# --- podman --------------------------------------------------------------------
+
+podman_hash() {
+	{
+		rootfs_hash sid "${PODMAN_PACKAGES[@]}"
+		declare -f build_podman import_rootfs
+	} | sha256
+}
+
+build_podman() {
+	local ov=$CACHE/rootfs/podman-overlay
+	make_podman_rootfs
+	safe_rmtree "$ov"
+	mkdir -p "$ov/etc/containers"
+	cat >"$ov/etc/containers/containers.conf" <<-'EOF'
+		[engine]
+		runtime = "runc"
+		cgroup_manager = "cgroupfs"
+		events_logger = "file"
+		[containers]
+		netns = "bridge"
+	EOF
+	import_rootfs "$CACHE/rootfs/podman" "$PODMAN_TAG" \
+		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change 'VOLUME /var/lib/containers' \
+		--change 'ENTRYPOINT ["podman", "system", "service", "--time=0"]' \
+		--change 'CMD ["unix:///run/outer/podman.sock"]' \
+		--change "LABEL $LABEL=$1" \
+		-- -C "$ov" ./etc/containers/containers.conf
 	safe_rmtree "$ov"
 }
 
@@ -372,12 +435,12 @@ main() {
 		--verify) VERIFY=1 ;;
 		-v | --verbose) VERBOSE=1 ;;
 		-h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; return 0 ;;
-		busybox | dind | agent) names+=("$1") ;;
+		busybox | dind | agent | dind28 | podman) names+=("$1") ;;
 		*) die "unknown argument: $1 (try --help)" ;;
 		esac
 		shift
 	done
-	((${#names[@]})) || names=(busybox dind agent)
+	((${#names[@]})) || names=(busybox dind agent dind28 podman)
 
 	docker version >/dev/null 2>&1 || die "no Docker engine answers (docker version failed)"
 	if ! mkdir -p "$CACHE" 2>/dev/null || [[ ! -w $CACHE ]]; then

@@ -26,7 +26,6 @@ def _body(**overrides: object) -> dict[str, object]:
         "volume": "vol",
         "network": None,
         "runtime": None,
-        "cgroup_version": "1",
         **overrides,
     }
     return container_config(**values)  # type: ignore[arg-type]
@@ -61,11 +60,27 @@ def test_unprivileged_on_cgroup_v1_mounts_the_hierarchy_and_shares_its_namespace
             "ReadOnly": False} in host["Mounts"]  # fmt: skip
 
 
-def test_unprivileged_on_cgroup_v2_gets_a_private_namespace_and_no_host_hierarchy() -> None:
-    body = _body(profile=Profile(False, ("SYS_ADMIN",)), cgroup_version="2")
+def test_unprivileged_on_cgroup_v2_gets_a_writable_hierarchy_in_the_hosts_namespace() -> None:
+    """An unprivileged container's own cgroup2 mount is read-only: the inner daemon could
+    create no cgroup. A private namespace over the host's hierarchy would make dind's
+    "move every process of the root into /init" step move the host's processes."""
+    body = _body(profile=Profile(False, ("SYS_ADMIN",)))  # one config for v1 and v2 hosts
     host = body["HostConfig"]
     assert isinstance(host, dict)
-    assert host["CgroupnsMode"] == "private"
+    assert host["CgroupnsMode"] == "host"
+    assert {"Target": "/sys/fs/cgroup", "Source": "/sys/fs/cgroup", "Type": "bind",
+            "ReadOnly": False} in host["Mounts"]  # fmt: skip
+    assert host["MaskedPaths"] == []
+    assert host["ReadonlyPaths"] == []
+
+
+def test_privileged_on_cgroup_v2_keeps_the_engines_private_writable_namespace() -> None:
+    """Privileged: the engine mounts cgroup2 read-write in a private namespace, where
+    dind's /init move is what nesting needs. Nothing to add."""
+    body = _body()
+    host = body["HostConfig"]
+    assert isinstance(host, dict)
+    assert "CgroupnsMode" not in host
     assert all(mount["Target"] != "/sys/fs/cgroup" for mount in host["Mounts"])
 
 

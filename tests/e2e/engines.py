@@ -1,0 +1,128 @@
+"""Today's engines, run here as nested daemons in containers of the host engine, each with
+its unix socket on a volume, so that this machine reaches it the way a forwarded socket
+is reached (Docker Desktop, Colima, ``ssh -L``):
+
+- Debian sid's Docker 28 (API 1.51), with the official docker:dind contract (TLS on
+  2376, certificates under /certs);
+- Debian sid's Podman 5, serving its Docker-compatible API (``podman system service``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tarfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..conftest import DIND28
+from .helpers import LABEL, create_unprivileged_dind
+
+PODMAN = "pytest-dockerhost-test/podman:5"
+__all__ = ["DIND28", "PODMAN", "NestedEngine", "nested_engine"]
+SOCKET_DIR = "/run/outer"
+
+
+@dataclass
+class NestedEngine:
+    """A daemon in a container: its socket here, its address, its client certificates."""
+
+    container: Any
+    socket: str  # a path on this machine (the volume's mount point)
+    address: str  # the container's IP: where its TLS port and published ports answer
+    certs: Path | None  # ca.pem, cert.pem, key.pem of its /certs/client (Docker only)
+    client: Any
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def tls_url(self) -> str:
+        return f"tcp://{self.address}:2376"
+
+    def load(self, engine: Any, images: Iterable[str]) -> None:
+        """Host images into this daemon, by a streamed save and load: no registry."""
+        api = self.client.api
+        for image in images:
+            # With its content type, which Podman needs (docker-py's load sends none).
+            reply = api._post(
+                api._url("/images/load"),
+                data=engine.images.get(image).save(named=True),
+                headers={"Content-Type": "application/x-tar"},
+            )
+            api._raise_for_status(reply)
+
+
+def _certs(container: Any, dest: Path) -> Path:
+    stream, _ = container.get_archive("/certs/client")
+    data = io.BytesIO(b"".join(stream))
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=data) as tar:
+        for member in tar.getmembers():
+            name = os.path.basename(member.name)
+            if member.isfile() and name in ("ca.pem", "cert.pem", "key.pem"):
+                handle = tar.extractfile(member)
+                assert handle is not None
+                (dest / name).write_bytes(handle.read())
+    dest.chmod(0o700)
+    (dest / "key.pem").chmod(0o600)
+    return dest
+
+
+@contextlib.contextmanager
+def nested_engine(
+    engine: Any, run_id: str, workdir: Path, image: str = DIND28
+) -> Iterator[NestedEngine]:
+    """Docker 28 (or Podman 5) in a container of ``engine``, removed with all it holds."""
+    import docker
+
+    podman = image == PODMAN
+    socket_volume = engine.volumes.create(f"pdh-nested-sock-{run_id}", labels={LABEL: run_id})
+    data_volume = engine.volumes.create(f"pdh-nested-data-{run_id}", labels={LABEL: run_id})
+    store = "/var/lib/containers" if podman else "/var/lib/docker"
+    container = create_unprivileged_dind(
+        engine,
+        image,
+        # Docker: its socket on the volume (seen from here) and at the usual path inside
+        # (for agents it runs with the socket mounted). Podman: the image's own command.
+        command=None if podman else ["--host=unix:///var/run/docker.sock"],
+        labels={LABEL: run_id},
+        environment={} if podman else {"DOCKER_HOST": f"unix://{SOCKET_DIR}/docker.sock"},
+        volumes={
+            socket_volume.name: {"bind": SOCKET_DIR, "mode": "rw"},
+            data_volume.name: {"bind": store, "mode": "rw"},
+            "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+        },
+    )
+    container.start()
+    client = None
+    try:
+        name = "podman.sock" if podman else "docker.sock"
+        socket = os.path.join(socket_volume.attrs["Mountpoint"], name)
+        client = docker.DockerClient(base_url=f"unix://{socket}", version="1.41", timeout=120)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if os.path.exists(socket) and client.ping():
+                    break
+            except docker.errors.DockerException:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{image} never answered:\n{container.logs()[-2000:]!r}")
+            time.sleep(0.2)
+        container.reload()
+        address = container.attrs["NetworkSettings"]["IPAddress"]
+        certs = None if podman else _certs(container, workdir / "certs")
+        yield NestedEngine(container, socket, address, certs, client)
+    finally:
+        if client is not None:
+            client.close()
+        container.remove(force=True, v=True)
+        for volume in (socket_volume, data_volume):
+            with contextlib.suppress(Exception):
+                volume.remove(force=True)

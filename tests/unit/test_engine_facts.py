@@ -1,0 +1,99 @@
+"""The engine as the header names it, and clients it will refuse. A Docker 29 engine (its
+minimum API raised to 1.44) and a Podman one cannot run here: loopback servers answer
+as they do. Docker 28 itself is exercised for real in tests/e2e/test_docker28.py."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from pytest_dockerhost import network
+from pytest_dockerhost.resolution import resolve
+from pytest_dockerhost.skew import api_skew, docker_py_api
+
+from ..helpers.servers import docker_api, serving
+from .conftest import MakeCtx
+
+FIB_TRIE = """\
+Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 127.0.0.0/8 2 0 2
+        |-- 127.0.0.1
+           /32 host LOCAL
+     |-- 172.17.0.0
+        /16 link UNICAST
+     |-- 172.17.0.1
+        /32 host LOCAL
+     |-- 172.17.255.255
+        /32 link BROADCAST
+"""
+
+
+def test_local_addresses_are_the_host_local_entries_of_fib_trie() -> None:
+    assert network.local_addresses(FIB_TRIE) == {"127.0.0.1", "172.17.0.1"}
+    assert "127.0.0.1" in network.local_addresses()  # this machine's own table
+
+
+def test_a_podman_engine_is_named_in_the_header(make_ctx: MakeCtx) -> None:
+    fake = docker_api(version="5.8.6", api_version="1.44", components=("Podman Engine",))
+    with serving(fake) as server:
+        ctx = make_ctx({"DOCKER_HOST": server.url})
+        result = resolve(ctx.settings, ctx=ctx)
+    assert result.host is not None
+    assert "(engine Podman 5.8.6, API 1.44, TLS off)" in result.host.summary()
+    assert result.host.engine_line() == "docker: engine Podman 5.8.6: API 1.44"
+
+
+def _old_cli(folder: Path, api: str) -> str:
+    cli = folder / "docker"
+    cli.write_text(f"#!/bin/sh\necho {api}\n")
+    cli.chmod(cli.stat().st_mode | stat.S_IEXEC)
+    return str(folder)
+
+
+def test_clients_an_engine_will_refuse_are_named_with_the_fix(
+    make_ctx: MakeCtx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    py_api = docker_py_api()
+    assert py_api, "docker-py is a test dependency"
+    monkeypatch.setenv("PATH", _old_cli(tmp_path, "1.41") + os.pathsep + os.environ["PATH"])
+    fake = docker_api(version="29.1.0", api_version="1.52", min_api="9.99")
+    with serving(fake) as server:
+        ctx = make_ctx({"DOCKER_HOST": server.url})
+        result = resolve(ctx.settings, ctx=ctx)
+    assert result.host is not None
+    warnings = "\n".join(result.host.warnings)
+    assert f"docker-py here speaks API {py_api} by default, and this engine accepts 9.99" in (
+        warnings
+    )
+    assert "Fix: pip install --upgrade docker" in warnings
+    assert f"the docker CLI at {tmp_path}/docker speaks API 1.41" in warnings
+    assert result.host.engine_line() == "docker: engine Docker 29.1.0: API 9.99-1.52"
+
+
+def test_an_engine_that_accepts_the_usual_range_costs_no_client_check() -> None:
+    assert api_skew("1.24") == []
+    assert api_skew("1.12") == []
+    assert api_skew("") == []
+
+
+@pytest.mark.parametrize(
+    ("ipam", "gateway"),
+    [
+        ({"Config": [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]}, "172.17.0.1"),
+        # docker-on-ci.md section 9: some engines give the subnet alone.
+        ({"Config": [{"Subnet": "172.17.0.0/16"}]}, "172.17.0.1"),
+        ({"Config": [{"Subnet": "fd00::/64"}]}, None),
+        ({"Config": []}, None),
+        ({}, None),
+    ],
+)
+def test_the_bridge_gateway_from_what_engines_report(
+    ipam: dict[str, object], gateway: str | None
+) -> None:
+    assert network.gateway_of({"IPAM": ipam}) == gateway
