@@ -116,6 +116,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         env_parse=parse_tls_verify_env,
     ),
     OptionSpec(
+        "tls_x509_strict",
+        "--docker-tls-x509-strict",
+        "Python's strict X.509 checks for the Docker endpoint (default true; on by default "
+        "since Python 3.13). false accepts certificates without the key-usage extensions, "
+        "as docker:dind made them before 2025; the chain and the hostname are still "
+        "verified.",
+        parse_bool,
+        True,
+        ini="docker_tls_x509_strict",
+        env="PYTEST_DOCKER_TLS_X509_STRICT",
+        kind="bool",
+    ),
+    OptionSpec(
         "timeout",
         "--docker-timeout",
         "seconds to wait for a daemon that is still starting (dind "

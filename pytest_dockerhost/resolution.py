@@ -8,6 +8,7 @@ another daemon. Discovered candidates are tried in order until one answers.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Mapping
@@ -65,7 +66,7 @@ def resolve(
     deadline = started + (settings.timeout.value if waits else AUTO_BUDGET)
     per_probe = min(PROBE_TIMEOUT, settings.timeout.value)
 
-    candidates = [candidate for source in CHAIN for candidate in source(ctx)]
+    candidates = [_lenient(c, settings) for source in CHAIN for c in source(ctx)]
     usable = [c for c in candidates if not _mode_mismatch(mode, c)]
     pinned = [c for c in usable if c.pinned]
     trace: list[TraceEntry] = []
@@ -90,6 +91,13 @@ def resolve(
     hints = _hints(usable, pinned, per_probe) if pinned else ()
     message = _failure_message(settings, mode, trace, hints)
     return Resolution(settings, mode, None, tuple(trace), message, hints)
+
+
+def _lenient(candidate: Candidate, settings: Settings) -> Candidate:
+    """The candidate with Python's strict X.509 flag off, when the user opted out of it."""
+    if settings.tls_x509_strict.value or candidate.tls is None or not candidate.tls.verify:
+        return candidate
+    return dataclasses.replace(candidate, tls=dataclasses.replace(candidate.tls, x509_strict=False))
 
 
 def _absent_socket(candidate: Candidate, ctx: SourceContext) -> bool:
@@ -198,6 +206,8 @@ def _build_host(
     if candidate.tls is not None and not candidate.tls.verify:
         warnings.append(say_.unverified_tls(str(url)))
     warnings.extend(api_skew(info.min_api))
+    if candidate.tls is not None and not candidate.tls.x509_strict:
+        warnings.append(say_.x509_lenient(settings.tls_x509_strict.source))
     notes = [*candidate.notes, how] if how else list(candidate.notes)
     if info.kind == "Podman" and not _ryuk_ready_for_podman():
         notes.append(say_.podman_ryuk())

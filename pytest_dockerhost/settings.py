@@ -58,6 +58,7 @@ class Settings:
     socket: Setting[str | None]
     cert_path: Setting[str | None]
     tls_verify: Setting[bool | None]
+    tls_x509_strict: Setting[bool]
     timeout: Setting[float]
     required: Setting[bool]
     reap: Setting[bool]

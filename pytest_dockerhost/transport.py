@@ -168,6 +168,9 @@ def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
                 FailureKind.CERT_GARBAGE,
                 D.CA_GARBAGE.format(path=tls.ca_cert, why=exc.reason or exc),
             ) from None
+        if not tls.x509_strict:
+            # Only the key-usage strictness; the chain and the hostname are still checked.
+            context.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
     else:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False

@@ -152,6 +152,8 @@ class TLSConfig:
     # The files come from a shared volume that a starting docker:dind is still filling, so a
     # missing file is worth waiting for in dind mode.
     pending: bool = False
+    # Python's VERIFY_X509_STRICT (on by default since 3.13); off only on the user's word.
+    x509_strict: bool = True
 
     @property
     def cert_dir(self) -> str | None:

@@ -199,7 +199,8 @@ def _tls_verify_help(detail: str, url: DockerURL | None, tls_src: str) -> tuple[
         return what, (
             "the certificates were made without the key-usage extensions that Python 3.13+ "
             "requires (docker:dind images before 2025 made them so): update the dind image, or "
-            "regenerate its certificates with keyUsage on the CA and the server certificate"
+            "regenerate its certificates with keyUsage on the CA and the server certificate; "
+            f"until then {flag('tls_x509_strict', 'false')} relaxes that one check"
         )
     return what, (
         f"the CA in {tls_src} did not sign the daemon's certificate: use the ca.pem from the "

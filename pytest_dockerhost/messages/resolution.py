@@ -44,6 +44,17 @@ def passed_over(source: str, detail: str, fix: str) -> str:
     return f"{source} was passed over: {detail}" + (f"; fix: {fix}" if fix else "")
 
 
+def x509_lenient(source: str) -> str:
+    setting = flag("tls_x509_strict", "false")
+    return (
+        f"Python's strict X.509 checks are off for this endpoint ({setting}, from {source}): "
+        "a CA or certificate without the key-usage extensions is accepted, so a certificate "
+        "made for something else than TLS serving or signing could pass. The chain and the "
+        "hostname are still verified. Regenerate the daemon's certificates (a current "
+        "docker:dind makes compliant ones) and drop the option"
+    )
+
+
 def unverified_tls(url: str) -> str:
     return (
         f"TLS to {url} does not verify the daemon's certificate; set DOCKER_TLS_VERIFY=1 to "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import tarfile
 import time
@@ -20,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ..conftest import DIND28
-from .helpers import LABEL, create_unprivileged_dind
+from .helpers import LABEL, PROJECT_DIR, Agent, create_unprivileged_dind
 
 PODMAN = "pytest-dockerhost-test/podman:5"
-__all__ = ["DIND28", "PODMAN", "NestedEngine", "nested_engine"]
+__all__ = ["DIND28", "PODMAN", "NestedEngine", "daemon_json_tar", "dood_agent", "nested_engine"]
 SOCKET_DIR = "/run/outer"
 
 
@@ -58,6 +59,33 @@ class NestedEngine:
             api._raise_for_status(reply)
 
 
+def daemon_json_tar(config: dict[str, Any]) -> bytes:
+    """etc/docker/daemon.json in a tar, for put_archive into a created container."""
+    data = json.dumps(config).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("etc/docker/daemon.json")
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def dood_agent(nested: NestedEngine, wheel: Path, files: dict[str, str]) -> Iterator[Agent]:
+    """A CI agent on the nested engine, its socket mounted, project and plugin installed.
+    Mounted at /run, which /var/run links to: Docker 28 refuses archive copies into a
+    container with a mount below a symlink ("path escapes from parent")."""
+    socket = {"/var/run/docker.sock": {"bind": "/run/docker.sock", "mode": "rw"}}
+    agent = Agent.create(nested.client, f"{os.getpid()}", socket=False, volumes=socket)
+    try:
+        agent.start()
+        agent.put(PROJECT_DIR, files)
+        agent.install(wheel)
+        yield agent
+    finally:
+        agent.remove()
+
+
 def _certs(container: Any, dest: Path) -> Path:
     stream, _ = container.get_archive("/certs/client")
     data = io.BytesIO(b"".join(stream))
@@ -76,9 +104,14 @@ def _certs(container: Any, dest: Path) -> Path:
 
 @contextlib.contextmanager
 def nested_engine(
-    engine: Any, run_id: str, workdir: Path, image: str = DIND28
+    engine: Any,
+    run_id: str,
+    workdir: Path,
+    image: str = DIND28,
+    daemon_json: dict[str, Any] | None = None,
 ) -> Iterator[NestedEngine]:
-    """Docker 28 (or Podman 5) in a container of ``engine``, removed with all it holds."""
+    """Docker 28 (or Podman 5) in a container of ``engine``, removed with all it holds;
+    ``daemon_json`` becomes its /etc/docker/daemon.json."""
     import docker
 
     podman = image == PODMAN
@@ -99,6 +132,8 @@ def nested_engine(
             "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
         },
     )
+    if daemon_json is not None:
+        assert container.put_archive("/", daemon_json_tar(daemon_json))
     container.start()
     client = None
     try:

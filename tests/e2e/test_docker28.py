@@ -104,17 +104,10 @@ def test_a_forwarded_docker_28_socket_is_named_and_no_port_claim_is_false(
 @pytest.fixture
 def agent28(engine28: Any, agent_wheel: Path) -> Iterator[Agent]:
     """A DooD agent on Docker 28 (its socket mounted), run as root like a container job."""
-    # Mounted at /run, which /var/run links to: Docker 28 refuses archive copies into a
-    # container with a mount below a symlink ("path escapes from parent").
-    socket = {"/var/run/docker.sock": {"bind": "/run/docker.sock", "mode": "rw"}}
-    agent = Agent.create(engine28.client, f"{os.getpid()}", socket=False, volumes=socket)
-    try:
-        agent.start()
-        agent.put(PROJECT_DIR, PLAIN_PROJECT)
-        agent.install(agent_wheel)
+    from .engines import dood_agent
+
+    with dood_agent(engine28, agent_wheel, PLAIN_PROJECT) as agent:
         yield agent
-    finally:
-        agent.remove()
 
 
 SIDECAR28 = {
