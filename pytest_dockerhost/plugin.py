@@ -198,8 +198,15 @@ def _writer(config: pytest.Config) -> Callable[[str], None]:
     midline = [False]  # "collecting ... " is on the terminal, waiting for its count
 
     def say(text: str) -> None:
+        if hasattr(config, "workerinput"):
+            return
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is None or hasattr(config, "workerinput"):
+        if reporter is None:
+            # A conftest that imports docker at its top starts a sidecar before the
+            # terminal exists: the header shows these lines.
+            early = config.stash.get(_SESSION, None)
+            if early is not None:
+                early.early_lines.append(text)
             return
         capman = config.pluginmanager.get_plugin("capturemanager")
         with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
@@ -218,7 +225,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     # Before resolution (it waits for collection) this is only the settings' lines.
     state.shown = state.settled
-    return state.header_lines(config.get_verbosity())
+    early, state.early_lines = state.early_lines, []
+    return [*early, *state.header_lines(config.get_verbosity())]
 
 
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:

@@ -37,6 +37,7 @@ class DockerSession:
         self.outer: DockerHost | None = None
         self.sidecar: SharedSidecar | None = None
         self.say: Callable[[str], None] | None = None  # progress lines (image pulls)
+        self.early_lines: list[str] = []  # progress said before the terminal existed
         self._old_sigterm: Any = None
         self.lost = ""  # why the endpoint stopped answering mid-session, once known
         self.shown = False  # the endpoint's header line has been printed

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
+from typing import Any
 
 from ..endpoint import DockerHost
 from ..engine_api import APIError, EngineClientLike, engine_errors
 from ..errors import SidecarError
 from ..messages import sidecar as say_
+from ..url import version_at_least
 from .janitor import api_text, is_not_found
 from .spec import Say
 
@@ -28,15 +31,17 @@ def preload(
     try:
         for image in images:
             try:
-                outer_id = str(outer_client.api.inspect_image(image)["Id"])
+                outer_info = outer_client.api.inspect_image(image)
             except engine_errors() as exc:
                 raise SidecarError(preload_missing(image, source, inner.outer, exc)) from None
             with contextlib.suppress(Exception):
-                if str(inner_client.api.inspect_image(image)["Id"]) == outer_id:
+                if same_image(outer_info, inner_client.api.inspect_image(image)):
                     continue
             t0 = time.monotonic()
             try:
-                stream = outer_client.api.get_image(image, chunk_size=1024 * 1024)
+                stream = outer_client.api.get_image(
+                    image, chunk_size=1024 * 1024, platform=own_platform(inner.outer)
+                )
                 for event in inner_client.api.load_image(stream):
                     if isinstance(event, dict) and event.get("error"):
                         raise APIError(500, str(event["error"]))
@@ -47,6 +52,30 @@ def preload(
     finally:
         inner_client.close()
     return copied
+
+
+def own_platform(outer: DockerHost | None) -> str | None:
+    """The outer daemon's own platform, for an export of that one only (API 1.48+): a
+    multi-platform image then neither fails to export nor sends foreign platforms."""
+    if outer is None or not version_at_least(outer.api_version, "1.48"):
+        return None
+    os_name, arch = outer.extras.get("os", ""), outer.extras.get("arch", "")
+    if not os_name or not arch:
+        return None
+    return json.dumps({"os": os_name, "architecture": arch})
+
+
+def same_image(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """The same image on two daemons, whatever their stores: the graph driver's id is the
+    config's digest and the containerd store's the manifest's, so when the ids differ the
+    layers and the creation time decide."""
+    if one.get("Id") == other.get("Id"):
+        return True
+    layers = (one.get("RootFS") or {}).get("Layers")
+    return bool(layers) and (
+        layers == (other.get("RootFS") or {}).get("Layers")
+        and one.get("Created") == other.get("Created")
+    )
 
 
 def preload_missing(image: str, source: str, outer: DockerHost | None, exc: Exception) -> str:

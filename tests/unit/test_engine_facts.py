@@ -97,3 +97,34 @@ def test_the_bridge_gateway_from_what_engines_report(
     ipam: dict[str, object], gateway: str | None
 ) -> None:
     assert network.gateway_of({"IPAM": ipam}) == gateway
+
+
+def test_preload_exports_the_outer_daemons_platform_only_where_the_api_allows() -> None:
+    import json
+
+    from pytest_dockerhost.endpoint import DockerHost
+    from pytest_dockerhost.sidecar.preload import own_platform, same_image
+
+    def host(api: str) -> DockerHost:
+        return DockerHost(
+            url="unix:///x.sock",
+            mode="dood",
+            source="test",
+            tls=None,
+            published_host="localhost",
+            published_host_verified=True,
+            daemon_socket="/x.sock",
+            in_container=False,
+            engine_version="28.5.2",
+            api_version=api,
+            extras={"os": "linux", "arch": "arm64"},
+        )
+
+    platform = own_platform(host("1.51"))
+    assert platform is not None
+    assert json.loads(platform) == {"os": "linux", "architecture": "arm64"}
+    assert own_platform(host("1.47")) is None  # the parameter came with API 1.48
+    # The graph driver names an image by its config, the containerd store by its manifest.
+    layers = {"RootFS": {"Layers": ["sha256:a"]}, "Created": "2026-11-30T10:00:00Z"}
+    assert same_image({"Id": "sha256:config", **layers}, {"Id": "sha256:manifest", **layers})
+    assert not same_image({"Id": "sha256:x", **layers}, {"Id": "sha256:y", "RootFS": {}})
