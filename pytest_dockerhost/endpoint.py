@@ -151,14 +151,23 @@ class DockerHost:
         return mapped
 
     def engine_line(self) -> str:
-        """The engine's facts, as far as the API told them (``-v`` and the diagnostic)."""
+        """The engine's facts, as far as the API tells them (``-v`` and the diagnostic):
+        asks ``/info`` now, which resolution leaves out for its cost on a busy daemon."""
+        from .probe import engine_details
+
+        details = None
+        if self.parsed.scheme != "ssh":
+            details = engine_details(self.parsed, self.tls, timeout=2.0)
+        kind = self.extras.get("engine_kind", "Docker")
+        if details is not None and details.rootless and not kind.startswith("rootless"):
+            kind = f"rootless {kind}"
         return say_.engine_facts(
-            self.extras.get("engine_kind", "Docker"),
+            kind,
             self.engine_version,
             self.api_version,
             min_api=self.extras.get("min_api", ""),
-            image_store=self.extras.get("image_store", ""),
-            cgroup=self.extras.get("cgroup", ""),
+            image_store=details.image_store if details else "",
+            cgroup=details.cgroup if details else "",
         )
 
     def summary(self) -> str:

@@ -45,9 +45,7 @@ class EngineAPILike(Protocol):
     def disconnect_container_from_network(
         self, container: str, net_id: str, force: bool = ...
     ) -> None: ...
-    def get_image(
-        self, image: str, chunk_size: int = ..., platform: str | None = ...
-    ) -> Iterator[bytes]: ...
+    def get_image(self, image: str, chunk_size: int = ...) -> Iterator[bytes]: ...
     def load_image(self, data: Iterable[bytes]) -> Iterator[JSON]: ...
 
 
@@ -220,13 +218,14 @@ class EngineAPI:
     ) -> None:
         self._fallback().api.disconnect_container_from_network(container, net_id, force=force)
 
-    def get_image(
-        self, image: str, chunk_size: int = 2097152, platform: str | None = None
+    def get_image(self, image: str, chunk_size: int = 2097152) -> Iterator[bytes]:
+        return iter(self._fallback().api.get_image(image, chunk_size=chunk_size))
+
+    def get_image_for(
+        self, image: str, platform: str, chunk_size: int = 2097152
     ) -> Iterator[bytes]:
-        """``docker save`` as a stream; with ``platform`` (API 1.48+), that platform only."""
+        """``docker save`` of one platform of ``image`` (API 1.48+), as a stream."""
         real = self._fallback().api
-        if platform is None:
-            return iter(real.get_image(image, chunk_size=chunk_size))
         # docker-py speaks an older API than 1.48 and has no platform argument: its
         # session, at the engine's API version.
         path = urllib.parse.quote(image, safe="/:")

@@ -20,7 +20,7 @@ from .endpoint import DockerHost, TraceEntry
 from .errors import NoEndpointError
 from .messages import resolution as say_
 from .messages.failures import explain
-from .probe import EngineInfo, engine_details, probe, wait_for
+from .probe import EngineInfo, probe, wait_for
 from .settings import Settings
 from .skew import api_skew
 from .sources import CHAIN, Candidate, SourceContext
@@ -191,10 +191,8 @@ def _build_host(
     else:
         daemon_socket = "/var/run/docker.sock"  # a dind daemon's own socket, for Ryuk
     kind = "dood" if url.is_unix else ("dind" if url.is_tcp else url.scheme)
-    details = (
-        engine_details(url, candidate.tls, timeout=PROBE_TIMEOUT) if url.scheme != "ssh" else None
-    )
-    engine = ("rootless " if details and details.rootless else "") + info.kind
+    # /info can be slow on a busy daemon: the rest of the engine's facts wait for -v.
+    engine = ("rootless " if "(rootless " in candidate.source else "") + info.kind
     warnings = list(settings.warnings)
     # A broken config file or a configured endpoint that failed before this one was
     # passed over: say so, or the user never learns why their setting had no effect.
@@ -233,8 +231,6 @@ def _build_host(
             "arch": info.arch,
             "engine_kind": engine,
             "min_api": info.min_api,
-            "image_store": details.image_store if details else "",
-            "cgroup": details.cgroup if details else "",
         },
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from ..endpoint import DockerHost
@@ -14,6 +15,8 @@ from ..messages import sidecar as say_
 from ..url import version_at_least
 from .janitor import api_text, is_not_found
 from .spec import Say
+
+CHUNK = 1024 * 1024
 
 
 def preload(
@@ -39,9 +42,7 @@ def preload(
                     continue
             t0 = time.monotonic()
             try:
-                stream = outer_client.api.get_image(
-                    image, chunk_size=1024 * 1024, platform=own_platform(inner.outer)
-                )
+                stream = _export(outer_client, image, own_platform(inner.outer))
                 for event in inner_client.api.load_image(stream):
                     if isinstance(event, dict) and event.get("error"):
                         raise APIError(500, str(event["error"]))
@@ -52,6 +53,15 @@ def preload(
     finally:
         inner_client.close()
     return copied
+
+
+def _export(client: EngineClientLike, image: str, platform: str | None) -> Iterator[bytes]:
+    from ..engine_api import EngineAPI
+
+    api = client.api
+    if platform is not None and isinstance(api, EngineAPI):
+        return api.get_image_for(image, platform, chunk_size=CHUNK)
+    return api.get_image(image, chunk_size=CHUNK)  # docker-py's has no platform argument
 
 
 def own_platform(outer: DockerHost | None) -> str | None:
