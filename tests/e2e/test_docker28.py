@@ -178,3 +178,33 @@ def test_a_killed_sidecar_run_on_docker_28_is_swept_by_the_next(
     # Its sidecar, the sidecar's data volume and its network (its lease goes too, uncounted).
     assert "docker: note: removed 3 leftovers of runs that were killed" in run.output, str(run)
     assert not engine28.client.containers.list(all=True, filters=labelled)
+
+
+def test_xdist_workers_share_one_privileged_sidecar_on_docker_28(
+    engine28: Any, agent28: Agent
+) -> None:
+    since = time.time()
+    run = agent28.pytest(
+        "-rA", "-n", "2", "--docker-mode=sidecar", environment=SIDECAR28, user="root"
+    )
+    until = time.time()
+    assert run.exit_code == 0, str(run)
+    assert "4 passed" in run.output, str(run)
+    started = started_images(engine28.client, since, until)
+    assert started.count(DIND28) == 1, started  # one sidecar for the controller and workers
+    assert BUSYBOX not in started, started
+
+
+def test_a_mismatched_socket_group_on_docker_28_is_diagnosed_with_its_gid(
+    agent28: Agent,
+) -> None:
+    gid = agent28.exec(["stat", "-c", "%g", "/var/run/docker.sock"], user="root").output.strip()
+    run = agent28.pytest("-rA")  # as jenkins: uid 1000, groups 1000 and 1999 (docker)
+    assert run.exit_code == 2, str(run)  # the module-level client fails collection
+    assert re.search(
+        rf"permission denied on /var/run/docker\.sock: the socket is \S+ owned by uid 0, "
+        rf"gid {gid}\b",
+        run.output,
+    ), str(run)
+    assert f"`docker run --group-add {gid} ...`" in run.output, str(run)
+    assert "chmod" not in run.output, str(run)
