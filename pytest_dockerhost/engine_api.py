@@ -165,9 +165,6 @@ class EngineAPI:
     def inspect_container(self, container: str) -> JSON:
         return cast(JSON, self._call("GET", f"/containers/{urllib.parse.quote(container)}/json"))
 
-    def info(self) -> JSON:
-        return cast(JSON, self._call("GET", "/info"))
-
     def create_volume(self, name: str, labels: Mapping[str, str] | None = None) -> JSON:
         body = json.dumps({"Name": name, "Labels": dict(labels or {})}).encode()
         made = self._call("POST", "/volumes/create", body=body, content_type="application/json")

@@ -41,13 +41,12 @@ class EngineDetails:
 
 
 def engine_kind(data: dict[str, object]) -> str:
+    """Podman when /version names a Podman component, else Docker."""
     components = data.get("Components")
-    names = (
-        [str(c.get("Name", "")) for c in components if isinstance(c, dict)]
-        if isinstance(components, list)
-        else []
-    )
-    return "Podman" if any("podman" in name.lower() for name in names) else "Docker"
+    for component in components if isinstance(components, list) else []:
+        if isinstance(component, dict) and "podman" in str(component.get("Name", "")).lower():
+            return "Podman"
+    return "Docker"
 
 
 def engine_details(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineDetails:

@@ -87,13 +87,6 @@ def remove_network(api: EngineAPILike, name: str) -> None:
         api.remove_network(name)
 
 
-def remove_labelled(client: EngineClientLike, labels: dict[str, str]) -> None:
-    """The volume and network that belong with a sidecar's labels (its run)."""
-    run = labels.get(L_RUN)
-    if run:
-        remove_run(client, run)
-
-
 # --- sweeping and cleanup -------------------------------------------------------------------
 
 

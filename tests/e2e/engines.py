@@ -13,6 +13,8 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterable, Iterator
@@ -21,10 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from ..conftest import DIND28
-from .helpers import LABEL, PROJECT_DIR, Agent, create_unprivileged_dind
+from .helpers import INNER_TIMEOUT, LABEL, PROJECT_DIR, Agent, Run, create_unprivileged_dind
 
 PODMAN = "pytest-dockerhost-test/podman:5"
-__all__ = ["DIND28", "PODMAN", "NestedEngine", "daemon_json_tar", "dood_agent", "nested_engine"]
+__all__ = [
+    "DIND28",
+    "PODMAN",
+    "NestedEngine",
+    "daemon_json_tar",
+    "dood_agent",
+    "nested_engine",
+    "write_project",
+]
 SOCKET_DIR = "/run/outer"
 
 
@@ -46,6 +56,25 @@ class NestedEngine:
     def tls_url(self) -> str:
         return f"tcp://{self.address}:2376"
 
+    def run_here(self, folder: Path, label: str, *args: str, **env: str) -> Run:
+        """``python -m ARGS`` on this machine, with DOCKER_HOST at the forwarded socket."""
+        done = subprocess.run(
+            [sys.executable, "-m", *args],
+            cwd=folder,
+            env={
+                **os.environ,
+                "DOCKER_HOST": self.url,
+                "TESTCONTAINERS_RYUK_DISABLED": "true",
+                "E2E_LABEL": f"{LABEL}={label}",
+                **env,
+            },
+            capture_output=True,
+            text=True,
+            timeout=INNER_TIMEOUT,
+            check=False,
+        )
+        return Run(done.returncode, done.stdout + done.stderr)
+
     def load(self, engine: Any, images: Iterable[str]) -> None:
         """Host images into this daemon, by a streamed save and load: no registry."""
         api = self.client.api
@@ -57,6 +86,14 @@ class NestedEngine:
                 headers={"Content-Type": "application/x-tar"},
             )
             api._raise_for_status(reply)
+
+
+def write_project(folder: Path, files: dict[str, str]) -> Path:
+    """A project folder on this machine, for ``run_here``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
 
 
 def daemon_json_tar(config: dict[str, Any]) -> bytes:

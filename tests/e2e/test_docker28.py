@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,8 @@ from typing import Any
 import pytest
 
 from ..conftest import AGENT, BUSYBOX, DIND28
-from .helpers import INNER_TIMEOUT, PROJECT_DIR, Agent, Run, started_images, wait_until
+from .engines import write_project
+from .helpers import PROJECT_DIR, Agent, started_images, wait_until
 from .plain import passed
 from .project import PLAIN_PROJECT
 
@@ -43,37 +42,11 @@ def engine28(
         yield nested
 
 
-def _host_run(engine28: Any, folder: Path, *args: str) -> Run:
-    env = {
-        **os.environ,
-        "DOCKER_HOST": engine28.url,
-        "TESTCONTAINERS_RYUK_DISABLED": "true",
-        "E2E_LABEL": "pytest-dockerhost-e2e=docker28",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=INNER_TIMEOUT,
-        check=False,
-    )
-    return Run(done.returncode, done.stdout + done.stderr)
-
-
-def _project(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in PLAIN_PROJECT.items():
-        (folder / name).write_text(text)
-    return folder
-
-
 def test_a_forwarded_docker_28_socket_is_named_and_no_port_claim_is_false(
     engine28: Any, tmp_path: Path
 ) -> None:
-    folder = _project(tmp_path / "proj")
-    diagnosis = _host_run(engine28, folder, "pytest_dockerhost")
+    folder = write_project(tmp_path / "proj", PLAIN_PROJECT)
+    diagnosis = engine28.run_here(folder, "docker28", "pytest_dockerhost")
     assert diagnosis.exit_code == 0, str(diagnosis)
     (line,) = [x for x in diagnosis.lines() if x.startswith("docker: dood ")]
     assert VERSION.search(line), line
@@ -90,8 +63,8 @@ def test_a_forwarded_docker_28_socket_is_named_and_no_port_claim_is_false(
 
     # With where its ports really answer, the suite that asks for no fixture passes.
     since = time.time()
-    run = _host_run(
-        engine28, folder, "pytest", "-rA", f"--docker-published-host={engine28.address}"
+    run = engine28.run_here(
+        folder, "docker28", "pytest", "-rA", f"--docker-published-host={engine28.address}"
     )
     result = passed(run)
     assert result.hosts == {engine28.address}, str(run)

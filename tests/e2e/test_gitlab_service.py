@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,17 +22,44 @@ import pytest
 from ..conftest import DIND, ROOT
 from .conftest import Labelled
 from .engines import DIND28
-from .helpers import LABEL, Agent, create_unprivileged_dind, load_yaml, wait_until
+from .helpers import LABEL, Agent, create_unprivileged_dind, load_yaml, remove_labelled, wait_until
 from .plain import passed
 from .project import PLAIN_PROJECT, PROJECT
 
 pytestmark = pytest.mark.e2e
 
 
+@dataclass
+class GitLab:
+    """What running a job of the example needs, on one docker:dind service image."""
+
+    engine: Any
+    labelled: Labelled
+    make_agent: Callable[..., Agent]
+    archive: bytes
+    image: str
+
+    def run(self, name: str, **kw: Any) -> Any:
+        return run_job(
+            name, self.engine, self.labelled, self.make_agent, self.archive, image=self.image, **kw
+        )
+
+    def remove_and_check(self) -> None:
+        """Remove the job's containers, networks and volumes; fail if any stayed."""
+        remove_labelled(self.engine, self.labelled.selector)
+        self.labelled.assert_clean()
+
+
 @pytest.fixture(params=[DIND, DIND28], ids=["docker-20.10", "docker-28"])
-def service_image(request: pytest.FixtureRequest) -> str:
+def gitlab(
+    request: pytest.FixtureRequest,
+    engine: Any,
+    labelled: Labelled,
+    make_agent: Callable[..., Agent],
+    busybox_archive: bytes,
+) -> GitLab:
     """The docker:dind service: bookworm's 20.10, or sid's 28 (API 1.51), same contract."""
-    return str(request.param)
+    return GitLab(engine, labelled, make_agent, busybox_archive, str(request.param))
 
 
 GITLAB = ROOT / "examples" / "gitlab-ci.yml"
@@ -128,30 +156,20 @@ def _on(image: str, run: Any) -> Any:
 
 
 def test_gitlab_service_with_tls_finds_certs_client_by_itself(
-    engine: Any,
-    labelled: Labelled,
-    make_agent: Callable[..., Agent],
-    busybox_archive: bytes,
-    service_image: str,
+    gitlab: GitLab,
 ) -> None:
     assert "DOCKER_CERT_PATH" not in job("test")["variables"]
-    run = run_job("test", engine, labelled, make_agent, busybox_archive, image=service_image)
+    run = gitlab.run("test")
     assert run.exit_code == 0, str(run)
     assert_tls_from_certs_client(run)
     assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
-    remove_and_check(engine, labelled)
+    gitlab.remove_and_check()
 
 
 def test_a_job_that_starts_before_its_tls_service_waits_for_the_certificates(
-    engine: Any,
-    labelled: Labelled,
-    make_agent: Callable[..., Agent],
-    busybox_archive: bytes,
-    service_image: str,
+    gitlab: GitLab,
 ) -> None:
-    run = run_job(
-        "test", engine, labelled, make_agent, busybox_archive, job_first=True, image=service_image
-    )
+    run = gitlab.run("test", job_first=True)
     assert run.exit_code == 0, str(run)
     assert "docker: dind tcp://docker:2376 (engine" in run.output, str(run)
     assert "TLS verified) via DOCKER_HOST; published ports on docker" in run.output, str(run)
@@ -159,46 +177,28 @@ def test_a_job_that_starts_before_its_tls_service_waits_for_the_certificates(
     # It planned TLS from the still-empty volume and waited for dind to fill it.
     assert "certificates are not written yet" in run.output, str(run)
     assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
-    remove_and_check(engine, labelled)
+    gitlab.remove_and_check()
 
 
 def test_a_suite_without_plugin_fixtures_gets_tls_from_certs_client(
-    engine: Any,
-    labelled: Labelled,
-    make_agent: Callable[..., Agent],
-    busybox_archive: bytes,
-    service_image: str,
+    gitlab: GitLab,
 ) -> None:
     # Without the plugin, every one of these tests fails with docker-py's "400 Client Error:
     # Client sent an HTTP request to an HTTPS server": nobody set DOCKER_TLS_VERIFY.
-    run = run_job(
-        "test",
-        engine,
-        labelled,
-        make_agent,
-        busybox_archive,
-        project=PLAIN_PROJECT,
-        image=service_image,
-    )
+    run = gitlab.run("test", project=PLAIN_PROJECT)
     result = passed(run)
     assert result.hosts == {"docker"}, str(run)
     assert "Client sent an HTTP request" not in run.output, str(run)
     assert_tls_from_certs_client(run)
-    remove_and_check(engine, labelled)
+    gitlab.remove_and_check()
 
 
 def test_gitlab_service_with_tls_off_on_2375(
-    engine: Any,
-    labelled: Labelled,
-    make_agent: Callable[..., Agent],
-    busybox_archive: bytes,
-    service_image: str,
+    gitlab: GitLab,
 ) -> None:
     spec = job("test-tls-off")
     assert spec["variables"]["DOCKER_TLS_CERTDIR"] == ""
-    run = run_job(
-        "test-tls-off", engine, labelled, make_agent, busybox_archive, image=service_image
-    )
+    run = gitlab.run("test-tls-off")
     assert run.exit_code == 0, str(run)
     assert re.search(
         r"^docker: dind tcp://docker:2375 \(engine [^,]+, API [\d.]+, TLS off\) via DOCKER_HOST; "
@@ -207,7 +207,7 @@ def test_gitlab_service_with_tls_off_on_2375(
         re.M,
     ), str(run)
     assert "E2E fetched 'pytest-dockerhost-test ok' from docker:" in run.output
-    remove_and_check(engine, labelled)
+    gitlab.remove_and_check()
 
 
 def assert_tls_from_certs_client(run: Any) -> None:
@@ -221,13 +221,6 @@ def assert_tls_from_certs_client(run: Any) -> None:
     assert (
         "docker: note: TLS from /certs/client (found; DOCKER_CERT_PATH is not set)" in run.output
     ), str(run)
-
-
-def remove_and_check(engine: Any, labelled: Labelled) -> None:
-    from .helpers import remove_labelled
-
-    remove_labelled(engine, labelled.selector)
-    labelled.assert_clean()
 
 
 def port_open(address: str, port: int) -> bool:

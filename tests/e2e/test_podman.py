@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ from typing import Any
 import pytest
 
 from ..conftest import BUSYBOX
-from .helpers import INNER_TIMEOUT, Run
+from .engines import write_project
+from .helpers import Run
 from .plain import passed
 from .project import PLAIN_PROJECT
 
@@ -44,42 +43,21 @@ def podman(
         yield nested
 
 
-def _run(podman: Any, folder: Path, *args: str, **env: str) -> Run:
-    done = subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=folder,
-        env={
-            **os.environ,
-            "DOCKER_HOST": podman.url,
-            "TESTCONTAINERS_RYUK_DISABLED": "true",
-            "E2E_LABEL": "pytest-dockerhost-e2e=podman",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=INNER_TIMEOUT,
-        check=False,
-    )
-    return Run(done.returncode, done.stdout + done.stderr)
-
-
-def _project(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in {**PLAIN_PROJECT, "test_client.py": CLIENT_TEST}.items():
-        (folder / name).write_text(text)
-    return folder
+PROJECT = {**PLAIN_PROJECT, "test_client.py": CLIENT_TEST}
 
 
 def test_podman_is_named_and_suites_pass_through_it(podman: Any, tmp_path: Path) -> None:
-    folder = _project(tmp_path / "proj")
-    diagnosis = _run(podman, folder, "pytest_dockerhost")
+    folder = write_project(tmp_path / "proj", PROJECT)
+    diagnosis = podman.run_here(folder, "podman", "pytest_dockerhost")
     assert diagnosis.exit_code == 0, str(diagnosis)
     (line,) = [x for x in diagnosis.lines() if x.startswith("docker: dood ")]
     assert re.search(r"\(engine Podman 5\.\d+\.\d+, API 1\.\d+\)", line), line
     assert line.endswith("(unverified)"), line  # Podman has no docker0 to go by
     assert re.search(r"^docker: engine Podman 5\.\S+: API [\d.]+-[\d.]+", diagnosis.output, re.M)
 
-    run = _run(podman, folder, "pytest", "-rA", "-v", f"--docker-published-host={podman.address}")
+    run = podman.run_here(
+        folder, "podman", "pytest", "-rA", "-v", f"--docker-published-host={podman.address}"
+    )
     result = passed_with_client(run)
     assert result.hosts == {podman.address}, str(run)
     assert "engine Podman 5." in run.output, str(run)
@@ -93,8 +71,10 @@ def passed_with_client(run: Run) -> Any:
 
 
 def test_ryuk_on_podman_is_said_with_what_it_needs(podman: Any, tmp_path: Path) -> None:
-    folder = _project(tmp_path / "proj")
-    run = _run(podman, folder, "pytest_dockerhost", TESTCONTAINERS_RYUK_DISABLED="false")
+    folder = write_project(tmp_path / "proj", PROJECT)
+    run = podman.run_here(
+        folder, "podman", "pytest_dockerhost", TESTCONTAINERS_RYUK_DISABLED="false"
+    )
     assert "TESTCONTAINERS_RYUK_PRIVILEGED=true" in run.output, str(run)
     assert "--docker-reap" in run.output, str(run)
 
@@ -102,8 +82,10 @@ def test_ryuk_on_podman_is_said_with_what_it_needs(podman: Any, tmp_path: Path) 
 def test_sidecar_mode_on_a_podman_it_cannot_reach_fails_at_once_and_says_why(
     podman: Any, tmp_path: Path
 ) -> None:
-    folder = _project(tmp_path / "proj")
-    run = _run(podman, folder, "pytest", "--docker-mode=sidecar", "--docker-required", "-x")
+    folder = write_project(tmp_path / "proj", PROJECT)
+    run = podman.run_here(
+        folder, "podman", "pytest", "--docker-mode=sidecar", "--docker-required", "-x"
+    )
     assert run.exit_code == 1, str(run)
     assert (
         f"pytest-dockerhost: sidecar mode cannot reach a sidecar started on {podman.url}"

@@ -53,6 +53,12 @@ def test_leaks(n=0):
         time.sleep(300)
 """
 
+# The same suite as four tests, for xdist runs.
+FOUR_LEAKS = LEAKS.replace(
+    "def test_leaks(n=0):",
+    "import pytest\n\n\n@pytest.mark.parametrize('n', range(4))\ndef test_leaks(n):",
+)
+
 
 def _project(folder: Path, text: str = LEAKS) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
@@ -140,10 +146,7 @@ def test_every_xdist_worker_labels_with_the_one_session_and_one_removal_takes_al
     tmp_path: Path, engine: Any, run_env: dict[str, str]
 ) -> None:
     leaks = tmp_path / "leaks"
-    text = LEAKS.replace(
-        "def test_leaks(n=0):",
-        "import pytest\n\n\n@pytest.mark.parametrize('n', range(4))\ndef test_leaks(n):",
-    )
+    text = FOUR_LEAKS
     done = _run(_project(tmp_path / "proj", text), _env(run_env, leaks), "-n", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     records = _records(leaks)
@@ -164,10 +167,7 @@ def test_an_xdist_worker_killed_mid_run_loses_nothing_to_the_one_removal(
     leaks = tmp_path / "leaks"
     hang = '    if os.environ.get("HANG"):'
     crash = "    if n == 1:\n        os.kill(os.getpid(), 9)  # a worker crash (OOM killer)\n"
-    text = LEAKS.replace(
-        "def test_leaks(n=0):",
-        "import pytest\n\n\n@pytest.mark.parametrize('n', range(4))\ndef test_leaks(n):",
-    ).replace(hang, crash + hang)
+    text = FOUR_LEAKS.replace(hang, crash + hang)
     done = _run(_project(tmp_path / "proj", text), _env(run_env, leaks), "-n", "2")
     assert done.returncode == 1, done.stdout + done.stderr  # the crashed test fails
     assert re.search(r"worker 'gw\d' crashed while running", done.stdout), done.stdout
