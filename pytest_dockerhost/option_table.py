@@ -29,7 +29,7 @@ from .parsing import (
 
 
 @final
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: one per option
 class OptionSpec:
     """One option, described once for the CLI, the ini file and the environment."""
 

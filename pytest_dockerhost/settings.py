@@ -48,7 +48,7 @@ class Setting(Generic[T]):
 
 
 @final
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per run; eq would cost 22 fields of codegen
 class Settings:
     """The effective configuration, each value with its source."""
 

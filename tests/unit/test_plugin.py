@@ -195,6 +195,49 @@ def test_on_off_flags_also_take_a_value(
     result.stdout.fnmatch_lines([f"*{outcome}*"])
 
 
+@pytest.mark.parametrize(
+    ("where", "word", "outcome"),
+    [
+        ("cli", "No", "1 passed, 2 skipped"),
+        ("PYTEST_ADDOPTS", "off", "1 passed, 2 skipped"),
+        ("ini addopts", "YES", "2 errors"),
+    ],
+)
+def test_a_flag_with_a_value_works_wherever_it_is_given(
+    pytester: pytest.Pytester,
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    dead_host: str,
+    where: str,
+    word: str,
+    outcome: str,
+) -> None:
+    # Only the `--flag=WORD` strings a run was given are registered as options: each place
+    # pytest takes arguments from must be seen.
+    monkeypatch.setenv("CI", "true")
+    pytester.makepyfile(DOCKER_TESTS)
+    flag = f"--docker-required={word}"
+    args: list[str] = []
+    if where == "cli":
+        args.append(flag)
+    elif where == "PYTEST_ADDOPTS":
+        monkeypatch.setenv("PYTEST_ADDOPTS", flag)
+    else:
+        pytester.makeini(f"[pytest]\naddopts = {flag}\n")
+    result = pytester.runpytest(*args)
+    result.stdout.fnmatch_lines([f"*{outcome}*"])
+
+
+def test_a_flag_with_an_unknown_word_gets_the_settings_error(
+    pytester: pytest.Pytester, dead_host: str
+) -> None:
+    pytester.makepyfile(DOCKER_TESTS)
+    result = pytester.runpytest("--docker-required=maybe")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--docker-required*'maybe'*"])
+    assert "unrecognized arguments" not in result.stderr.str()
+
+
 def test_ini_docker_required(pytester: pytest.Pytester, dead_host: str) -> None:
     pytester.makeini("[pytest]\ndocker_required = true\n")
     pytester.makepyfile(DOCKER_TESTS)
