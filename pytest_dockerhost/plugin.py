@@ -28,8 +28,8 @@ _WORKER_KEY = "pytest_dockerhost"
 _TEST_HOOKS = "dockerhost-tests"
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    register_options(parser)
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    register_options(parser, pluginmanager)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -141,7 +141,7 @@ def _activate(config: pytest.Config) -> None:
     manager = config.pluginmanager
     if not manager.has_plugin(_TEST_HOOKS):
         manager.register(DockerTestHooks(), _TEST_HOOKS)
-    state.activate()
+    state.activate(wait=False)  # a sidecar still starting: the first test waits for it
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -189,6 +189,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             found = True
     if found:
         _activate(session.config)  # no per-test hooks and no resolution for Docker-free runs
+    else:
+        state.cancel_sidecar()  # started early, at session start: not needed after all
     state.collecting = False
 
 
@@ -226,15 +228,22 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     # Before resolution (it waits for collection) this is only the settings' lines.
     state.shown = state.settled
     early, state.early_lines = state.early_lines, []
-    return [*early, *state.header_lines(config.get_verbosity())]
+    verbose = config.get_verbosity()
+    if state.needs_start and not state.settings.warnings and verbose <= 0 and not early:
+        return []  # a Docker-free run has nothing to say: not even the messages are imported
+    from .status_lines import header_lines
+
+    return [*early, *header_lines(state, verbose)]
 
 
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     state = config.stash.get(_SESSION, None)
     if state is None or state.shown or not state.settled or config.get_verbosity() < 0:
         return []
+    from .status_lines import header_lines
+
     state.shown = True
-    return state.header_lines(config.get_verbosity(), with_settings=False)
+    return header_lines(state, config.get_verbosity(), with_settings=False)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -242,7 +251,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     state = config.stash.get(_SESSION, None)
     if state is None or hasattr(config, "workerinput") or config.get_verbosity() < 0:
         return
-    for line in [*state.summary_lines(config.get_verbosity()), *state.reaper_lines()]:
+    endpoint_said = state.shown or not (state.settled or state.sidecar)
+    if endpoint_said and state.reaped is None and not state.notes and not state.swept:
+        return  # nothing left to say: a Docker-free run imports no messages
+    from .status_lines import reaper_lines, summary_lines
+
+    for line in [*summary_lines(state, config.get_verbosity()), *reaper_lines(state)]:
         terminalreporter.write_line(line)
 
 

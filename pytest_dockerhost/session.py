@@ -10,11 +10,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import DockerHostError, NoEndpointError
-from .messages import header as say_
 from .settings import Settings
 
 if TYPE_CHECKING:
     from .claim import Claim
+    from .early import EarlyStart, Say
     from .endpoint import DockerHost
     from .reaper import Reaped, RunIdentity
     from .resolution import Resolution
@@ -51,6 +51,7 @@ class DockerSession:
         self.reaped: Reaped | None = None
         self.swept: list[str] = []  # what killed runs left, removed at this run's start
         self.notes: list[str] = []  # the reaper's warnings, for the terminal summary
+        self._early: EarlyStart | None = None  # the owner's sidecar, starting on a thread
 
     @property
     def wiring(self) -> Wiring:
@@ -80,8 +81,8 @@ class DockerSession:
     def start(self) -> None:
         """Resolve the endpoint (cheap and bounded) and wire the environment to it.
 
-        In sidecar mode this finds the outer daemon only; the sidecar itself starts when
-        the first test needs Docker (``require``).
+        In sidecar mode this finds the outer daemon; the owner then starts the sidecar on
+        a thread (``EarlyStart``), which the first test that needs Docker waits for.
         """
         from .resolution import resolve  # http.client and ssl: only when Docker is needed
 
@@ -89,7 +90,9 @@ class DockerSession:
         if self.resolution.host is None:
             self.error = self.resolution.error
             if self.mode == "sidecar":
-                self.error = say_.NO_SIDECAR_DAEMON + self.error
+                from .messages.header import NO_SIDECAR_DAEMON
+
+                self.error = NO_SIDECAR_DAEMON + self.error
             return
         if self.mode == "sidecar":
             self._plan_sidecar(self.resolution.host, None)
@@ -108,12 +111,63 @@ class DockerSession:
             return
         owner = run_data is None
         if owner:
-            self._claim(outer, reap=False)  # the sidecar's resources live on the outer daemon
+            # The sidecar's resources live on the outer daemon; the claim is taken on the
+            # thread, before the sidecar starts.
+            self._claim(outer, reap=False, take=False)
             assert self.claim is not None
             run = Run.new(self.claim.owner)
         else:
             run = Run.from_dict(run_data or {})
         self.sidecar = SharedSidecar(run, outer, spec, owner=owner, say=self._say)
+        if owner:
+            self._begin_early()
+
+    def _begin_early(self) -> None:
+        from .early import EarlyStart
+        from .errors import SidecarError
+        from .sidecar.sharing import Run
+
+        claim, sidecar = self.claim, self.sidecar
+        assert claim is not None
+        assert sidecar is not None
+
+        def work(say: Say, cancelled: threading.Event) -> None:
+            claim.take()
+            if claim.owner != sidecar.run.owner:  # the daemon refused the lease
+                sidecar.run = Run(claim.owner, sidecar.run.folder)
+            sidecar.cancelled = cancelled
+            sidecar.say = say
+            with contextlib.suppress(SidecarError):  # kept in its state for the first test
+                sidecar.get()
+
+        self._early = EarlyStart(work)
+        self._early.begin()
+
+    def _await_early(self) -> None:
+        """The early start's end: its progress said, its claim's findings taken over."""
+        early, self._early = self._early, None
+        if early is None:
+            return
+        early.wait(self._say)
+        if self.sidecar is not None:
+            self.sidecar.say = self._say
+        if self.claim is not None:
+            self.swept = self.claim.swept
+            self.notes.extend(self.claim.notes)
+        if early.crashed is not None and not self.error:
+            from .messages.header import internal_error
+
+            self.error = internal_error(early.crashed)
+
+    def cancel_sidecar(self) -> None:
+        """No selected test needs Docker after all: stop the early start and remove it."""
+        early = self._early
+        if early is None or self.sidecar is None:
+            return
+        early.cancel()
+        self._await_early()
+        self.sidecar.close()
+        self.sidecar = None  # not this run's endpoint: the summary does not name it
 
     def _say(self, text: str) -> None:
         if self.say is not None:
@@ -144,7 +198,9 @@ class DockerSession:
         elif data.get("host"):
             self._use(DockerHost.from_dict(data["host"]))
         else:
-            self.error = str(data.get("error") or say_.NOT_RESOLVED)
+            from .messages.header import NOT_RESOLVED
+
+            self.error = str(data.get("error") or NOT_RESOLVED)
 
     def export(self) -> dict[str, Any]:
         """What a pytest-xdist worker needs to adopt this session's endpoint."""
@@ -166,30 +222,37 @@ class DockerSession:
         if not self.adopted and host.outer is None and self.settings.reap.value:
             self._claim(host, reap=True)  # a sidecar's removal reaps everything in it instead
 
-    def _claim(self, host: DockerHost, *, reap: bool) -> None:
-        """Lease the daemon, sweep what dead runs left there, and record this run."""
+    def _claim(self, host: DockerHost, *, reap: bool, take: bool = True) -> None:
+        """Lease the daemon, sweep what dead runs left there, and record this run (``take``;
+        otherwise the caller takes it)."""
         from .claim import Claim
 
         self.claim = Claim(host, self.identity, lease=self.settings.lease.value, reap=reap)
-        self.claim.take()
         # Last resorts for the owner: atexit, and SIGTERM (a CI abort) as Ctrl-C.
         atexit.register(self.close)
         self._trap_sigterm()
-        self.swept = self.claim.swept
-        self.notes.extend(self.claim.notes)
+        if take:
+            self.claim.take()
+            self.swept = self.claim.swept
+            self.notes.extend(self.claim.notes)
 
     def finish(self) -> None:
         """At the end of the owner's session: stop the sidecar, remove what the run's tests
         left behind, let the lease go; a second signal meanwhile is answered, not obeyed."""
+        self.finished = True
+        if self.claim is None and (self.sidecar is None or not self.sidecar.owner):
+            return  # nothing claimed or started: a Docker-free run imports nothing here
         from .claim import shielded, write_stderr
         from .messages import reaper as reaper_
         from .reaper import Reaped
 
-        self.finished = True
         failed: list[str] = []
-        claim, self.claim = self.claim, None
         with shielded(write_stderr) as seen:
             try:
+                if self._early is not None:
+                    self._early.cancel()  # unused: no test needed Docker before the end
+                    self._await_early()
+                claim, self.claim = self.claim, None
                 if self.sidecar is not None and self.sidecar.owner:
                     failed.extend(self.sidecar.close())
                 if claim is not None and self.lost and self.outer is None:
@@ -203,11 +266,27 @@ class DockerSession:
         if failed:
             self.reaped = Reaped(failed=tuple(failed))
 
-    def activate(self) -> None:
+    def activate(self, *, wait: bool = True) -> None:
         """Resolve and wire now, for code that may use Docker without the fixtures. A failure
-        is kept for the tests that need Docker, never raised here."""
+        is kept for the tests that need Docker, never raised here.
+
+        ``wait=False`` (an import, the end of collection): a sidecar still starting is not
+        waited for; ``docker.from_env()`` waits for it instead, and so does the first test
+        that may use Docker."""
         if self._busy or self.finished:
             return  # our own start-up or cleanup imported docker-py: the watch calls back
+        if self._early is not None and self._early.in_thread():
+            return  # the early start's own import of docker-py
+        if not wait:
+            if self.needs_start:
+                self._busy = True
+                try:
+                    self.start()
+                finally:
+                    self._busy = False
+            if self._early is not None and self._early.running:
+                self.wiring.hold(self.activate)
+                return
         with contextlib.suppress(DockerHostError):
             self.require()
 
@@ -238,6 +317,10 @@ class DockerSession:
         if self.sidecar is not None and not self.error:
             from .errors import SidecarError
 
+            self._await_early()
+            if self.error:  # the early start crashed (a bug of ours): said, not retried
+                self._isolate()
+                raise NoEndpointError(self.error)
             try:
                 started = self.sidecar.get()
             except SidecarError as exc:
@@ -247,7 +330,9 @@ class DockerSession:
             self._use(started.host)
             return started.host
         self._isolate()
-        raise NoEndpointError(self.error or say_.NOT_RESOLVED)
+        from .messages.header import NOT_RESOLVED
+
+        raise NoEndpointError(self.error or NOT_RESOLVED)
 
     def _isolate(self) -> None:
         """Sidecar mode without a sidecar: docker.from_env() and testcontainers must fail
@@ -286,7 +371,7 @@ class DockerSession:
         self._closers.append(closer)
 
     def close(self) -> None:
-        if self.claim is not None:
+        if self.claim is not None or self._early is not None:
             self.finish()  # pytest never reached its session's end
         while self._closers:
             closer = self._closers.pop()
@@ -300,104 +385,3 @@ class DockerSession:
             self._old_sigterm = None
         if self._wiring is not None:
             self._wiring.restore()
-
-    def settings_lines(self, verbose: int, *, warnings: bool = True) -> list[str]:
-        """Warnings about the settings, and with -v where each non-default one came from."""
-        lines = [say_.warning(w) for w in self.settings.warnings] if warnings else []
-        if verbose > 0:
-            for name, value, source in self.settings.describe():
-                if source != "default":
-                    lines.append(say_.setting(name, value, source))
-        return lines
-
-    def header_lines(self, verbose: int, *, with_settings: bool = True) -> list[str]:
-        lines: list[str] = []
-        if self.needs_start:
-            # Nothing resolved yet: resolution waits until a selected test needs Docker.
-            return self.settings_lines(verbose) if with_settings else lines
-        if (
-            self.host is None
-            and self.outer is not None
-            and self.sidecar is not None
-            and not self.error
-        ):
-            lines.append(self._sidecar_line())
-            lines.extend(say_.warning(warning) for warning in self.outer.warnings)
-        elif self.host is not None:
-            lines.append(self.host.summary())
-            lines.extend(say_.note(note) for note in self.host.notes)
-            lines.extend(
-                say_.warning(warning)
-                for warning in self.host.warnings
-                if with_settings or warning not in self.settings.warnings  # shown already
-            )
-        else:
-            lines.append(say_.no_endpoint(self.mode, fail=self.settings.fail_without_docker))
-            if verbose <= 0:
-                lines.extend(say_.detail(line) for line in self.error.splitlines()[1:4])
-        if verbose > 0:
-            trace = (
-                self.host.trace
-                if self.host is not None
-                else (self.resolution.trace if self.resolution is not None else ())
-            )
-            if self.host is not None:
-                lines.append(self.host.engine_line())
-            if with_settings:
-                lines.extend(self.settings_lines(verbose, warnings=False))
-            for entry in trace:
-                lines.append(
-                    say_.tried(entry.source, entry.url, entry.outcome, entry.elapsed, entry.detail)
-                )
-                if entry.fix and verbose > 1:
-                    lines.append(say_.fix(entry.fix))
-        return lines
-
-    def summary_lines(self, verbose: int) -> list[str]:
-        """The endpoint's line at the end of the run, when no earlier line showed it: resolved
-        inside a test, or a sidecar that an xdist worker started."""
-        if self.shown:
-            return []
-        self.shown = True
-        if self.settled:
-            return self.header_lines(verbose, with_settings=False)
-        started = self.sidecar.peek() if self.sidecar is not None else None
-        if started is None:
-            return []
-        host = started.host
-        return [host.summary(), *(say_.note(note) for note in host.notes)]
-
-    def reaper_lines(self) -> list[str]:
-        """What the reaper did at the start (killed runs) and the end (this run)."""
-        from .messages import reaper as reaped_
-
-        lines = [say_.warning(note) for note in self.notes]
-        if self.swept:
-            lines.append(say_.note(reaped_.swept(len(self.swept))))
-        if self.reaped is not None and self.reaped.removed:
-            lines.append(reaped_.removed(len(self.reaped.removed), self.identity.session))
-        if self.reaped is not None and self.reaped.failed:
-            lines.extend(reaped_.not_removed(self.reaped.failed))
-        return lines
-
-    def _sidecar_line(self) -> str:
-        assert self.outer is not None
-        assert self.sidecar is not None
-        spec = self.sidecar.spec
-        extras = say_.sidecar_extras(
-            spec.image,
-            privileged=spec.privileged,
-            runtime=spec.runtime,
-            cache=spec.cache,
-            reuse=spec.reuse,
-            preload=spec.preload,
-        )
-        outer = self.outer
-        return say_.planned_sidecar(
-            extras,
-            outer.mode,
-            outer.url,
-            engine=outer.engine_version,
-            api=outer.api_version,
-            source=outer.source,
-        )

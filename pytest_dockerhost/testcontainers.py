@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .tempdirs import private_dir, remove_private_dir
@@ -38,12 +39,57 @@ class Wiring:
         self._session = ""
         self._sessions: dict[str, Any] = {}  # module -> its SESSION_ID before ours
         self._watch: Any = None
+        self._held: Callable[[], None] | None = None  # what docker.from_env() waits for
+        self._gates: list[tuple[Any, Any]] = []  # (module, its own from_env)
+        self._gate_watch: Any = None
 
     @property
     def applied(self) -> bool:
         return bool(self._env)
 
+    def hold(self, wait: Callable[[], None]) -> None:
+        """Until the endpoint is known, ``docker.from_env()`` (testcontainers' way to a
+        client too) first calls ``wait``, which wires it: the sidecar keeps starting
+        while pytest collects, and the first client gets it, not another daemon."""
+        if self._held is not None:
+            return
+        self._held = wait
+        if "docker" in sys.modules:
+            self._gate()
+            return
+        from .usage import ImportWatch
+
+        self._gate_watch = ImportWatch(self._gate, names=("docker",))
+        self._gate_watch.install()
+
+    def _gate(self) -> None:
+        for name in ("docker", "docker.client"):
+            module = sys.modules.get(name)
+            original = getattr(module, "from_env", None)
+            if module is None or original is None:
+                continue
+
+            def from_env(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                wait = self._held
+                if wait is not None:
+                    wait()
+                return _original(*args, **kwargs)
+
+            self._gates.append((module, original))
+            setattr(module, "from_env", from_env)  # noqa: B010 (a module global)
+
+    def release(self) -> None:
+        """docker.from_env() is docker-py's own again."""
+        self._held = None
+        if self._gate_watch is not None:
+            self._gate_watch.uninstall()
+            self._gate_watch = None
+        while self._gates:
+            module, original = self._gates.pop()
+            setattr(module, "from_env", original)  # noqa: B010
+
     def apply(self, host: DockerHost, *, disable_ryuk: bool = False) -> None:
+        self.release()
         values = dict(host.environment())
         values["TESTCONTAINERS_HOST_OVERRIDE"] = host.published_host
         values["TC_HOST"] = host.published_host
@@ -85,6 +131,7 @@ class Wiring:
 
     def block(self) -> None:
         """Point docker-py at a socket that cannot exist, so nothing reaches another daemon."""
+        self.release()
         if self._bundle_dir is None:
             self._bundle_dir = private_dir("pytest-dockerhost-ca-")
         values: dict[str, str | None] = {
@@ -157,6 +204,7 @@ class Wiring:
             setattr(config, name, value)
 
     def restore(self) -> None:
+        self.release()
         if self._watch is not None:
             self._watch.uninstall()
             self._watch = None

@@ -42,7 +42,8 @@ def planned_sidecar(
 ) -> str:
     return (
         f"{PREFIX}sidecar ({', '.join(extras)}) on {mode} {url} (engine {engine}, API {api}) via "
-        f"{source}; it starts before the first test that may use Docker"
+        f"{source}; starting now, while pytest collects: the first test that may use Docker "
+        "waits for it"
     )
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 from ..endpoint import DockerHost
 from ..engine_api import engine_errors
+from ..errors import SidecarError
 from ..messages import sidecar as say_
 from ..url import TLSConfig
 from .janitor import Owner, api_text
-from .payload import INNER_PORT
+from .payload import INNER_PORT, Registries
 from .spec import Profile, Say, Spec
 
 if TYPE_CHECKING:
@@ -98,6 +100,12 @@ class SidecarBase:
         self._connected_self = False
         self.profile = Profile(spec.privileged)  # the attempt that started, once one did
         self.fallbacks: list[str] = []  # why each refused attempt was followed by another
+        self.cancelled: threading.Event | None = None  # set: the run no longer needs it
+        self.registries = Registries()  # the outer daemon's mirrors, passed on
+
+    def _stop_if_cancelled(self) -> None:
+        if self.cancelled is not None and self.cancelled.is_set():
+            raise SidecarError(say_.CANCELLED)
 
     @property
     def client(self) -> EngineClient:

@@ -39,6 +39,7 @@ from .janitor import (
     reuse_cert_dir,
 )
 from .payload import (
+    Registries,
     Topology,
     config_labels,
     container_config,
@@ -62,7 +63,8 @@ class Sidecar(Reuse, Readiness):
         image_id = self._ensure_image()
         self._check_preload()
         caps, _ = self.spec.capabilities(topology == "host")
-        config = self.spec.config_hash(image_id, topology, caps)
+        self.registries = self._outer_registries()
+        config = self.spec.config_hash(image_id, topology, caps, self.registries.flags())
         if self.spec.reuse:
             found = self._reattach(config, t0)
             if found is not None:
@@ -79,6 +81,7 @@ class Sidecar(Reuse, Readiness):
         # only for put_archive.
         maker = _CertMaker(tls_sans(name))
         labels = self._labels(config)
+        self._stop_if_cancelled()
         volume = self._prepare(name, labels, topology)
         material = self._create_and_start(name, labels, topology, volume, maker)
         url, reach_host = self._address(name, topology)
@@ -90,6 +93,11 @@ class Sidecar(Reuse, Readiness):
         notes = [say_.started(name, self.spec.image, time.monotonic() - t0, self.outer.url)]
         if material is None:
             notes.append(say_.TLS_BY_IMAGE)
+        if self.registries.flags():
+            registries = self.registries
+            notes.append(
+                say_.registries_passed_on(registries.mirrors, registries.insecure, self.outer.url)
+            )
         notes.extend(say_.fallback_note(why) for why in self.fallbacks)
         if self.profile.left_out and not self.profile.privileged:
             notes.append(say_.left_out(self.profile.left_out))
@@ -146,6 +154,7 @@ class Sidecar(Reuse, Readiness):
                 volume=volume,
                 network=self.network,
                 runtime=self.spec.runtime,
+                daemon_flags=self.registries.flags(),
             )
             try:
                 container = client.api.create_container_from(body, name)
@@ -201,6 +210,13 @@ class Sidecar(Reuse, Readiness):
                     labels={**self.owner.labels("network"), **config_labels(labels)},
                 )
         return volume
+
+    def _outer_registries(self) -> Registries:
+        """Where the outer daemon pulls from; nothing when it will not say."""
+        try:
+            return Registries.from_info(self.client.api.info())
+        except engine_errors():
+            return Registries()
 
     def _ensure_image(self) -> str:
         """The image id, pulling the image only when it is missing (with its progress)."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 import tarfile
 import time
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, final
 
 from .. import certs
 from .janitor import L_CONFIG, L_REUSE, L_REUSE_KEY
@@ -17,6 +18,43 @@ INNER_PORT = 2376
 # host: 2376 published on the outer daemon's loopback; network: a network shared with our
 # own container (DooD), reached by the sidecar's name.
 Topology = Literal["host", "network"]
+
+
+# What every engine trusts as insecure without being told: not worth passing on.
+DEFAULT_INSECURE = frozenset({"127.0.0.0/8", "::1/128"})
+
+
+@final
+@dataclass(frozen=True)
+class Registries:
+    """The outer daemon's registry mirrors and insecure registries (``/info``), which the
+    sidecar's daemon gets too, so that its pulls go where the host's go."""
+
+    mirrors: tuple[str, ...] = ()
+    insecure: tuple[str, ...] = ()
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> Registries:
+        config = info.get("RegistryConfig") or {}
+        mirrors = tuple(str(m).rstrip("/") for m in config.get("Mirrors") or ())
+        # A name or host:port lands in IndexConfigs, a CIDR in InsecureRegistryCIDRs.
+        insecure = [
+            str(name)
+            for name, index in (config.get("IndexConfigs") or {}).items()
+            if isinstance(index, dict) and index.get("Secure") is False
+        ]
+        insecure += [
+            str(cidr)
+            for cidr in config.get("InsecureRegistryCIDRs") or ()
+            if cidr not in DEFAULT_INSECURE
+        ]
+        return cls(mirrors, tuple(insecure))
+
+    def flags(self) -> list[str]:
+        """dockerd flags: the docker:dind entrypoint appends arguments that start with "-"."""
+        return [f"--registry-mirror={m}" for m in self.mirrors] + [
+            f"--insecure-registry={r}" for r in self.insecure
+        ]
 
 
 def network_name(sidecar_name: str) -> str:
@@ -38,6 +76,7 @@ def container_config(
     volume: str,
     network: str | None,
     runtime: str | None,
+    daemon_flags: list[str] | None = None,
 ) -> dict[str, Any]:
     """The body of ``POST /containers/create`` for the sidecar."""
     mounts: list[dict[str, Any]] = [
@@ -87,6 +126,8 @@ def container_config(
         "Tty": False,
         "OpenStdin": False,
     }
+    if daemon_flags:
+        config["Cmd"] = list(daemon_flags)
     if topology == "host":
         host_config["PortBindings"] = {
             f"{INNER_PORT}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]

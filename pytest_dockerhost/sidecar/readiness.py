@@ -89,6 +89,7 @@ class Readiness(SidecarBase):
                     ) from None
 
     def _check_running(self) -> None:
+        self._stop_if_cancelled()
         assert self.container_id is not None
         state = self.client.api.inspect_container(self.container_id).get("State") or {}
         if not state.get("Running"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any, final
 
@@ -64,6 +65,7 @@ class SharedSidecar:
         self.error = ""
         self._sidecar: Sidecar | None = None
         self._closed = False
+        self.cancelled: threading.Event | None = None  # an early start's: stop when set
 
     @property
     def _state_path(self) -> str:
@@ -103,6 +105,7 @@ class SharedSidecar:
             os.path.join(self.run.folder, "client"),
             say=self.say or (lambda _: None),
         )
+        sidecar.cancelled = self.cancelled
         self._sidecar = sidecar
         try:
             started = sidecar.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import final
 
@@ -153,7 +153,9 @@ class Spec:
             )
         return attempts
 
-    def config_hash(self, image_id: str, topology: str, caps: list[str]) -> str:
+    def config_hash(
+        self, image_id: str, topology: str, caps: list[str], daemon_flags: Sequence[str] = ()
+    ) -> str:
         """Same hash, same sidecar: what --docker-sidecar-reuse matches on."""
         data = {
             "image": self.image,
@@ -163,6 +165,7 @@ class Spec:
             "cache": self.cache,
             "topology": topology,
             "caps": caps if not self.privileged else [],
+            "daemon_flags": list(daemon_flags),
             "layout": 1,
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

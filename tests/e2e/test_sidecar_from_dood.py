@@ -45,7 +45,7 @@ def test_which_sidecar(docker_host):
 HEADER = (
     f"docker: sidecar (image {DIND}, unprivileged, preload {BUSYBOX}) on dood "
     "unix:///var/run/docker.sock (engine *, API *) via /var/run/docker.sock (the system "
-    "socket); it starts before the first test that may use Docker"
+    "socket); starting now, while pytest collects: the first test that may use Docker waits for it"
 )
 STARTED = re.compile(
     rf"docker: note: sidecar (pytest-dockerhost-\w+) from {re.escape(DIND)} started in [\d.]+ s on "

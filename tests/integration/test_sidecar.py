@@ -89,10 +89,11 @@ def test_without_docker():
     result.stdout.fnmatch_lines(
         [
             f"docker: sidecar (image {SIDECAR_IMAGE}, unprivileged, preload {BUSYBOX}) on dood "
-            "unix:///var/run/docker.sock (engine *) via /var/run/docker.sock*; it starts before "
-            "the first test that may use Docker",
+            "unix:///var/run/docker.sock (engine *) via /var/run/docker.sock*; starting now, "
+            "while pytest collects: the first test that may use Docker waits for it",
+            "*collected 3 items",
+            # Said by the first test that waits for the early start, not from its thread.
             f"docker: preloaded {BUSYBOX} into the sidecar in * s",
-            "collected 3 items",
             "docker: sidecar tcp://127.0.0.1:* (engine *, TLS verified) via sidecar "
             f"pytest-dockerhost-* ({SIDECAR_IMAGE}); published ports on *",
             f"docker: note: sidecar pytest-dockerhost-* from {SIDECAR_IMAGE} started in * s on "

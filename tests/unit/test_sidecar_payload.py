@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+from typing import Any
 
 import pytest
 
@@ -137,3 +138,50 @@ def test_messages_name_only_options_that_exist_with_their_twins() -> None:
 def test_every_capability_the_profile_can_ask_for_is_a_known_one() -> None:
     assert len(set(CAPABILITIES)) == len(CAPABILITIES)
     assert all(name == name.upper() and not name.startswith("CAP_") for name in CAPABILITIES)
+
+
+# The outer engine's /info RegistryConfig, as Docker 28 reports it with a mirror and that
+# mirror's address as an insecure registry (measured on a nested engine).
+DOCKER28_REGISTRY_INFO = {
+    "RegistryConfig": {
+        "IndexConfigs": {
+            "172.21.0.2:5000": {"Mirrors": [], "Name": "172.21.0.2:5000", "Secure": False},
+            "docker.io": {"Mirrors": ["http://172.21.0.2:5000/"], "Secure": True},
+        },
+        "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8", "10.9.0.0/16"],
+        "Mirrors": ["http://172.21.0.2:5000/"],
+    }
+}
+
+
+def test_the_outer_engines_mirrors_and_insecure_registries_become_dockerd_flags() -> None:
+    from pytest_dockerhost.sidecar.payload import Registries
+
+    registries = Registries.from_info(DOCKER28_REGISTRY_INFO)
+    assert registries.flags() == [
+        "--registry-mirror=http://172.21.0.2:5000",
+        "--insecure-registry=172.21.0.2:5000",
+        "--insecure-registry=10.9.0.0/16",  # a CIDR is listed apart from the names
+    ]
+    # An engine without any: no flags, and the image's own command is left alone.
+    assert Registries.from_info({"RegistryConfig": {"Mirrors": None}}).flags() == []
+    assert Registries.from_info({}).flags() == []
+
+
+def test_daemon_flags_are_the_containers_command_which_dind_appends_to_dockerd() -> None:
+    from pytest_dockerhost.sidecar.payload import container_config
+    from pytest_dockerhost.sidecar.spec import Profile
+
+    common: dict[str, Any] = {
+        "image": "img",
+        "name": "pytest-dockerhost-abc",
+        "labels": {},
+        "topology": "host",
+        "profile": Profile(True),
+        "volume": "vol",
+        "network": None,
+        "runtime": None,
+    }
+    flags = ["--registry-mirror=http://m:5000"]
+    assert container_config(**common, daemon_flags=flags)["Cmd"] == flags
+    assert "Cmd" not in container_config(**common)
