@@ -29,9 +29,12 @@ PODMAN = "pytest-dockerhost-test/podman:5"
 __all__ = [
     "DIND28",
     "PODMAN",
+    "REGISTRY",
+    "LocalRegistry",
     "NestedEngine",
     "daemon_json_tar",
     "dood_agent",
+    "local_registry",
     "nested_engine",
     "write_project",
 ]
@@ -198,3 +201,120 @@ def nested_engine(
         for volume in (socket_volume, data_volume):
             with contextlib.suppress(Exception):
                 volume.remove(force=True)
+
+
+# --- a registry of our own --------------------------------------------------------------
+
+REGISTRY = "pytest-dockerhost-test/registry:local"
+REGISTRY_PORT = 5000
+# Where the registry's network may go: /16s that Docker's default pools hand out last, so
+# that neither a nested engine's bridges (172.17, 172.18, ...) nor a sidecar's own docker0
+# inside it (172.17 or 172.18) can shadow the registry's address.
+_REGISTRY_SUBNETS = [f"172.{n}.0.0/16" for n in range(31, 23, -1)]
+
+
+@dataclass
+class LocalRegistry:
+    """The distribution registry in a container of the host engine, on a network of its own
+    (join a nested engine to it: ``registry.network.connect(nested.container)``)."""
+
+    container: Any
+    network: Any
+    address: str  # its IP on that network
+    digests: dict[str, str]  # "repository:tag" pushed -> manifest digest
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{REGISTRY_PORT}"
+
+    def access_log(self) -> list[str]:
+        """The access log so far: one line per request (Apache combined format, stdout)."""
+        raw: bytes = self.container.logs(stdout=True, stderr=False)
+        return raw.decode("utf-8", "replace").splitlines()
+
+
+def _free_subnets(engine: Any) -> Iterator[str]:
+    """Candidates in _REGISTRY_SUBNETS that no route here and no network of ``engine`` use."""
+    import ipaddress
+
+    taken = []
+    with open("/proc/net/route", encoding="ascii") as handle:
+        for row in list(handle)[1:]:
+            fields = row.split()
+            # destination and mask: hex of the address bytes in this (little-endian) host's order
+            dest, mask = (ipaddress.IPv4Address(bytes.fromhex(fields[i])[::-1]) for i in (1, 7))
+            if int(mask):  # not the default route
+                taken.append(ipaddress.ip_network(f"{dest}/{mask}", strict=False))
+    for network in engine.networks.list():
+        for pool in (network.attrs.get("IPAM") or {}).get("Config") or []:
+            with contextlib.suppress(KeyError, ValueError):
+                taken.append(ipaddress.ip_network(pool["Subnet"], strict=False))
+    for candidate in _REGISTRY_SUBNETS:
+        net = ipaddress.ip_network(candidate)
+        if not any(net.overlaps(other) for other in taken if other.version == 4):
+            yield candidate
+
+
+@contextlib.contextmanager
+def local_registry(engine: Any, run_id: str, images: dict[str, str]) -> Iterator[LocalRegistry]:
+    """``REGISTRY`` on ``engine``, holding ``images`` ({host image: "repository:tag"}), pushed
+    through its port published on 127.0.0.1 (insecure by default for every daemon); removed
+    with its network afterwards."""
+    import urllib.request
+
+    import docker
+
+    labels = {LABEL: run_id}
+    network = container = None
+    try:
+        for subnet in _free_subnets(engine):
+            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+            try:
+                network = engine.networks.create(f"pdh-registry-{run_id}", labels=labels, ipam=ipam)
+                break
+            except docker.errors.APIError as exc:  # taken meanwhile, by a run beside us
+                if "overlap" not in str(exc):
+                    raise
+        assert network is not None, f"no free subnet among {_REGISTRY_SUBNETS}"
+        container = engine.containers.run(
+            REGISTRY,
+            name=f"pdh-registry-{run_id}",
+            labels=labels,
+            network=network.name,
+            ports={f"{REGISTRY_PORT}/tcp": ("127.0.0.1", None)},
+            detach=True,
+        )
+        container.reload()
+        address = container.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
+        port = container.attrs["NetworkSettings"]["Ports"][f"{REGISTRY_PORT}/tcp"][0]["HostPort"]
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no *_proxy
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with direct.open(f"http://127.0.0.1:{port}/v2/", timeout=2):
+                    break
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    logs = container.logs()[-2000:]
+                    raise AssertionError(f"{REGISTRY} never answered:\n{logs!r}") from exc
+                time.sleep(0.2)
+        digests: dict[str, str] = {}
+        for image, target in images.items():
+            repository, tag = target.rsplit(":", 1)
+            local = f"127.0.0.1:{port}/{repository}"
+            engine.images.get(image).tag(local, tag)
+            try:
+                for event in engine.images.push(local, tag=tag, stream=True, decode=True):
+                    assert "error" not in event, f"push of {image} as {target}: {event}"
+                    if "Digest" in event.get("aux", {}):
+                        digests[target] = str(event["aux"]["Digest"])
+            finally:
+                engine.images.remove(f"{local}:{tag}")  # only our tag
+            assert digests.get(target), f"push of {image} as {target} named no digest"
+        yield LocalRegistry(container, network, address, digests)
+    finally:
+        if container is not None:
+            container.remove(force=True, v=True)
+        if network is not None:
+            with contextlib.suppress(Exception):
+                network.remove()

@@ -15,9 +15,12 @@
 #                                         28.x (API 1.51), docker-cli, containerd 2.x, runc
 #   pytest-dockerhost-test/podman:5       Debian sid's podman 5.x serving the Docker API:
 #                                         podman system service on /run/outer/podman.sock
+#   pytest-dockerhost-test/registry:local Debian's docker-registry (distribution v2.8) on :5000,
+#                                         filesystem storage in /var/lib/docker-registry, one
+#                                         access-log line per request on stdout (docker logs)
 #
-# Usage: tests/images/build.sh [--force] [--verify] [-v] [busybox|dind|agent|dind28|podman ...]
-#   (no names: all five)   --force   rebuild even when cached
+# Usage: tests/images/build.sh [--force] [--verify] [-v] [busybox|dind|agent|dind28|podman|registry ...]
+#   (no names: all six)    --force   rebuild even when cached
 #   --verify  afterwards, smoke-test the images against the local engine
 #             (non-privileged nested dockerd, see /work/shared/docker-on-ci.md §3)
 #   -v        stream the build log to stderr (it always goes to $CACHE/build.log)
@@ -26,15 +29,19 @@
 # sha256 of what defines it (the shell functions that build it, the package
 # list, the entrypoint, the pinned wheel list, the busybox binary).  An image
 # whose tag exists with the same label value is not rebuilt.  The debootstrap
-# rootfs shared by dind and agent, the .deb cache and the wheelhouse live under
-# $CACHE (default /var/cache/pytest-dockerhost-test), keyed the same way, so
-# only the first run on a machine pays for debootstrap.
+# rootfs shared by dind and agent (and the sid, podman and registry ones), the
+# .deb cache and the wheelhouse live under $CACHE (default
+# /var/cache/pytest-dockerhost-test), keyed the same way, so only the first run
+# on a machine pays for debootstrap.
 #
 # Measured on the 2-core CI machine (Debian 12, dockerd 20.10, one run each):
 #   cold (no images, empty cache, busybox-static/debootstrap not installed)
 #     ~100 s: apt-get install 6 s, debootstrap 55-63 s, dind import 5 s,
 #     wheelhouse download 8 s, agent (copy, venv, pip, import) 16 s
+#   registry alone, cold (no image, empty cache)  34 s: debootstrap of its own small
+#     bookworm minbase + docker-registry 31 s, import 3 s (image 137 MB)
 #   rebuild of dind alone with the rootfs cached   ~5 s
+#   rebuild of registry alone with its rootfs cached  2.3 s
 #   warm (everything cached)                       ~0.13 s
 set -euo pipefail
 
@@ -50,6 +57,7 @@ DIND_TAG=pytest-dockerhost-test/dind:local
 AGENT_TAG=pytest-dockerhost-test/agent:local
 DIND28_TAG=pytest-dockerhost-test/dind:28
 PODMAN_TAG=pytest-dockerhost-test/podman:5
+REGISTRY_TAG=pytest-dockerhost-test/registry:local
 
 # One debootstrap for dind and agent: the union of what both need.
 BASE_PACKAGES=(
@@ -68,6 +76,8 @@ PODMAN_PACKAGES=(
 	podman runc conmon netavark aardvark-dns nftables iptables catatonit ca-certificates
 	procps iproute2 util-linux mount
 )
+# A registry for mirror tests: its own small bookworm minbase, not the 550 MB base.
+REGISTRY_PACKAGES=(docker-registry)
 
 FORCE=0
 VERIFY=0
@@ -167,6 +177,7 @@ rootfs_hash() {
 make_base_rootfs() { make_rootfs base "$SUITE" "${BASE_PACKAGES[@]}"; }
 make_sid_rootfs() { make_rootfs sid sid "${SID_PACKAGES[@]}"; }
 make_podman_rootfs() { make_rootfs podman sid "${PODMAN_PACKAGES[@]}"; }
+make_registry_rootfs() { make_rootfs registry "$SUITE" "${REGISTRY_PACKAGES[@]}"; }
 
 # debootstrap --variant=minbase SUITE with PACKAGES into $CACHE/rootfs/NAME.
 make_rootfs() {
@@ -299,6 +310,53 @@ build_podman() {
 		--change 'CMD ["unix:///run/outer/podman.sock"]' \
 		--change "LABEL $LABEL=$1" \
 		-- -C "$ov" ./etc/containers/containers.conf
+	safe_rmtree "$ov"
+}
+
+# --- registry ------------------------------------------------------------------
+
+registry_hash() {
+	{
+		rootfs_hash "$SUITE" "${REGISTRY_PACKAGES[@]}"
+		declare -f build_registry import_rootfs
+	} | sha256
+}
+
+build_registry() {
+	local ov=$CACHE/rootfs/registry-overlay
+	make_registry_rootfs
+	safe_rmtree "$ov"
+	mkdir -p "$ov/etc/docker/registry"
+	# Beside Debian's config.yml (which asks for htpasswd auth; docker import refuses a
+	# second copy of a path). No auth; the access log (Apache combined format, one line
+	# per request) on stdout, the app's "response completed" lines (level info) on stderr.
+	cat >"$ov/etc/docker/registry/pytest-dockerhost.yml" <<-'EOF'
+		version: 0.1
+		log:
+		  level: info
+		  formatter: text
+		  accesslog:
+		    disabled: false
+		storage:
+		  filesystem:
+		    rootdirectory: /var/lib/docker-registry
+		  delete:
+		    enabled: true
+		  maintenance:
+		    uploadpurging:
+		      enabled: false
+		http:
+		  addr: :5000
+		  headers:
+		    X-Content-Type-Options: [nosniff]
+	EOF
+	import_rootfs "$CACHE/rootfs/registry" "$REGISTRY_TAG" \
+		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change 'EXPOSE 5000' \
+		--change 'ENTRYPOINT ["/usr/bin/docker-registry"]' \
+		--change 'CMD ["serve", "/etc/docker/registry/pytest-dockerhost.yml"]' \
+		--change "LABEL $LABEL=$1" \
+		-- -C "$ov" ./etc/docker/registry/pytest-dockerhost.yml
 	safe_rmtree "$ov"
 }
 
@@ -435,12 +493,12 @@ main() {
 		--verify) VERIFY=1 ;;
 		-v | --verbose) VERBOSE=1 ;;
 		-h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; return 0 ;;
-		busybox | dind | agent | dind28 | podman) names+=("$1") ;;
+		busybox | dind | agent | dind28 | podman | registry) names+=("$1") ;;
 		*) die "unknown argument: $1 (try --help)" ;;
 		esac
 		shift
 	done
-	((${#names[@]})) || names=(busybox dind agent dind28 podman)
+	((${#names[@]})) || names=(busybox dind agent dind28 podman registry)
 
 	docker version >/dev/null 2>&1 || die "no Docker engine answers (docker version failed)"
 	if ! mkdir -p "$CACHE" 2>/dev/null || [[ ! -w $CACHE ]]; then
@@ -561,6 +619,18 @@ verify_agent() {
 		docker run --rm --user jenkins -v "$sock:$sock" --group-add "$gid" "$AGENT_TAG" \
 			python -c 'import docker; print("DooD ping", docker.from_env().ping())'
 	fi
+}
+
+verify_registry() {
+	local c=pdh-verify-registry-$$ port
+	VERIFY_CONTAINERS+=("$c")
+	docker run -d --name "$c" -p 127.0.0.1::5000 "$REGISTRY_TAG" >/dev/null
+	port=$(docker port "$c" 5000/tcp | head -n1 | sed 's/.*://')
+	wait_for 10 http_get "http://127.0.0.1:$port/v2/" || die "registry: no answer on 127.0.0.1:$port/v2/"
+	[[ $(http_get "http://127.0.0.1:$port/v2/_catalog") == '{"repositories":[]}' ]] || die "registry: catalog not empty"
+	docker logs "$c" 2>/dev/null | grep -q '"GET /v2/_catalog HTTP/1.1" 200' ||
+		die "registry: no access-log line for GET /v2/_catalog; logs: $(docker logs --tail 20 "$c" 2>&1)"
+	echo "verify registry: v2 API and access log on 127.0.0.1:$port"
 }
 
 verify() {
