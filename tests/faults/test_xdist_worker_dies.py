@@ -1,6 +1,8 @@
-"""An xdist worker dies (os._exit) while it holds the sidecar lock, during the start that
-its collection triggers: the OS releases the lock, another worker starts the sidecar, the
-owner stops it once."""
+"""An xdist worker dies (os._exit) while it waits for the sidecar, which the controller
+starts at session start on a thread: xdist replaces the worker, every test runs against
+that one sidecar, the owner stops it once. (Before the early start, the first worker that
+needed Docker started it under the run's file lock: this test killed that worker while
+it held the lock. Workers now only attach; the lock is the controller's.)"""
 
 from __future__ import annotations
 
@@ -26,23 +28,10 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 DIED = pathlib.Path(os.environ["DIED_FILE"])
 
 if WORKER == "gw0":
-    def _start(self):
-        # Called by SharedSidecar.get with the run's file lock held: die right there.
-        assert os.path.exists(os.path.join(self.run.folder, sharing.LOCK))
+    def get(self):
+        # The first test's wait for the controller's sidecar: die right there.
         DIED.write_text(str(os.getpid()))
         os._exit(1)
-
-    sharing.SharedSidecar._start = _start
-elif WORKER:
-    _get = sharing.SharedSidecar.get
-
-    def get(self):
-        # Let gw0 take the lock first, so that it dies holding it.
-        for _ in range(1200):
-            if DIED.exists():
-                break
-            time.sleep(0.05)
-        return _get(self)
 
     sharing.SharedSidecar.get = get
 """
@@ -61,7 +50,7 @@ def test_docker(docker_host, docker_client, n):
 """
 
 
-def test_a_worker_killed_holding_the_lock_does_not_block_the_others(
+def test_a_worker_that_dies_waiting_for_the_sidecar_is_replaced_and_nothing_leaks(
     tmp_path: Path, engine: Any, run_env: dict[str, str]
 ) -> None:
     folder = project(tmp_path / "proj", {"conftest.py": CONFTEST, "test_docker.py": TESTS})
@@ -75,8 +64,8 @@ def test_a_worker_killed_holding_the_lock_does_not_block_the_others(
             output = run.finish(timeout=120)
         assert died.exists(), output
         run_id = run_id_file.read_text()
-        # gw0 died before its first test (the sidecar starts once collection found Docker
-        # tests): xdist replaces it, and every test runs against the one sidecar.
+        # gw0 died in its first test's setup, waiting for the sidecar: xdist replaces it,
+        # and every test runs against the one sidecar the controller started.
         assert "replacing crashed worker gw0" in output, output
         assert "6 passed" in output, output
         assert not labelled(engine, run_id), "the run left resources behind"
