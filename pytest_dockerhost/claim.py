@@ -45,27 +45,49 @@ class Claim:
 
     def take(self) -> None:
         """Lease, sweep, mark. What the daemon refuses becomes a note; nothing is raised."""
+        self.take_lease()
+        self.sweep()
+
+    def take_lease(self) -> bool:
+        """The lease alone: what this run makes from now on is judged alive by others.
+        False without one (the daemon unreachable or refusing: said in a note)."""
         from .lease import Lease
-        from .tempdirs import sweep_folders
 
         try:
             client = open_client(self.host, 10)
         except engine_errors() as exc:  # docker-py's DockerException, requests' errors
             self._without_lease(exc)
-            return
+            return False
         try:
             lease = Lease(lambda: open_client(self.host, 10), self.owner)
             lease.take(client)
             self.lease = lease
-            self.swept = sweep_dead(client, Judge(self.owner, lease.book(client)))
+        except engine_errors() as exc:  # the daemon said no (a read-only socket proxy, say)
+            self._without_lease(exc)
+        finally:
+            client.close()
+        return self.lease is not None
+
+    def sweep(self) -> None:
+        """Remove what dead runs left (judged with the lease book), then mark this run;
+        without a lease, only this machine's folders of dead processes."""
+        from .tempdirs import sweep_folders
+
+        if self.lease is None:
+            sweep_folders()
+            return
+        try:
+            client = open_client(self.host, 10)
+        except engine_errors() as exc:
+            self.notes.append(say_.unavailable(exc))
+            return
+        try:
+            self.swept = sweep_dead(client, Judge(self.owner, self.lease.book(client)))
             if self.reap:
                 mark(client, self.identity, self.owner.labels("run"))
                 self.marked = True
-        except engine_errors() as exc:  # the daemon said no (a read-only socket proxy, say)
-            if self.lease is None:
-                self._without_lease(exc)
-            else:
-                self.notes.append(say_.unavailable(exc))
+        except engine_errors() as exc:
+            self.notes.append(say_.unavailable(exc))
         finally:
             client.close()
         sweep_folders()

@@ -43,6 +43,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     from .usage import ImportWatch, docker_imported
 
     settings = state.settings
+    state.starts_early = _runs_tests(early_config)
+    state.begin_sidecar()  # sidecar mode: now, before the conftests import
     when = settings.resolve.value
     explicit = not settings.mode.is_default or settings.on_ci is not None
     if when == "always" or (when == "auto" and explicit and docker_imported()):
@@ -55,9 +57,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from .messages.header import marker
+    from .messages.settings import marker
+    from .option_table import OPTIONS_BY_NAME
 
-    config.addinivalue_line("markers", marker())
+    config.addinivalue_line("markers", marker(OPTIONS_BY_NAME["required"].flag))
     state = _session(config, early=False)
     assert state is not None
     workerinput = getattr(config, "workerinput", None)
@@ -92,6 +95,14 @@ def _session(config: pytest.Config, *, early: bool) -> DockerSession | None:
         if handed is not None and _WORKER_KEY in handed:
             state.adopt(handed[_WORKER_KEY])
     return state
+
+
+def _runs_tests(config: pytest.Config) -> bool:
+    """Not --help, --version, --markers, --fixtures or --collect-only: a run whose tests may
+    need a sidecar soon (xdist workers never start one: they adopt the controller's)."""
+    known = config.known_args_namespace
+    flags = ("help", "version", "markers", "showfixtures", "show_fixtures_per_test")
+    return not any(getattr(known, flag, False) for flag in (*flags, "collectonly"))
 
 
 def _xdist_workerinput() -> dict[str, Any] | None:
@@ -262,8 +273,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        if names & DOCKER_FIXTURES and item.get_closest_marker("docker") is None:
+        names = getattr(item, "fixturenames", ())
+        if not DOCKER_FIXTURES.isdisjoint(names) and item.get_closest_marker("docker") is None:
             item.add_marker(pytest.mark.docker)
 
 

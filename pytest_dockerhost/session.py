@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -52,6 +53,7 @@ class DockerSession:
         self.swept: list[str] = []  # what killed runs left, removed at this run's start
         self.notes: list[str] = []  # the reaper's warnings, for the terminal summary
         self._early: EarlyStart | None = None  # the owner's sidecar, starting on a thread
+        self.starts_early = True  # False for --collect-only, --help and the like
 
     @property
     def wiring(self) -> Wiring:
@@ -119,10 +121,11 @@ class DockerSession:
         else:
             run = Run.from_dict(run_data or {})
         self.sidecar = SharedSidecar(run, outer, spec, owner=owner, say=self._say)
-        if owner:
+        if owner and self.starts_early:
             self._begin_early()
 
     def _begin_early(self) -> None:
+        from . import certs
         from .early import EarlyStart
         from .errors import SidecarError
         from .sidecar.sharing import Run
@@ -131,14 +134,40 @@ class DockerSession:
         assert claim is not None
         assert sidecar is not None
 
+        def prefetch_registries() -> None:
+            from .engine_api import engine_errors, open_client
+            from .sidecar.lifecycle import outer_registries
+
+            with contextlib.suppress(*engine_errors()):
+                client = open_client(sidecar.outer, 10)
+                try:
+                    sidecar.registries = outer_registries(client)
+                finally:
+                    client.close()
+
         def work(say: Say, cancelled: threading.Event) -> None:
-            claim.take()
+            # cryptography's import is most of the certificates' cost: under way meanwhile.
+            threading.Thread(target=certs.available, daemon=True).start()
+            # The outer daemon's registries (/info) while the lease is taken.
+            fetch = threading.Thread(target=prefetch_registries, daemon=True)
+            fetch.start()
+            claim.take_lease()  # before anything of ours exists: others judge it alive
+            fetch.join()
             if claim.owner != sidecar.run.owner:  # the daemon refused the lease
                 sidecar.run = Run(claim.owner, sidecar.run.folder)
+            # The sweep of dead runs' leftovers goes on beside the start; a kept sidecar
+            # could be one of them, so reuse sweeps first.
+            sweep = threading.Thread(target=claim.sweep, daemon=True)
+            sweep.start()
+            if sidecar.spec.reuse:
+                sweep.join()
             sidecar.cancelled = cancelled
             sidecar.say = say
-            with contextlib.suppress(SidecarError):  # kept in its state for the first test
-                sidecar.get()
+            try:
+                with contextlib.suppress(SidecarError):  # kept in its state for the first test
+                    sidecar.get()
+            finally:
+                sweep.join()
 
         self._early = EarlyStart(work)
         self._early.begin()
@@ -265,6 +294,19 @@ class DockerSession:
                 failed.append(reaper_.stopped(seen[-1] if seen else "signal"))
         if failed:
             self.reaped = Reaped(failed=tuple(failed))
+
+    def begin_sidecar(self) -> None:
+        """Sidecar mode, before the conftests import: resolve the outer daemon and start the
+        sidecar on a thread now, since it takes longer than anything pytest does first."""
+        if self.mode != "sidecar" or not self.needs_start or not self.starts_early:
+            return
+        if "PYTEST_XDIST_WORKER" in os.environ:
+            return  # a worker waits for the controller's endpoint (adopt)
+        self._busy = True
+        try:
+            self.start()
+        finally:
+            self._busy = False
 
     def activate(self, *, wait: bool = True) -> None:
         """Resolve and wire now, for code that may use Docker without the fixtures. A failure

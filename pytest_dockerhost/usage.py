@@ -60,7 +60,7 @@ def may_use_docker(item: Any, cache: dict[str, bool], *, imports: bool = True) -
     docker or testcontainers."""
     if item.get_closest_marker("docker") is not None:
         return True
-    if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+    if not DOCKER_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
         return True
     if not imports:
         return False

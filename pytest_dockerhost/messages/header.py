@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from .names import flag
-
 PREFIX = "docker: "
 
 
@@ -70,15 +68,6 @@ def sidecar_extras(
 
 NO_SIDECAR_DAEMON = "sidecar mode found no daemon to start the sidecar on: "
 NOT_RESOLVED = "Docker endpoint not resolved"
-
-
-def marker() -> str:
-    return (
-        "docker: the test needs a Docker engine; skipped without one (failed with "
-        f"{flag('required')} or on CI). Tests using docker_host or docker_client count as "
-        "marked, and so do tests in (or with fixtures from) modules that import docker or "
-        "testcontainers."
-    )
 
 
 def internal_error(exc: BaseException) -> str:

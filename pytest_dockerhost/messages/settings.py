@@ -41,3 +41,15 @@ def invalid(source: str, shown: str | None, why: str) -> str:
     if shown is None:
         return f"{source} is not valid: {why}."
     return f"{source}={shown!r} is not valid: {why}."
+
+
+def marker(required: str) -> str:
+    """The ``docker`` marker's line in ``pytest --markers``, registered on every run: here,
+    in a module Docker-free runs import anyway. ``required``: that option's flag, from the
+    option table (which imports this module, so it cannot be imported here)."""
+    return (
+        "docker: the test needs a Docker engine; skipped without one (failed with "
+        f"{required} or on CI). Tests using docker_host or docker_client count as "
+        "marked, and so do tests in (or with fixtures from) modules that import docker or "
+        "testcontainers."
+    )

@@ -101,7 +101,7 @@ class SidecarBase:
         self.profile = Profile(spec.privileged)  # the attempt that started, once one did
         self.fallbacks: list[str] = []  # why each refused attempt was followed by another
         self.cancelled: threading.Event | None = None  # set: the run no longer needs it
-        self.registries = Registries()  # the outer daemon's mirrors, passed on
+        self.registries: Registries | None = None  # the outer daemon's mirrors, passed on
 
     def _stop_if_cancelled(self) -> None:
         if self.cancelled is not None and self.cancelled.is_set():

@@ -16,7 +16,7 @@ import threading
 import time
 
 from .. import certs
-from ..engine_api import APIError, engine_errors
+from ..engine_api import APIError, EngineClientLike, engine_errors
 from ..errors import SidecarError
 from ..lease import record_use
 from ..messages import sidecar as say_
@@ -63,7 +63,8 @@ class Sidecar(Reuse, Readiness):
         image_id = self._ensure_image()
         self._check_preload()
         caps, _ = self.spec.capabilities(topology == "host")
-        self.registries = self._outer_registries()
+        if self.registries is None:
+            self.registries = outer_registries(self.client)
         config = self.spec.config_hash(image_id, topology, caps, self.registries.flags())
         if self.spec.reuse:
             found = self._reattach(config, t0)
@@ -154,7 +155,7 @@ class Sidecar(Reuse, Readiness):
                 volume=volume,
                 network=self.network,
                 runtime=self.spec.runtime,
-                daemon_flags=self.registries.flags(),
+                daemon_flags=self.registries.flags() if self.registries else [],
             )
             try:
                 container = client.api.create_container_from(body, name)
@@ -210,13 +211,6 @@ class Sidecar(Reuse, Readiness):
                     labels={**self.owner.labels("network"), **config_labels(labels)},
                 )
         return volume
-
-    def _outer_registries(self) -> Registries:
-        """Where the outer daemon pulls from; nothing when it will not say."""
-        try:
-            return Registries.from_info(self.client.api.info())
-        except engine_errors():
-            return Registries()
 
     def _ensure_image(self) -> str:
         """The image id, pulling the image only when it is missing (with its progress)."""
@@ -314,6 +308,14 @@ class Sidecar(Reuse, Readiness):
                     api.remove_volume(self.volume, force=True)
                 self.volume = None
         self.close_client()
+
+
+def outer_registries(client: EngineClientLike) -> Registries:
+    """Where the outer daemon pulls from (its /info); nothing when it will not say."""
+    try:
+        return Registries.from_info(client.api.info())
+    except engine_errors():
+        return Registries()
 
 
 class _CertMaker:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +19,7 @@ from .janitor import api_text, is_not_found
 from .spec import Say
 
 CHUNK = 1024 * 1024
+READ_AHEAD = 16  # chunks held between the export and the load: 16 MB at most
 
 
 def preload(
@@ -42,7 +45,7 @@ def preload(
                     continue
             t0 = time.monotonic()
             try:
-                stream = _export(outer_client, image, own_platform(inner.outer))
+                stream = _read_ahead(_export(outer_client, image, own_platform(inner.outer)))
                 for event in inner_client.api.load_image(stream):
                     if isinstance(event, dict) and event.get("error"):
                         raise APIError(500, str(event["error"]))
@@ -53,6 +56,47 @@ def preload(
     finally:
         inner_client.close()
     return copied
+
+
+class _Ended:
+    """The reader's last item: the stream ended, or why it broke."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+def _read_ahead(chunks: Iterator[bytes], depth: int = READ_AHEAD) -> Iterator[bytes]:
+    """``chunks``, read on a thread up to ``depth`` ahead: the outer daemon's export goes on
+    while the sidecar's load takes the last chunk, as in ``docker save | docker load``."""
+    ahead: queue.Queue[bytes | _Ended] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    with contextlib.suppress(queue.Full):
+                        ahead.put(chunk, timeout=0.1)
+                        break
+                if stop.is_set():
+                    return
+            ahead.put(_Ended())
+        except Exception as exc:  # the export's error, raised where the load reads it
+            ahead.put(_Ended(exc))
+
+    reader = threading.Thread(target=read, name="pytest-dockerhost-preload", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ahead.get()
+            if isinstance(item, _Ended):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()  # the load stopped early: let the reader go
+        reader.join(5)
 
 
 def _export(client: EngineClientLike, image: str, platform: str | None) -> Iterator[bytes]:

@@ -24,6 +24,7 @@ from ..tempdirs import private_dir, remove_private_dir
 from .base import Started
 from .janitor import L_ROLE, L_RUN, Owner, labelled_resources, remove_run
 from .lifecycle import Sidecar
+from .payload import Registries
 from .spec import Say, Spec
 
 STATE = "state.json"
@@ -66,6 +67,7 @@ class SharedSidecar:
         self._sidecar: Sidecar | None = None
         self._closed = False
         self.cancelled: threading.Event | None = None  # an early start's: stop when set
+        self.registries: Registries | None = None  # the outer's, when fetched already
 
     @property
     def _state_path(self) -> str:
@@ -106,6 +108,7 @@ class SharedSidecar:
             say=self.say or (lambda _: None),
         )
         sidecar.cancelled = self.cancelled
+        sidecar.registries = self.registries
         self._sidecar = sidecar
         try:
             started = sidecar.start()
