@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import engine, harness, sidecar_rows, workloads
+from benchmarks import engine, harness, sidecar_rows, suite_rows, workloads
 from benchmarks.harness import Result, alternate, ratio_at_most
 
 
@@ -43,7 +45,7 @@ def pytest_run(
     """Run pytest in ``root``; return the timings the workload's conftest recorded."""
     with tempfile.NamedTemporaryFile(suffix=".json", prefix="pdh-bench-") as out:
         run_env = env or harness.clean_env()
-        run_env = {**run_env, "PDH_BENCH_OUT": out.name}
+        run_env = {**run_env, "PDH_BENCH_OUT": out.name, "PDH_BENCH_LAUNCH": repr(time.time())}
         harness.run(pytest_cmd(*args), env=run_env, cwd=root, timeout=timeout)
         text = Path(out.name).read_text()
         return json.loads(text) if text.strip() else {}
@@ -127,8 +129,8 @@ def plugin_load(plan: Plan) -> Result:
             "wall time of a pytest subprocess running 200 trivial tests in 10 files that never "
             "touch Docker (the plugin resolves only when a selected test needs Docker)"
         ),
-        target="ratio <= 1.05",
-        check=ratio_at_most(1.05),
+        target="ratio <= 1.03",
+        check=ratio_at_most(1.03),
     )
     env = harness.clean_env()
     with harness.workspace(workloads.trivial_tests()) as root:
@@ -138,7 +140,7 @@ def plugin_load(plan: Plan) -> Result:
                 lambda: harness.run(pytest_cmd("-p", "no:dockerhost"), env=env, cwd=root) and None,
             ],
             [result.a, result.b],
-            reps=plan.reps(25),
+            reps=plan.reps(61),
             warmup=plan.warmup,
         )
     return result
@@ -187,11 +189,16 @@ def bench_certs() -> Iterator[engine.CertSet]:
 
 
 def sidecar_cold(plan: Plan) -> list[Result]:
-    """Sidecar cold start against the usual way and against the floor, alternated A B C."""
+    """Sidecar cold start against the usual way and against the floor, and what is left of
+    it when collection takes a while; alternated."""
+    added = (
+        "launch to the first Docker test's setup done, --docker-mode=sidecar minus the same "
+        "in DooD (one test), pairwise"
+    )
     usual = Result(
         key="sidecar-vs-usual",
         title="sidecar cold start vs the usual way",
-        a_label="--docker-mode=sidecar: session start + collection end + first test setup",
+        a_label=added,
         b_label="docker run DOCKER_TLS_CERTDIR=/certs, wait+copy certs, poll version",
         measures=(
             "seconds until a TLS client gets an answer to `version` from a fresh dind "
@@ -203,36 +210,66 @@ def sidecar_cold(plan: Plan) -> list[Result]:
     )
     floor = Result(
         key="sidecar-vs-floor",
-        title="sidecar cold start vs the floor",
-        a_label="--docker-mode=sidecar: session start + collection end + first test setup",
+        title="what the sidecar adds to a run vs the floor (nothing to overlap)",
+        a_label=added,
         b_label="same image, certs put_archive'd before start, poll version",
         measures=(
-            "as above; B creates the container, copies pre-made certificates in, starts it "
-            "and polls `version` every 20 ms: the daemon's own start time"
+            "A: how much later a one-test run's Docker test gets its endpoint in sidecar mode "
+            "than with the local socket: the sidecar's whole cost to the run, pytest's own "
+            "start-up excluded, overlapped only with what pytest does anyway; B creates the "
+            "container, copies pre-made certificates in, starts it and polls `version` "
+            "every 20 ms in a warm process: the daemon's own start time"
         ),
-        target="ratio <= 1.2",
-        check=ratio_at_most(1.2),
+        target="ratio <= 1.1",
+        check=ratio_at_most(1.1),
+    )
+    overlap = Result(
+        key="sidecar-overlap",
+        title="first Docker test's wait after a 1.5 s collection vs the floor",
+        a_label="--docker-mode=sidecar: the first Docker test's setup, collection took 1.5 s",
+        b_label="the floor (as above)",
+        measures=(
+            "seconds the first test that needs Docker spends in setup when a module before it "
+            "takes 1.5 s to import: the sidecar started with the run, on a thread"
+        ),
+        target="ratio <= 0.2",
+        check=ratio_at_most(0.2),
     )
     reason = sidecar_rows.unavailable()
     with bench_certs() as certs:
+        with_sidecar: list[float] = []
+        dood: list[float] = []
         contenders: list[Callable[[], float | None]] = [
             engine.dind_usual,
             lambda: engine.dind_floor(certs),
         ]
         samples = [usual.b, floor.b]
         if not reason:
-            contenders.insert(0, sidecar_rows.cold_start_sample)
-            samples.insert(0, usual.a)
+            contenders[:0] = [
+                lambda: sidecar_rows.launch_to_docker_sample(sidecar=True),
+                lambda: sidecar_rows.launch_to_docker_sample(sidecar=False),
+            ]
+            samples[:0] = [with_sidecar, dood]
         alternate(contenders, samples, reps=plan.reps(3), warmup=0)
         if not reason:
             # The floor and the sidecar are fast; more of them for a stable median.
-            extra = [sidecar_rows.cold_start_sample, lambda: engine.dind_floor(certs)]
-            alternate(extra, [usual.a, floor.b], reps=plan.reps(6) - 1 if plan.reps(6) > 1 else 0)
+            extra = [
+                lambda: sidecar_rows.launch_to_docker_sample(sidecar=True),
+                lambda: sidecar_rows.launch_to_docker_sample(sidecar=False),
+                lambda: engine.dind_floor(certs),
+                sidecar_rows.overlapped_wait_sample,
+            ]
+            alternate(extra, [with_sidecar, dood, floor.b, overlap.a], reps=plan.reps(10))
+            floor.a = [a - b for a, b in zip(with_sidecar, dood, strict=True)]
+            usual.a = list(floor.a)
+            floor.extra["launch to first Docker test, sidecar / DooD (medians)"] = (
+                f"{statistics.median(with_sidecar):.3f} s / {statistics.median(dood):.3f} s"
+            )
     if reason:
-        usual.skipped = floor.skipped = f"A not measured: {reason}"
+        usual.skipped = floor.skipped = overlap.skipped = f"A not measured: {reason}"
     else:
-        floor.a = list(usual.a)
-    return [usual, floor]
+        overlap.b = list(floor.b)
+    return [usual, floor, overlap]
 
 
 ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
@@ -244,4 +281,5 @@ ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
     "sidecar-reuse": sidecar_rows.guarded("sidecar-reuse", sidecar_rows.reuse_row),
     "xdist": sidecar_rows.guarded("xdist", sidecar_rows.xdist_row),
     "preload": sidecar_rows.guarded("preload", sidecar_rows.preload_row),
+    "suite": suite_rows.suite_row,
 }

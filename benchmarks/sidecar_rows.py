@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import statistics
 import subprocess
 import tempfile
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks import engine, harness, workloads
-from benchmarks.harness import Result, alternate, ratio_at_least
+from benchmarks.harness import Result, alternate
 
 if TYPE_CHECKING:
     from benchmarks.rows import Plan
@@ -65,9 +66,23 @@ def _setup_seconds(timings: dict[str, Any]) -> float:
     )
 
 
-def cold_start_sample() -> float:
+def launch_to_docker_sample(sidecar: bool) -> float:
+    """From launching pytest to its first Docker test's setup done: in sidecar mode, or
+    resolving the local socket (DooD), the same one-test project."""
+    args = SIDECAR_ARGS if sidecar else ("-p", "dockerhost")
+    return float(_cold_run(*args)["launch_to_docker"])
+
+
+def _cold_run(*args: str) -> dict[str, Any]:
     root = _root("docker", workloads.docker_tests())
-    return _setup_seconds(_pytest(root, *SIDECAR_ARGS, "-k", "test_docker_host"))
+    return _pytest(root, *args, "-k", "test_docker_host")
+
+
+def overlapped_wait_sample() -> float:
+    """What the first Docker test's setup waits when collection takes 1.5 s first."""
+    root = _root("slow-collection", workloads.slow_collection_tests(1.5))
+    timings = _pytest(root, *SIDECAR_ARGS, "-k", "test_docker_host or test_plain")
+    return float(timings["docker_setup"])
 
 
 def sidecars_created(pid: int, since: float, until: float) -> int:
@@ -100,12 +115,12 @@ def reuse_row(plan: Plan) -> Result:
             "subprocess: A reattaches to the sidecar a previous run kept, B resolves the local "
             "socket"
         ),
-        target="<= 0.15 s and <= 3x",
+        target="<= 0.1 s and <= 3x",
     )
 
     def check(res: Result) -> tuple[bool, str]:
-        ok = res.a_median <= 0.15 and res.ratio <= 3.0
-        return ok, f"A {res.a_median * 1000:.0f} ms vs <= 150 ms; ratio {res.ratio:.2f} vs <= 3"
+        ok = res.a_median <= 0.1 and res.ratio <= 3.0
+        return ok, f"A {res.a_median * 1000:.0f} ms vs <= 100 ms; ratio {res.ratio:.2f} vs <= 3"
 
     result.check = check
     with tempfile.TemporaryDirectory(prefix="pdh-bench-cache-") as cache:
@@ -211,10 +226,18 @@ def preload_row(plan: Plan) -> Result:
             f"{mb:.0f} MB) from the outer engine into a ready dind over TLS; the image is "
             "removed inside between copies"
         ),
-        target="throughput ratio >= 0.8",
+        target="throughput ratio >= 1.0; a second preload (image there) <= 0.1 s",
         unit="MB/s",
-        check=ratio_at_least(0.8),
     )
+    again: list[float] = []
+
+    def check(res: Result) -> tuple[bool, str]:
+        repeat = statistics.median(again) if again else float("inf")
+        ok = res.ratio >= 1.0 and repeat <= 0.1
+        res.extra["second preload, image there (median s)"] = f"{repeat:.3f}"
+        return ok, f"ratio {res.ratio:.3f} vs >= 1.0; second preload {repeat * 1000:.0f} ms"
+
+    result.check = check
     with _inner_daemon() as (host, inner_env):
         inner = host.client(timeout=600)
         outer = engine.client()
@@ -250,10 +273,20 @@ def preload_row(plan: Plan) -> Result:
                 raise RuntimeError("docker save | docker load failed")
             return mb / (time.perf_counter() - start)
 
+        def ours_again() -> None:
+            # The image is there from the copy just made: only the same-image check runs.
+            start = time.perf_counter()
+            copied = preload(outer, host, (engine.BIG_IMAGE,), source="benchmark", say=_quiet)
+            again.append(time.perf_counter() - start)
+            assert copied == [], copied
+
         try:
             alternate(
                 [ours, theirs], [result.a, result.b], reps=plan.reps(5), warmup=plan.slow_warmup
             )
+            ours()
+            for _ in range(plan.reps(5)):
+                ours_again()
         finally:
             inner.close()
     return result
@@ -264,9 +297,9 @@ def _quiet(_: str) -> None:
 
 
 SKIPPED = {
-    "sidecar-reuse": ("sidecar warm reattach", "<= 0.15 s and <= 3x DooD"),
+    "sidecar-reuse": ("sidecar warm reattach", "<= 0.1 s and <= 3x DooD"),
     "xdist": ("xdist -n 4 vs -n 1, one sidecar", "1 sidecar; ratio <= 1.15"),
-    "preload": ("preload of a ~50 MB image", "throughput ratio >= 0.8"),
+    "preload": ("preload of a ~50 MB image", "throughput ratio >= 1.0"),
 }
 
 

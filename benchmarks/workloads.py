@@ -25,6 +25,7 @@ _TIMES = {}
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_sessionstart(session):
     start = time.perf_counter()
+    _TIMES["t_sessionstart"] = start
     yield
     _TIMES["sessionstart"] = time.perf_counter() - start
 
@@ -43,7 +44,18 @@ def pytest_runtest_setup(item):
     # starts) and the docker_host fixture.
     start = time.perf_counter()
     yield
-    _TIMES.setdefault("setup", time.perf_counter() - start)
+    end = time.perf_counter()
+    _TIMES.setdefault("setup", end - start)
+    # Every Docker test's own setup: a row whose first test needs no Docker picks its one.
+    if "docker" in item.name:
+        _TIMES.setdefault("docker_setup", end - start)
+        # From session start to the first Docker test's setup done: everything in between
+        # (collection included) counts, so overlapping it is not hidden.
+        _TIMES.setdefault("span_to_docker", end - _TIMES["t_sessionstart"])
+        # From the launch of the pytest process (set by the benchmark just before it).
+        launched = float(os.environ.get("PDH_BENCH_LAUNCH") or 0)
+        if launched:
+            _TIMES.setdefault("launch_to_docker", time.time() - launched)
 
 
 def pytest_unconfigure(config):
@@ -52,6 +64,25 @@ def pytest_unconfigure(config):
         with open(out, "w") as fh:
             json.dump(_TIMES, fh)
 """
+
+
+# Collection that takes a while (heavy imports, many modules), then a test that needs Docker.
+SLOW_COLLECTION = """\
+import time
+
+time.sleep({seconds})
+
+
+def test_plain():
+    pass
+"""
+
+
+def slow_collection_tests(seconds: float = 1.5) -> dict[str, str]:
+    return {
+        **docker_tests(),
+        "test_0_slow.py": SLOW_COLLECTION.format(seconds=seconds),
+    }
 
 
 def trivial_tests(count: int = 200, per_file: int = 20) -> dict[str, str]:

@@ -27,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=say_.DIAGNOSE,
     )
     add_arguments(parser, DIAGNOSTIC_OPTIONS)
+    parser.add_argument("--json", action="store_true", help=say_.JSON)
     args = parser.parse_args(argv)
     cli = cli_values(args, DIAGNOSTIC_OPTIONS)
     try:
@@ -35,7 +36,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(say_.bad_setting(exc), file=sys.stderr)
         return 2
     resolution = resolve(settings)
-    print(render(resolution))
+    if args.json:
+        import json
+
+        from .report import resolution_report
+
+        print(json.dumps(resolution_report(resolution), indent=2, sort_keys=True))
+    else:
+        print(render(resolution))
     return 0 if resolution.host is not None else 1
 
 

@@ -13,6 +13,12 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .claim import Claim
+    from .ownership import Owner
+    from .sidecar.sharing import SharedSidecar
 
 Say = Callable[[str], None]
 
@@ -66,3 +72,59 @@ class EarlyStart:
         self.cancelled.set()
         self._thread.join(CANCEL_WAIT)
         return not self._thread.is_alive()
+
+
+def start_sidecar(
+    claim: Claim, sidecar: SharedSidecar, say: Say, cancelled: threading.Event
+) -> None:
+    """The owner's start, on the early thread: what only waits on the engine runs side by
+    side (the lease, the outer's /info, the sweep), what needs the lease waits for it."""
+    from . import certs
+    from .errors import SidecarError
+    from .sidecar.sharing import Run
+
+    # cryptography's import is most of the certificates' cost: under way meanwhile.
+    threading.Thread(target=certs.available, daemon=True).start()
+    fetch = threading.Thread(target=_prefetch_registries, args=(sidecar,), daemon=True)
+    fetch.start()
+    # The start's first steps only look; the lease must be held before anything of ours
+    # exists, so that other runs judge that alive.
+    lease = threading.Thread(target=claim.take_lease, daemon=True)
+    lease.start()
+
+    def sweep_when_leased() -> None:
+        # Dead runs' leftovers go beside the start (a reattach skips kept sidecars near the
+        # age at which the sweep takes them).
+        lease.join()
+        claim.sweep()
+
+    sweep = threading.Thread(target=sweep_when_leased, daemon=True)
+    sweep.start()
+
+    def leased() -> Owner:
+        lease.join()
+        if claim.owner != sidecar.run.owner:  # the daemon refused the lease
+            sidecar.run = Run(claim.owner, sidecar.run.folder)
+        return claim.owner
+
+    fetch.join()
+    sidecar.cancelled = cancelled
+    sidecar.leased = leased
+    sidecar.say = say
+    try:
+        with contextlib.suppress(SidecarError):  # kept in its state for the first test
+            sidecar.get()
+    finally:
+        sweep.join()
+
+
+def _prefetch_registries(sidecar: SharedSidecar) -> None:
+    from .engine_api import engine_errors, open_client
+    from .sidecar.lifecycle import outer_registries
+
+    with contextlib.suppress(*engine_errors()):
+        client = open_client(sidecar.outer, 10)
+        try:
+            sidecar.registries = outer_registries(client)
+        finally:
+            client.close()

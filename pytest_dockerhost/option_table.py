@@ -185,6 +185,18 @@ OPTIONS: tuple[OptionSpec, ...] = (
         env="PYTEST_DOCKER_PUBLISHED_HOST",
     ),
     OptionSpec(
+        "report",
+        "--docker-report",
+        "write what resolution tried, the endpoint, the sidecar's lifecycle and the cleanup "
+        'to FILE as JSON at the end of the run, for CI to keep (schema: README, "The '
+        'report"; environment: PYTEST_DOCKER_REPORT).',
+        parse_text,
+        None,
+        ini="docker_report",
+        env="PYTEST_DOCKER_REPORT",
+        metavar="FILE",
+    ),
+    OptionSpec(
         "sidecar_image",
         "--docker-sidecar-image",
         "image for sidecar mode; any image that "

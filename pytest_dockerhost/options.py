@@ -66,6 +66,7 @@ def _add(add: Any, spec: OptionSpec, *, aliases: Iterable[str] | None) -> None:
         )
         return
     metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else spec.flag[9:].upper()
+    metavar = spec.metavar or metavar
     add(spec.flag, dest=dest(spec), default=None, metavar=metavar, help=spec.help)
 
 

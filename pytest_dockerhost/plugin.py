@@ -159,6 +159,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_SESSION, None)
     if state is not None and not hasattr(session.config, "workerinput"):
         state.finish()  # the owner reaps, once every worker is done
+        if state.settings.report.value:
+            _write_report(state)
+
+
+def _write_report(state: DockerSession) -> None:
+    from .report import run_report, write
+
+    setting = state.settings.report
+    assert setting.value is not None
+    try:
+        write(setting.value, run_report(state))
+    except OSError as exc:  # said in the summary, with where the path came from
+        from .messages.header import warning
+        from .messages.reports import report_unwritable
+
+        state.report_error = warning(report_unwritable(setting.value, setting.source, exc))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -260,7 +276,11 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     # Resolved during a test, or a sidecar an xdist worker started: the line goes here.
     state = config.stash.get(_SESSION, None)
-    if state is None or hasattr(config, "workerinput") or config.get_verbosity() < 0:
+    if state is None or hasattr(config, "workerinput"):
+        return
+    if state.report_error:
+        terminalreporter.write_line(state.report_error)  # asked for: said even with -q
+    if config.get_verbosity() < 0:
         return
     endpoint_said = state.shown or not (state.settled or state.sidecar)
     if endpoint_said and state.reaped is None and not state.notes and not state.swept:

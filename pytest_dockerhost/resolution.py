@@ -207,6 +207,11 @@ def _build_host(
     if candidate.tls is not None and not candidate.tls.x509_strict:
         warnings.append(say_.x509_lenient(settings.tls_x509_strict.source))
     notes = [*candidate.notes, how] if how else list(candidate.notes)
+    from .pod import recognise
+
+    pod = recognise(os.environ, url, candidate.tls, PROBE_TIMEOUT)
+    if pod is not None:
+        notes.append(say_.in_pod(pod.ci, shares_network=pod.shares_network))
     if info.kind == "Podman" and not _ryuk_ready_for_podman():
         notes.append(say_.podman_ryuk())
     return DockerHost(
@@ -231,6 +236,7 @@ def _build_host(
             "arch": info.arch,
             "engine_kind": engine,
             "min_api": info.min_api,
+            "published_how": how,
         },
     )
 

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from .endpoint import DockerHost
     from .reaper import Reaped, RunIdentity
     from .resolution import Resolution
+    from .sidecar.base import Started
     from .sidecar.sharing import SharedSidecar
     from .testcontainers import Wiring
 
@@ -54,6 +56,10 @@ class DockerSession:
         self.notes: list[str] = []  # the reaper's warnings, for the terminal summary
         self._early: EarlyStart | None = None  # the owner's sidecar, starting on a thread
         self.starts_early = True  # False for --collect-only, --help and the like
+        self.sidecar_timings: dict[str, float] = {}  # seconds, for the report
+        self.sidecar_started: Started | None = None  # kept when the handle goes (cancelled)
+        self.sidecar_cancelled = False  # started early, removed unused
+        self.report_error = ""  # --docker-report could not be written: the summary says so
 
     @property
     def wiring(self) -> Wiring:
@@ -125,49 +131,18 @@ class DockerSession:
             self._begin_early()
 
     def _begin_early(self) -> None:
-        from . import certs
-        from .early import EarlyStart
-        from .errors import SidecarError
-        from .sidecar.sharing import Run
+        from .early import EarlyStart, start_sidecar
 
         claim, sidecar = self.claim, self.sidecar
         assert claim is not None
         assert sidecar is not None
-
-        def prefetch_registries() -> None:
-            from .engine_api import engine_errors, open_client
-            from .sidecar.lifecycle import outer_registries
-
-            with contextlib.suppress(*engine_errors()):
-                client = open_client(sidecar.outer, 10)
-                try:
-                    sidecar.registries = outer_registries(client)
-                finally:
-                    client.close()
+        began = time.monotonic()
 
         def work(say: Say, cancelled: threading.Event) -> None:
-            # cryptography's import is most of the certificates' cost: under way meanwhile.
-            threading.Thread(target=certs.available, daemon=True).start()
-            # The outer daemon's registries (/info) while the lease is taken.
-            fetch = threading.Thread(target=prefetch_registries, daemon=True)
-            fetch.start()
-            claim.take_lease()  # before anything of ours exists: others judge it alive
-            fetch.join()
-            if claim.owner != sidecar.run.owner:  # the daemon refused the lease
-                sidecar.run = Run(claim.owner, sidecar.run.folder)
-            # The sweep of dead runs' leftovers goes on beside the start; a kept sidecar
-            # could be one of them, so reuse sweeps first.
-            sweep = threading.Thread(target=claim.sweep, daemon=True)
-            sweep.start()
-            if sidecar.spec.reuse:
-                sweep.join()
-            sidecar.cancelled = cancelled
-            sidecar.say = say
             try:
-                with contextlib.suppress(SidecarError):  # kept in its state for the first test
-                    sidecar.get()
+                start_sidecar(claim, sidecar, say, cancelled)
             finally:
-                sweep.join()
+                self.sidecar_timings["early_start_seconds"] = round(time.monotonic() - began, 3)
 
         self._early = EarlyStart(work)
         self._early.begin()
@@ -177,7 +152,9 @@ class DockerSession:
         early, self._early = self._early, None
         if early is None:
             return
+        waited = time.monotonic()
         early.wait(self._say)
+        self.sidecar_timings["waited_seconds"] = round(time.monotonic() - waited, 3)
         if self.sidecar is not None:
             self.sidecar.say = self._say
         if self.claim is not None:
@@ -196,7 +173,9 @@ class DockerSession:
         early.cancel()
         self._await_early()
         self.sidecar.close()
+        self.sidecar_started = self.sidecar.started
         self.sidecar = None  # not this run's endpoint: the summary does not name it
+        self.sidecar_cancelled = True
 
     def _say(self, text: str) -> None:
         if self.say is not None:

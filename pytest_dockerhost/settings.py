@@ -64,6 +64,7 @@ class Settings:
     reap: Setting[bool]
     lease: Setting[float]
     published_host: Setting[str | None]
+    report: Setting[str | None]
     sidecar_image: Setting[str]
     sidecar_privileged: Setting[bool]
     sidecar_runtime: Setting[str | None]

@@ -15,6 +15,7 @@ import os
 import socket
 import ssl
 import stat
+import threading
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, final
@@ -112,7 +113,7 @@ def open_socket(url: DockerURL, tls: TLSConfig | None, timeout: float | None) ->
     if tls is None:
         return raw
     try:
-        context = make_ssl_context(tls)
+        context = _cached_context(tls)
     except Failure:
         raw.close()
         raise
@@ -137,6 +138,32 @@ def open_socket(url: DockerURL, tls: TLSConfig | None, timeout: float | None) ->
     except OSError as exc:
         raw.close()
         raise Failure(FailureKind.TLS_RESET, str(exc)) from None
+
+
+# Contexts by their material: a starting daemon is polled every 20 ms, and loading the
+# files anew for each probe costs milliseconds of CPU that the daemon needs.
+_CONTEXTS: dict[tuple[object, ...], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def _cached_context(tls: TLSConfig) -> ssl.SSLContext:
+    key: list[object] = [tls]
+    for path in (tls.ca_cert, tls.client_cert, tls.client_key):
+        try:
+            st = os.stat(path) if path else None
+        except OSError:
+            return make_ssl_context(tls)  # says which file is missing
+        key.append((st.st_mtime_ns, st.st_size, st.st_ino) if st else None)
+    with _CONTEXTS_LOCK:
+        found = _CONTEXTS.get(tuple(key))
+    if found is not None:
+        return found
+    context = make_ssl_context(tls)
+    with _CONTEXTS_LOCK:
+        if len(_CONTEXTS) > 32:
+            _CONTEXTS.clear()
+        _CONTEXTS[tuple(key)] = context
+    return context
 
 
 def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:

@@ -77,3 +77,9 @@ def warning(text: str) -> str:
 
 
 NO_ENDPOINT = "no working Docker endpoint."
+
+
+JSON = (
+    "print the report as JSON instead of the table: the same document --docker-report writes "
+    '(README, "The report"), without a run\'s sidecar and cleanup'
+)

@@ -266,4 +266,24 @@ def socket_permission_help(path: str) -> tuple[str, str]:
         f"`RUN groupmod -g ${{DOCKER_GID}} docker && usermod -aG docker {user}`. "
         f"Check with `stat -c %g {path}` against `getent group docker | cut -d: -f3`"
     )
+    if gid == ARC_DOCKER_GID and _on_arc():
+        fix += ". " + arc_group_fix(user)
     return detail, fix
+
+
+ARC_DOCKER_GID = 123  # actions-runner-controller's dind: dockerd --group=123
+
+
+def _on_arc() -> bool:
+    return bool(os.environ.get("GITHUB_ACTIONS") or os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
+def arc_group_fix(user: str) -> str:
+    """ARC's own fix (actions/actions-runner-controller#3537): the job's pod or image gets
+    group 123."""
+    return (
+        "On ARC (containerMode: dind makes the socket group 123), in the runner scale set's "
+        "values: `template: {spec: {securityContext: {supplementalGroups: [123]}}}` "
+        "(or `fsGroup: 123`); or give the job image that group: "
+        f"`RUN groupadd -g 123 docker && usermod -aG docker {user}`"
+    )

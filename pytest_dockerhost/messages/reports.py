@@ -26,3 +26,11 @@ def with_original(message: str, original: str, limit: int = 300) -> str:
 
 def skipped(message: str) -> str:
     return f"Skipped: {message}"
+
+
+def report_unwritable(path: str, source: str, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return (
+        f"the report could not be written to {path} (from {source}): {reason}; "
+        "give a path in a writable folder"
+    )

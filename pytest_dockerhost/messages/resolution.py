@@ -105,3 +105,13 @@ def no_endpoint(
     lines.extend(f"  note: {hint}" for hint in hints)
     lines.append("  run `python -m pytest_dockerhost` for the whole table")
     return "\n".join(lines)
+
+
+def in_pod(ci: str, *, shares_network: bool) -> str:
+    where = f"a Kubernetes pod ({ci})" if ci else "a Kubernetes pod"
+    if shares_network:
+        return (
+            f"in {where}, with the daemon in this pod's network namespace: published ports "
+            "answer on 127.0.0.1"
+        )
+    return f"in {where}; the daemon is not in this pod's network namespace"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
@@ -102,6 +103,14 @@ class SidecarBase:
         self.fallbacks: list[str] = []  # why each refused attempt was followed by another
         self.cancelled: threading.Event | None = None  # set: the run no longer needs it
         self.registries: Registries | None = None  # the outer daemon's mirrors, passed on
+        # Waits for the run's lease (taken on another thread) and returns the owner to
+        # label with; nothing of ours may exist before it is held.
+        self.leased: Callable[[], Owner] | None = None
+
+    def _hold_lease(self) -> None:
+        if self.leased is not None:
+            self.owner = self.leased()
+            self.leased = None
 
     def _stop_if_cancelled(self) -> None:
         if self.cancelled is not None and self.cancelled.is_set():

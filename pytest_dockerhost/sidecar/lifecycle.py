@@ -67,20 +67,22 @@ class Sidecar(Reuse, Readiness):
             self.registries = outer_registries(self.client)
         config = self.spec.config_hash(image_id, topology, caps, self.registries.flags())
         if self.spec.reuse:
+            self._hold_lease()
             found = self._reattach(config, t0)
             if found is not None:
                 self.started = self._preload(found)
                 return self.started
         self._check_cache_free()
         name = self._name(config)
+        # Importing cryptography and making keys is CPU work; taking the lease, creating the
+        # volume and the container is waiting on the engine. Overlap them: the certificates
+        # are needed only for put_archive.
+        maker = _CertMaker(tls_sans(name))
+        self._hold_lease()
         if self.spec.reuse:
             # A kept sidecar keeps its client certificates in a private folder of its own.
             self.cert_dir = reuse_cert_dir(name)
             record_use(client, self.owner, name)
-        # Importing cryptography and making keys is CPU work; creating the volume and the
-        # container is waiting on the engine. Overlap them: the certificates are needed
-        # only for put_archive.
-        maker = _CertMaker(tls_sans(name))
         labels = self._labels(config)
         self._stop_if_cancelled()
         volume = self._prepare(name, labels, topology)

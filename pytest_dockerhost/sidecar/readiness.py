@@ -17,6 +17,9 @@ from ..url import TLSConfig, parse_url
 from .base import SidecarBase
 from .payload import CERTDIR
 
+POLL = 0.02  # seconds between probes of a starting sidecar
+CHECK_EVERY = 0.2  # seconds between looks at whether its container still runs
+
 
 class Readiness(SidecarBase):
     def _fetch_client_certs(self, t0: float) -> None:
@@ -52,16 +55,17 @@ class Readiness(SidecarBase):
         deadline = t0 + self.spec.timeout
         parsed = parse_url(url)
         refetched = False
+        checked = 0.0
         while True:
             try:
-                # A sidecar answers about 0.5 s after start: poll every 25 ms rather than
+                # A sidecar answers about 0.5 s after start: poll every 20 ms rather than
                 # back off, or the last sleep alone can cost a fifth of that.
                 return wait_for(
                     parsed,
                     tls,
                     deadline=min(deadline, time.monotonic() + 0.5),
                     timeout=1.0,
-                    max_delay=0.025,
+                    max_delay=POLL,
                 )
             except Failure as failure:
                 if failure.kind is FailureKind.TLS_VERIFY and not refetched:
@@ -69,7 +73,10 @@ class Readiness(SidecarBase):
                     refetched = True
                     self._fetch_client_certs(t0)
                     continue
-                self._check_running()
+                now = time.monotonic()
+                if now - checked >= CHECK_EVERY:
+                    checked = now
+                    self._check_running()
                 # docker-proxy accepts on the published port before dockerd listens, then hangs
                 # up: during start-up that looks like a refused client certificate.
                 if not failure.retryable and failure.kind not in (
@@ -77,6 +84,10 @@ class Readiness(SidecarBase):
                     FailureKind.TLS_RESET,
                 ):
                     raise SidecarError(say_.not_usable(url, failure.detail, self._logs())) from None
+                if not failure.retryable:
+                    # Those hang-ups come back at once: pace them as wait_for paces the rest,
+                    # or the loop keeps a core busy that the starting daemon needs.
+                    time.sleep(POLL)
                 if time.monotonic() >= deadline:
                     raise SidecarError(
                         say_.not_ready(

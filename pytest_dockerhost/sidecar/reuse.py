@@ -14,9 +14,13 @@ from ..probe import probe
 from ..transport import Failure
 from ..url import parse_url
 from .base import Started
-from .janitor import L_CONFIG, L_CREATED, L_REUSE_KEY, reuse_cert_dir
+from .janitor import L_CONFIG, L_CREATED, L_REUSE_KEY, expired, reuse_cert_dir
 from .payload import network_name
 from .reach import Reach
+
+# Seconds before its age at which a kept sidecar is no longer reattached to (clocks of
+# this machine and the daemon's may differ a little).
+EXPIRY_MARGIN = 300.0
 
 
 def reuse_key(image: str) -> str:
@@ -37,7 +41,11 @@ class Reuse(Reach):
         """A running kept sidecar with the same config that answers us, or None."""
         api = self.client.api
         flt = {"label": [f"{L_REUSE_KEY}={self._reuse_key()}", f"{L_CONFIG}={config}"]}
+        # Not one near its age: the sweep (on another thread, or another run's) may take it.
+        soon = time.time() + EXPIRY_MARGIN
         for entry in api.containers(filters=flt):  # running ones only
+            if expired(entry, dict(entry.get("Labels") or {}), soon):
+                continue
             name = str(entry["Names"][0]).lstrip("/")
             self.cert_dir = reuse_cert_dir(name)
             record_use(self.client, self.owner, name)  # before a sweep elsewhere could take it

@@ -2,18 +2,22 @@
 
 The owner is the process that outlives the others: the xdist controller, or the only
 pytest process. It makes a private run folder (0700) and hands its path to workers
-through ``workerinput``. The first process whose test needs Docker takes the file lock
-in that folder, starts the sidecar and writes ``state.json`` (the endpoint and the
-certificate folder, or the error); the others wait on the lock and read it. Everything
+through ``workerinput``. The owner starts the sidecar early, on a thread (or else the
+first process whose test needs Docker does): it takes the lock (flock) in that folder,
+starts the sidecar and writes ``state.json`` (the endpoint and the certificate folder, or
+the error); the others wait on the lock and read it. Everything
 is labelled with the owner's run id and pid, so the owner alone removes it at the end,
 whichever worker started it, and a later run can sweep it if the owner was killed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, final
 
@@ -51,6 +55,17 @@ class Run:
         return cls(Owner.from_dict(data["owner"]), str(data["folder"]))
 
 
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    """The run's lock (flock: the kernel lets go when its holder dies, however it dies)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class SharedSidecar:
     """This process's handle on the run's sidecar: started lazily, at most once per run."""
 
@@ -68,6 +83,7 @@ class SharedSidecar:
         self._closed = False
         self.cancelled: threading.Event | None = None  # an early start's: stop when set
         self.registries: Registries | None = None  # the outer's, when fetched already
+        self.leased: Callable[[], Owner] | None = None  # the owner, once its lease is held
 
     @property
     def _state_path(self) -> str:
@@ -79,9 +95,7 @@ class SharedSidecar:
             return self.started
         if self.error:
             raise SidecarError(self.error)
-        import filelock
-
-        with filelock.FileLock(os.path.join(self.run.folder, LOCK)):
+        with _locked(os.path.join(self.run.folder, LOCK)):
             state = self._read()
             if state is None:
                 state = self._start()
@@ -109,6 +123,7 @@ class SharedSidecar:
         )
         sidecar.cancelled = self.cancelled
         sidecar.registries = self.registries
+        sidecar.leased = self.leased
         self._sidecar = sidecar
         try:
             started = sidecar.start()
