@@ -42,6 +42,7 @@ class Claim:
         self.marked = False
         self.swept: list[str] = []
         self.notes: list[str] = []
+        self._sweeper: threading.Thread | None = None
 
     def take(self) -> None:
         """Lease, sweep, mark. What the daemon refuses becomes a note; nothing is raised."""
@@ -68,6 +69,26 @@ class Claim:
             client.close()
         return self.lease is not None
 
+    def sweep_beside(self, lease: threading.Thread) -> None:
+        """``sweep`` on a thread of its own once ``lease`` (taking the lease) is done: a dead
+        run's sidecar can take seconds to remove, and nothing of this run waits for it
+        but the end (``wait_for_sweep``)."""
+
+        def sweep_when_leased() -> None:
+            lease.join()
+            self.sweep()
+
+        self._sweeper = threading.Thread(target=sweep_when_leased, daemon=True)
+        self._sweeper.start()
+
+    @property
+    def swept_beside(self) -> bool:
+        return self._sweeper is not None
+
+    def wait_for_sweep(self, timeout: float = 60.0) -> None:
+        if self._sweeper is not None:
+            self._sweeper.join(timeout)
+
     def sweep(self) -> None:
         """Remove what dead runs left (judged with the lease book), then mark this run;
         without a lease, only this machine's folders of dead processes."""
@@ -77,7 +98,7 @@ class Claim:
             sweep_folders()
             return
         try:
-            client = open_client(self.host, 10)
+            client = open_client(self.host, 30)
         except engine_errors() as exc:
             self.notes.append(say_.unavailable(exc))
             return

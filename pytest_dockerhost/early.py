@@ -91,15 +91,9 @@ def start_sidecar(
     # exists, so that other runs judge that alive.
     lease = threading.Thread(target=claim.take_lease, daemon=True)
     lease.start()
-
-    def sweep_when_leased() -> None:
-        # Dead runs' leftovers go beside the start (a reattach skips kept sidecars near the
-        # age at which the sweep takes them).
-        lease.join()
-        claim.sweep()
-
-    sweep = threading.Thread(target=sweep_when_leased, daemon=True)
-    sweep.start()
+    # Dead runs' leftovers go beside the start and the tests (a reattach skips kept
+    # sidecars near the age at which the sweep takes them); the run's end waits for it.
+    claim.sweep_beside(lease)
 
     def leased() -> Owner:
         lease.join()
@@ -111,11 +105,8 @@ def start_sidecar(
     sidecar.cancelled = cancelled
     sidecar.leased = leased
     sidecar.say = say
-    try:
-        with contextlib.suppress(SidecarError):  # kept in its state for the first test
-            sidecar.get()
-    finally:
-        sweep.join()
+    with contextlib.suppress(SidecarError):  # kept in its state for the first test
+        sidecar.get()
 
 
 def _prefetch_registries(sidecar: SharedSidecar) -> None:

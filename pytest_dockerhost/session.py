@@ -157,9 +157,6 @@ class DockerSession:
         self.sidecar_timings["waited_seconds"] = round(time.monotonic() - waited, 3)
         if self.sidecar is not None:
             self.sidecar.say = self._say
-        if self.claim is not None:
-            self.swept = self.claim.swept
-            self.notes.extend(self.claim.notes)
         if early.crashed is not None and not self.error:
             from .messages.header import internal_error
 
@@ -261,6 +258,10 @@ class DockerSession:
                     self._early.cancel()  # unused: no test needed Docker before the end
                     self._await_early()
                 claim, self.claim = self.claim, None
+                if claim is not None and claim.swept_beside:
+                    claim.wait_for_sweep()  # it ran beside the start: what it found is said
+                    self.swept = claim.swept
+                    self.notes.extend(claim.notes)
                 if self.sidecar is not None and self.sidecar.owner:
                     failed.extend(self.sidecar.close())
                 if claim is not None and self.lost and self.outer is None:
