@@ -78,15 +78,14 @@ def start_sidecar(
     claim: Claim, sidecar: SharedSidecar, say: Say, cancelled: threading.Event
 ) -> None:
     """The owner's start, on the early thread: what only waits on the engine runs side by
-    side (the lease, the outer's /info, the sweep), what needs the lease waits for it."""
+    side (the lease, the sweep; the outer's /info in the start itself), what needs the
+    lease waits for it."""
     from . import certs
     from .errors import SidecarError
     from .sidecar.sharing import Run
 
     # cryptography's import is most of the certificates' cost: under way meanwhile.
     threading.Thread(target=certs.available, daemon=True).start()
-    fetch = threading.Thread(target=_prefetch_registries, args=(sidecar,), daemon=True)
-    fetch.start()
     # The start's first steps only look; the lease must be held before anything of ours
     # exists, so that other runs judge that alive.
     lease = threading.Thread(target=claim.take_lease, daemon=True)
@@ -101,21 +100,8 @@ def start_sidecar(
             sidecar.run = Run(claim.owner, sidecar.run.folder)
         return claim.owner
 
-    fetch.join()
     sidecar.cancelled = cancelled
     sidecar.leased = leased
     sidecar.say = say
     with contextlib.suppress(SidecarError):  # kept in its state for the first test
         sidecar.get()
-
-
-def _prefetch_registries(sidecar: SharedSidecar) -> None:
-    from .engine_api import engine_errors, open_client
-    from .sidecar.lifecycle import outer_registries
-
-    with contextlib.suppress(*engine_errors()):
-        client = open_client(sidecar.outer, 10)
-        try:
-            sidecar.registries = outer_registries(client)
-        finally:
-            client.close()

@@ -59,12 +59,20 @@ class Sidecar(Reuse, Readiness):
     def start(self) -> Started:
         t0 = time.monotonic()
         client = self.client
+        # The outer's registries (/info, slow on a busy daemon) while the rest is looked up.
+        fetched: list[Registries] = []
+        fetch = threading.Thread(
+            target=lambda: fetched.append(outer_registries(client)), daemon=True
+        )
+        if self.registries is None:
+            fetch.start()
         topology = self._topology()
         image_id = self._ensure_image()
         self._check_preload()
         caps, _ = self.spec.capabilities(topology == "host")
         if self.registries is None:
-            self.registries = outer_registries(self.client)
+            fetch.join()
+            self.registries = fetched[0] if fetched else Registries()
         config = self.spec.config_hash(image_id, topology, caps, self.registries.flags())
         if self.spec.reuse:
             self._hold_lease()

@@ -28,7 +28,6 @@ from ..tempdirs import private_dir, remove_private_dir
 from .base import Started
 from .janitor import L_ROLE, L_RUN, Owner, labelled_resources, remove_run
 from .lifecycle import Sidecar
-from .payload import Registries
 from .spec import Say, Spec
 
 STATE = "state.json"
@@ -82,7 +81,6 @@ class SharedSidecar:
         self._sidecar: Sidecar | None = None
         self._closed = False
         self.cancelled: threading.Event | None = None  # an early start's: stop when set
-        self.registries: Registries | None = None  # the outer's, when fetched already
         self.leased: Callable[[], Owner] | None = None  # the owner, once its lease is held
 
     @property
@@ -122,7 +120,6 @@ class SharedSidecar:
             say=self.say or (lambda _: None),
         )
         sidecar.cancelled = self.cancelled
-        sidecar.registries = self.registries
         sidecar.leased = self.leased
         self._sidecar = sidecar
         try:
