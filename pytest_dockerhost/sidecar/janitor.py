@@ -162,7 +162,10 @@ def sweep(client: EngineClientLike, judge: Judge) -> list[str]:
     for entry, name, labels in kept_sidecars(client):
         if judge.in_use(name):
             continue
-        if entry.get("State") != "running" or expired(entry, labels, judge.book.now):
+        running = entry.get("State") == "running"
+        if not running and judge.alive(labels):
+            continue  # its run is creating it right now: not yet started, not yet in use
+        if not running or expired(entry, labels, judge.book.now):
             removed.extend(remove_kept(client, str(entry["Id"]), name, labels))
     return removed
 
