@@ -49,16 +49,16 @@ class Claim:
         self.take_lease()
         self.sweep()
 
-    def take_lease(self) -> bool:
+    def take_lease(self) -> None:
         """The lease alone: what this run makes from now on is judged alive by others.
-        False without one (the daemon unreachable or refusing: said in a note)."""
+        Without one (the daemon unreachable or refusing), a note says so."""
         from .lease import Lease
 
         try:
             client = open_client(self.host, 10)
         except engine_errors() as exc:  # docker-py's DockerException, requests' errors
             self._without_lease(exc)
-            return False
+            return
         try:
             lease = Lease(lambda: open_client(self.host, 10), self.owner)
             lease.take(client)
@@ -67,7 +67,6 @@ class Claim:
             self._without_lease(exc)
         finally:
             client.close()
-        return self.lease is not None
 
     def sweep_beside(self, lease: threading.Thread) -> None:
         """``sweep`` on a thread of its own once ``lease`` (taking the lease) is done: a dead

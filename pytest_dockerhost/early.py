@@ -67,11 +67,10 @@ class EarlyStart:
             while True:
                 say(self._lines.get_nowait())
 
-    def cancel(self) -> bool:
-        """Ask the start to stop and wait for it (bounded). True when it has ended."""
+    def cancel(self) -> None:
+        """Ask the start to stop and wait for it (bounded)."""
         self.cancelled.set()
         self._thread.join(CANCEL_WAIT)
-        return not self._thread.is_alive()
 
 
 def start_sidecar(

@@ -101,8 +101,8 @@ def _runs_tests(config: pytest.Config) -> bool:
     """Not --help, --version, --markers, --fixtures or --collect-only: a run whose tests may
     need a sidecar soon (xdist workers never start one: they adopt the controller's)."""
     known = config.known_args_namespace
-    flags = ("help", "version", "markers", "showfixtures", "show_fixtures_per_test")
-    return not any(getattr(known, flag, False) for flag in (*flags, "collectonly"))
+    flags = ("help", "version", "markers", "showfixtures", "show_fixtures_per_test", "collectonly")
+    return not any(getattr(known, flag, False) for flag in flags)
 
 
 def _xdist_workerinput() -> dict[str, Any] | None:

@@ -148,7 +148,8 @@ class DockerSession:
         self._early.begin()
 
     def _await_early(self) -> None:
-        """The early start's end: its progress said, its claim's findings taken over."""
+        """The early start's end: its progress said, a crash of ours kept as the error (its
+        sweep's findings are taken over at the end, ``finish``)."""
         early, self._early = self._early, None
         if early is None:
             return
@@ -282,6 +283,10 @@ class DockerSession:
             return
         if "PYTEST_XDIST_WORKER" in os.environ:
             return  # a worker waits for the controller's endpoint (adopt)
+        self._start_busy()
+
+    def _start_busy(self) -> None:
+        """``start``, marked busy: our own import of docker-py must not call back in."""
         self._busy = True
         try:
             self.start()
@@ -301,11 +306,7 @@ class DockerSession:
             return  # the early start's own import of docker-py
         if not wait:
             if self.needs_start:
-                self._busy = True
-                try:
-                    self.start()
-                finally:
-                    self._busy = False
+                self._start_busy()
             if self._early is not None and self._early.running:
                 self.wiring.hold(self.activate)
                 return

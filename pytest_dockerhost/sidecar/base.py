@@ -102,7 +102,7 @@ class SidecarBase:
         self.profile = Profile(spec.privileged)  # the attempt that started, once one did
         self.fallbacks: list[str] = []  # why each refused attempt was followed by another
         self.cancelled: threading.Event | None = None  # set: the run no longer needs it
-        self.registries: Registries | None = None  # the outer daemon's mirrors, passed on
+        self.registries = Registries()  # the outer daemon's mirrors, passed on (start)
         # Waits for the run's lease (taken on another thread) and returns the owner to
         # label with; nothing of ours may exist before it is held.
         self.leased: Callable[[], Owner] | None = None

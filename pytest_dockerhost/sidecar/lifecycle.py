@@ -64,15 +64,13 @@ class Sidecar(Reuse, Readiness):
         fetch = threading.Thread(
             target=lambda: fetched.append(outer_registries(client)), daemon=True
         )
-        if self.registries is None:
-            fetch.start()
+        fetch.start()
         topology = self._topology()
         image_id = self._ensure_image()
         self._check_preload()
         caps, _ = self.spec.capabilities(topology == "host")
-        if self.registries is None:
-            fetch.join()
-            self.registries = fetched[0] if fetched else Registries()
+        fetch.join()
+        self.registries = fetched[0] if fetched else Registries()
         config = self.spec.config_hash(image_id, topology, caps, self.registries.flags())
         if self.spec.reuse:
             self._hold_lease()
@@ -165,7 +163,7 @@ class Sidecar(Reuse, Readiness):
                 volume=volume,
                 network=self.network,
                 runtime=self.spec.runtime,
-                daemon_flags=self.registries.flags() if self.registries else [],
+                daemon_flags=self.registries.flags(),
             )
             try:
                 container = client.api.create_container_from(body, name)
