@@ -74,14 +74,18 @@ class NotFound(APIError):
 def engine_errors() -> tuple[type[Exception], ...]:
     """What an Engine API call can raise here, as one family: our transport's errors and
     ``APIError``, OS errors, and docker-py's and requests' own. Those two are named only
-    when imported: if they are not, none of their errors can have been raised."""
+    when imported (their classes defined): if not, none of their errors can have been
+    raised."""
     found: list[type[Exception]] = [APIError, Failure, OSError]
-    docker_errors = sys.modules.get("docker.errors")
-    if docker_errors is not None:
-        found.append(docker_errors.DockerException)
-    requests_errors = sys.modules.get("requests.exceptions")
-    if requests_errors is not None:
-        found.append(requests_errors.RequestException)
+    for module, name in (
+        ("docker.errors", "DockerException"),
+        ("requests.exceptions", "RequestException"),
+    ):
+        # Another thread may be importing it right now: a module not yet run to its class
+        # has raised none of them.
+        error = getattr(sys.modules.get(module), name, None)
+        if error is not None:
+            found.append(error)
     return tuple(found)
 
 
