@@ -23,6 +23,7 @@ from typing import Any
 from pytest_dockerhost.sidecar import CAPABILITIES
 
 from ..conftest import AGENT, ROOT
+from ..helpers import engine_events
 
 LABEL = "pytest-dockerhost-e2e"
 SOCKET = "/var/run/docker.sock"
@@ -231,13 +232,8 @@ def remove_labelled(client: Any, label: str) -> None:
 def started_images(engine: Any, since: float, until: float, event: str = "start") -> list[str]:
     """The image of every container the engine started (or another ``event``) in
     [since, until], from the engine's own events."""
-    events = engine.events(
-        since=int(since),
-        until=int(until) + 1,
-        filters={"type": "container", "event": event},
-        decode=True,
-    )
-    return [str(event.get("from") or event["Actor"]["Attributes"].get("image")) for event in events]
+    events = engine_events(engine, since, until, {"type": "container", "event": event})
+    return [str(found.get("from") or found["Actor"]["Attributes"].get("image")) for found in events]
 
 
 def wait_until(predicate: Any, timeout: float, what: str, step: float = 0.2) -> Any:

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from ..conftest import AGENT, BUSYBOX, DIND28, ROOT
+from ..helpers import engine_events
 from .helpers import LABEL, started_images
 from .project import FETCH, PYTEST_INI
 
@@ -178,10 +179,5 @@ def test_a_sidecar_on_that_engine_pulls_through_the_same_mirror_and_says_so(
     layer = '"GET /v2/library/busybox/blobs/sha256:'
     assert new_lines(registry, before, layer, SDK), registry.access_log()[before:]
     # ...and the outer engine pulled nothing itself.
-    pulls = outer.client.events(
-        since=int(since),
-        until=int(until) + 1,
-        filters={"type": "image", "event": "pull"},
-        decode=True,
-    )
-    assert not list(pulls), "the outer engine pulled during the run"
+    pulls = engine_events(outer.client, since, until, {"type": "image", "event": "pull"})
+    assert not pulls, f"the outer engine pulled during the run: {pulls}"

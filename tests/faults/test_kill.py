@@ -31,7 +31,8 @@ def test_waits(docker_host):
 
 # The killed runs do not sweep at their own start: with a sweep, each would remove what the
 # previous one left, and only one leftover would be left for the final run to find. This is
-# what runs killed concurrently (a CI abort of several jobs) leave behind.
+# what runs killed concurrently (a CI abort of several jobs) leave behind. A `-p` plugin, not
+# a conftest: the sidecar's early start (and its sweep) begins before conftests are imported.
 NO_SWEEP = """
 import pytest_dockerhost.claim as claim
 import pytest_dockerhost.tempdirs as tempdirs
@@ -51,7 +52,7 @@ def test_ten_kill9_runs_then_one_normal_run_sweeps_exactly_their_leftovers(
     tmp_path: Path, engine: Any, run_env: dict[str, str]
 ) -> None:
     live_dir = project(tmp_path / "live", {"test_live.py": WAITS})
-    killed_dir = project(tmp_path / "killed", {"test_waits.py": WAITS, "conftest.py": NO_SWEEP})
+    killed_dir = project(tmp_path / "killed", {"test_waits.py": WAITS, "nosweep.py": NO_SWEEP})
     final_dir = project(
         tmp_path / "final",
         {"test_next.py": "def test_next(docker_client):\n    assert docker_client.ping()\n"},
@@ -67,7 +68,8 @@ def test_ten_kill9_runs_then_one_normal_run_sweeps_exactly_their_leftovers(
 
             started = time.monotonic()
             for _ in range(KILLS):
-                with Run(killed_dir, {**run_env, "RUN_ID_FILE": str(tmp_path / "unused")}) as run:
+                killed_env = {**run_env, "RUN_ID_FILE": str(tmp_path / "unused")}
+                with Run(killed_dir, killed_env, "-p", "nosweep") as run:
                     # Killed as soon as its sidecar exists, found by the owner pid label.
                     found = wait_for(
                         lambda: owned_by(engine, run.pid), 60, "a killed run's sidecar"

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from typing import Any
 
 DROP_TO_USER = ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]
 
@@ -50,3 +51,12 @@ def fetch(url, attempts=100):
             time.sleep(0.1)
     raise AssertionError(f"nothing answered at {url}")
 """
+
+
+def engine_events(engine: Any, since: float, until: float, filters: dict[str, Any]) -> list[Any]:
+    """The engine's own events in [since, until]. The API's window is whole seconds, so
+    events from earlier in the first second (a previous test's) are dropped by their
+    nanosecond time."""
+    events = engine.events(since=int(since), until=int(until) + 1, filters=filters, decode=True)
+    low, high = int(since * 1e9), int(until * 1e9) + 1
+    return [event for event in events if low <= int(event.get("timeNano", 0)) <= high]

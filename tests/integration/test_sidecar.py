@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ..conftest import BUSYBOX, DIND
-from ..helpers import FETCH
+from ..helpers import FETCH, engine_events
 from .conftest import BASE_ARGS, LABEL_RUN, SIDECAR_IMAGE, cleanup_command, labelled_now
 from .conftest import remove_now as _remove
 from .conftest import run_sidecar as _run
@@ -500,17 +500,11 @@ def test_privileged_refused_is_explained_or_adapted_to(
     # One extra create here: the refused privileged container, then the one that ran.
     run_id = re.search(r"via sidecar pytest-dockerhost-(\w+) ", result.stdout.str())
     assert run_id, result.stdout.str()
-    creates = list(
-        engine.events(
-            since=int(since),
-            until=int(until) + 1,
-            filters={
-                "type": "container",
-                "event": "create",
-                "label": f"{LABEL_RUN}={run_id.group(1)}",
-            },
-            decode=True,
-        )
+    creates = engine_events(
+        engine,
+        since,
+        until,
+        {"type": "container", "event": "create", "label": f"{LABEL_RUN}={run_id.group(1)}"},
     )
     assert len(creates) == 2, creates
 
