@@ -42,12 +42,17 @@ def ci_name(env: Mapping[str, str], tekton_dir: str = TEKTON_DIR) -> str:
     return "Tekton" if os.path.isdir(tekton_dir) else ""
 
 
+def in_kubernetes(env: Mapping[str, str]) -> bool:
+    """The kubelet gives every container of a pod the API service's address."""
+    return bool(env.get("KUBERNETES_SERVICE_HOST", "").strip())
+
+
 def recognise(
     env: Mapping[str, str], url: DockerURL, tls: TLSConfig | None, timeout: float
 ) -> Pod | None:
     """None outside Kubernetes. Inside: the CI, and whether the daemon listens in this
     network namespace (a loopback endpoint, or its bridge address is one of ours)."""
-    if not env.get("KUBERNETES_SERVICE_HOST", "").strip():
+    if not in_kubernetes(env):
         return None
     if url.is_unix:
         from .network import shares_daemon_network

@@ -160,12 +160,13 @@ def wait_for(
     deadline: float,
     timeout: float,
     max_delay: float = 0.5,
+    also_retry: frozenset[FailureKind] = frozenset(),
 ) -> EngineInfo:
     """Probe until the engine answers or ``deadline`` (monotonic) passes.
 
-    Only failures that a starting daemon produces are retried; a TLS or
-    configuration error is raised at once, since waiting cannot fix it.
-    ``max_delay`` caps the backoff between probes.
+    Only failures that a starting daemon produces are retried, and those of ``also_retry``
+    (files a daemon in this pod writes as it starts); a TLS or configuration error is
+    raised at once, since waiting cannot fix it. ``max_delay`` caps the backoff.
     """
     delay = min(0.05, max_delay)
     while True:
@@ -173,7 +174,7 @@ def wait_for(
             return probe(url, tls, timeout=min(timeout, max(0.2, deadline - time.monotonic())))
         except Failure as failure:
             left = deadline - time.monotonic()
-            if not failure.retryable or left <= 0:
+            if not (failure.retryable or failure.kind in also_retry) or left <= 0:
                 raise
             time.sleep(min(delay, left))
             delay = min(delay * 2, max_delay)

@@ -4,6 +4,10 @@ Explicitly configured endpoints (``--docker-host``, ini ``docker_host``,
 ``DOCKER_HOST``, ``DOCKER_CONTEXT``) are used alone, as the docker CLI does:
 if one fails, resolution fails with the trace rather than quietly talking to
 another daemon. Discovered candidates are tried in order until one answers.
+
+``dind`` mode, and a configured endpoint in a Kubernetes pod, wait (bounded) for the daemon
+to answer ``/_ping``: in a pod, dind starts beside the job, and its socket file or its
+certificates can be there before it listens, or appear only later.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .transport import Failure, FailureKind
 
 PROBE_TIMEOUT = 1.5  # per socket operation while discovering; keeps a silent host under 3 s
 AUTO_BUDGET = 5.0  # the whole of auto discovery
+WAIT_NOTED = 0.5  # a wait for a starting daemon longer than this is said in the header
 NOT_PRESENT = "not present"
 
 
@@ -61,14 +66,15 @@ def resolve(
     mode = mode or settings.mode.value
     if mode == "sidecar":
         mode = "auto"  # the sidecar's host daemon is found like any other
-    started = time.monotonic()
-    waits = mode == "dind"
-    deadline = started + (settings.timeout.value if waits else AUTO_BUDGET)
-    per_probe = min(PROBE_TIMEOUT, settings.timeout.value)
+    from .pod import in_kubernetes
 
+    started = time.monotonic()
     candidates = [_lenient(c, settings) for source in CHAIN for c in source(ctx)]
     usable = [c for c in candidates if not _mode_mismatch(mode, c)]
     pinned = [c for c in usable if c.pinned]
+    waits = mode == "dind" or (mode == "auto" and bool(pinned) and in_kubernetes(ctx.env))
+    deadline = started + (settings.timeout.value if waits else AUTO_BUDGET)
+    per_probe = min(PROBE_TIMEOUT, settings.timeout.value)
     trace: list[TraceEntry] = []
     # Walk the chain in order so that the trace reads as the order things were considered.
     for candidate in candidates:
@@ -85,7 +91,8 @@ def resolve(
         entry, info = _try(candidate, deadline=deadline, per_probe=per_probe, waits=waits)
         trace.append(entry)
         if info is not None:
-            host = _build_host(settings, candidate, info, trace=trace, mode=mode)
+            waited = entry.elapsed if waits and entry.elapsed >= WAIT_NOTED else 0.0
+            host = _build_host(settings, candidate, info, trace=trace, mode=mode, waited=waited)
             return Resolution(settings, mode, host, tuple(trace))
 
     hints = _hints(usable, pinned, per_probe) if pinned else ()
@@ -117,9 +124,23 @@ def _mode_mismatch(mode: str, candidate: Candidate) -> str:
         return ""
     if mode == "dood" and not candidate.url.is_unix:
         return say_.DOOD_UNIX_ONLY
-    if mode == "dind" and candidate.url.is_unix:
+    # A configured socket is a dind's too: ARC's dind container shares its socket.
+    if mode == "dind" and candidate.url.is_unix and not candidate.pinned:
         return say_.DIND_TCP_ONLY
     return ""
+
+
+def _late_files(candidate: Candidate) -> frozenset[FailureKind]:
+    """Files a daemon starting beside us has yet to write, worth waiting for: its socket,
+    and its client certificates, each in a folder that is already there (the pod's shared
+    ``emptyDir``). A folder that is not there is a wrong path, said at once."""
+    kinds = set()
+    url, tls = candidate.url, candidate.tls
+    if url is not None and url.is_unix and os.path.isdir(os.path.dirname(url.path)):
+        kinds.add(FailureKind.SOCKET_MISSING)
+    if tls is not None and tls.client_cert and os.path.isdir(os.path.dirname(tls.client_cert)):
+        kinds.add(FailureKind.CERT_MISSING)
+    return frozenset(kinds)
 
 
 def _try(
@@ -139,18 +160,26 @@ def _try(
             0.0,
             say_.BUDGET_SPENT,
         ), None
+    late = _late_files(candidate) if waits else frozenset()
     try:
         if waits:
-            info = wait_for(candidate.url, candidate.tls, deadline=deadline, timeout=per_probe)
+            info = wait_for(
+                candidate.url,
+                candidate.tls,
+                deadline=deadline,
+                timeout=per_probe,
+                also_retry=late,
+            )
         else:
             info = probe(candidate.url, candidate.tls, timeout=min(per_probe, left))
     except Failure as failure:
         elapsed = time.monotonic() - start
-        waited = elapsed if waits and failure.retryable else None
+        retried = waits and (failure.retryable or failure.kind in late)
+        waited = elapsed if retried else None
         detail, fix = explain(
             failure, candidate.url, candidate.tls, candidate.source, waited=waited
         )
-        if waits and failure.retryable:
+        if retried:
             detail = say_.NOT_READY_AFTER.format(seconds=elapsed, detail=detail)
         return TraceEntry(
             candidate.source,
@@ -178,6 +207,7 @@ def _build_host(
     *,
     trace: list[TraceEntry],
     mode: str,
+    waited: float = 0.0,
 ) -> DockerHost:
     assert candidate.url is not None
     url = candidate.url
@@ -207,6 +237,8 @@ def _build_host(
     if candidate.tls is not None and not candidate.tls.x509_strict:
         warnings.append(say_.x509_lenient(settings.tls_x509_strict.source))
     notes = [*candidate.notes, how] if how else list(candidate.notes)
+    if waited:
+        notes.append(say_.waited_for_daemon(waited, str(url)))
     from .pod import recognise
 
     pod = recognise(os.environ, url, candidate.tls, PROBE_TIMEOUT)

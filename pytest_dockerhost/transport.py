@@ -109,14 +109,11 @@ def open_socket(url: DockerURL, tls: TLSConfig | None, timeout: float | None) ->
         return _open_unix(url.path, timeout)
     if not url.is_tcp:
         raise Failure(FailureKind.SCHEME, D.NOT_PROBED.format(scheme=url.scheme))
-    raw = _open_tcp(url.host, url.port or 0, timeout)
     if tls is None:
-        return raw
-    try:
-        context = _cached_context(tls)
-    except Failure:
-        raw.close()
-        raise
+        return _open_tcp(url.host, url.port or 0, timeout)
+    # The files first: without them no connection can succeed, whatever answers there.
+    context = _cached_context(tls)
+    raw = _open_tcp(url.host, url.port or 0, timeout)
     try:
         return context.wrap_socket(raw, server_hostname=url.host)
     except ssl.SSLCertVerificationError as exc:

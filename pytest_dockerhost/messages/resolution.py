@@ -9,7 +9,7 @@ from .names import flag, option
 
 TAKES_PRECEDENCE = "{source} takes precedence"
 DOOD_UNIX_ONLY = "dood mode uses only unix sockets"
-DIND_TCP_ONLY = "dind mode uses only TCP endpoints"
+DIND_TCP_ONLY = "dind mode uses only TCP endpoints and configured sockets"
 BUDGET_SPENT = "the discovery time budget was spent on earlier candidates"
 NOT_READY_AFTER = "not ready after {seconds:.1f} s: {detail}"
 ENGINE = "engine {version}, API {api}"
@@ -29,6 +29,13 @@ def podman_ryuk() -> str:
         "here (it mounts the API socket), which the plugin does not turn on for you; or turn "
         f"Ryuk off with TESTCONTAINERS_RYUK_DISABLED=true: {flag('reap')} removes what the "
         "tests leave, with nothing but the API"
+    )
+
+
+def waited_for_daemon(seconds: float, url: str) -> str:
+    return (
+        f"waited {seconds:.1f} s for {url} to answer /_ping: its daemon was still starting "
+        f"(the wait is bounded by {option('timeout')})"
     )
 
 
