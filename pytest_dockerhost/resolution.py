@@ -17,11 +17,12 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import final
+from typing import TYPE_CHECKING, final
 
 from . import network
 from .endpoint import DockerHost, TraceEntry
 from .errors import NoEndpointError
+from .messages import mtu as say_mtu
 from .messages import resolution as say_
 from .messages.failures import explain
 from .probe import EngineInfo, probe, wait_for
@@ -29,6 +30,10 @@ from .settings import Settings
 from .skew import api_skew
 from .sources import CHAIN, Candidate, SourceContext
 from .transport import Failure, FailureKind
+from .url import DockerURL, TLSConfig
+
+if TYPE_CHECKING:
+    from .pod import Pod
 
 PROBE_TIMEOUT = 1.5  # per socket operation while discovering; keeps a silent host under 3 s
 AUTO_BUDGET = 5.0  # the whole of auto discovery
@@ -244,6 +249,7 @@ def _build_host(
     pod = recognise(os.environ, url, candidate.tls, PROBE_TIMEOUT)
     if pod is not None:
         notes.append(say_.in_pod(pod.ci, shares_network=pod.shares_network))
+    warnings.extend(_mtu_warnings(url, candidate.tls, where, pod))
     if info.kind == "Podman" and not _ryuk_ready_for_podman():
         notes.append(say_.podman_ryuk())
     return DockerHost(
@@ -271,6 +277,28 @@ def _build_host(
             "published_how": how,
         },
     )
+
+
+def _mtu_warnings(
+    url: DockerURL, tls: TLSConfig | None, where: network.Where, pod: Pod | None
+) -> list[str]:
+    """A daemon whose uplink is our interface (in our pod's namespace, on loopback, or on
+    this host) with a bridge MTU larger than that interface's."""
+    from .mtu import bridge_mtu, own_mtu
+    from .pod import ci_name, is_loopback
+
+    own = own_mtu()
+    if own is None:
+        return []
+    if pod is not None:
+        local = pod.shares_network
+    else:
+        local = not where.in_container if url.is_unix else is_loopback(url.host)
+    bridge = bridge_mtu(url, tls, PROBE_TIMEOUT) if local else None
+    if bridge is None or bridge <= own.mtu:
+        return []
+    ci = ci_name(os.environ)
+    return [say_mtu.bridge_too_large(bridge, own.mtu, own.interface, str(url), ci)]
 
 
 def _ryuk_ready_for_podman() -> bool:

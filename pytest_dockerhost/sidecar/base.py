@@ -13,6 +13,7 @@ from ..endpoint import DockerHost
 from ..engine_api import engine_errors
 from ..errors import SidecarError
 from ..messages import sidecar as say_
+from ..mtu import DaemonMtu
 from ..url import TLSConfig
 from .janitor import Owner, api_text
 from .payload import INNER_PORT, Registries
@@ -103,6 +104,7 @@ class SidecarBase:
         self.fallbacks: list[str] = []  # why each refused attempt was followed by another
         self.cancelled: threading.Event | None = None  # set: the run no longer needs it
         self.registries = Registries()  # the outer daemon's mirrors, passed on (start)
+        self.mtu = DaemonMtu()  # our interface's, when below 1500 (start)
         # Waits for the run's lease (taken on another thread) and returns the owner to
         # label with; nothing of ours may exist before it is held.
         self.leased: Callable[[], Owner] | None = None

@@ -14,12 +14,15 @@ import contextlib
 import dataclasses
 import threading
 import time
+from typing import Any
 
 from .. import certs
 from ..engine_api import APIError, EngineClientLike, engine_errors
 from ..errors import SidecarError
 from ..lease import record_use
+from ..messages import mtu as say_mtu
 from ..messages import sidecar as say_
+from ..mtu import DaemonMtu, engine_version_of_image, own_mtu
 from .base import Started
 from .janitor import (
     L_CACHE,
@@ -66,12 +69,16 @@ class Sidecar(Reuse, Readiness):
         )
         fetch.start()
         topology = self._topology()
-        image_id = self._ensure_image()
+        image = self._ensure_image()
+        image_id = str(image["Id"])
+        self.mtu = DaemonMtu.matching(
+            own_mtu(), engine_version_of_image((image.get("Config") or {}).get("Env"))
+        )
         self._check_preload()
         caps, _ = self.spec.capabilities(topology == "host")
         fetch.join()
         self.registries = fetched[0] if fetched else Registries()
-        config = self.spec.config_hash(image_id, topology, caps, self.registries.flags())
+        config = self.spec.config_hash(image_id, topology, caps, self._daemon_flags())
         if self.spec.reuse:
             self._hold_lease()
             found = self._reattach(config, t0)
@@ -107,6 +114,9 @@ class Sidecar(Reuse, Readiness):
             notes.append(
                 say_.registries_passed_on(registries.mirrors, registries.insecure, self.outer.url)
             )
+        mtu = self.mtu
+        if mtu.mtu is not None:
+            notes.append(say_mtu.sidecar_mtu(mtu.mtu, mtu.interface, mtu.per_network))
         notes.extend(say_.fallback_note(why) for why in self.fallbacks)
         if self.profile.left_out and not self.profile.privileged:
             notes.append(say_.left_out(self.profile.left_out))
@@ -163,7 +173,7 @@ class Sidecar(Reuse, Readiness):
                 volume=volume,
                 network=self.network,
                 runtime=self.spec.runtime,
-                daemon_flags=self.registries.flags(),
+                daemon_flags=self._daemon_flags(),
             )
             try:
                 container = client.api.create_container_from(body, name)
@@ -216,16 +226,21 @@ class Sidecar(Reuse, Readiness):
                 api.create_network(
                     self.network,
                     driver="bridge",
+                    options=self.mtu.network_options() or None,
                     labels={**self.owner.labels("network"), **config_labels(labels)},
                 )
         return volume
 
-    def _ensure_image(self) -> str:
-        """The image id, pulling the image only when it is missing (with its progress)."""
+    def _daemon_flags(self) -> list[str]:
+        """The sidecar's dockerd arguments: the outer's registries, and our MTU."""
+        return self.registries.flags() + self.mtu.flags()
+
+    def _ensure_image(self) -> dict[str, Any]:
+        """The image's inspect data, pulling it only when it is missing (with its progress)."""
         api = self.client.api
         image = self.spec.image
         try:
-            return str(api.inspect_image(image)["Id"])
+            return dict(api.inspect_image(image))
         except engine_errors() as exc:
             if not is_not_found(exc):
                 raise SidecarError(self._api_error(say_.inspect_image(image), exc)) from None
@@ -239,7 +254,7 @@ class Sidecar(Reuse, Readiness):
                 if status and status != last and "Downloading" not in status:
                     last = status
                     self.say(f"docker:   {event.get('id', '')} {status}".rstrip())
-            return str(api.inspect_image(image)["Id"])
+            return dict(api.inspect_image(image))
         except engine_errors() as exc:
             raise SidecarError(
                 say_.pull_failed(image, self.spec.image_source, self.outer.url, api_text(exc))

@@ -348,13 +348,16 @@ def create_unprivileged_dind(
     environment: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     volumes: Mapping[str, Mapping[str, str]] | None = None,
+    network_mode: str | None = None,
 ) -> Any:
     """A created (not started) dind container with ``unprivileged_dind_kwargs`` and the CLI's
     ``--security-opt systempaths=unconfined``, which docker-py's keywords cannot say: Docker
     28 writes per-interface sysctls under /proc/sys when it wires a container's network."""
     api = engine.api
     profile = unprivileged_dind_kwargs()
-    host_config = api.create_host_config(binds=dict(volumes or {}), **profile)
+    host_config = api.create_host_config(
+        binds=dict(volumes or {}), network_mode=network_mode, **profile
+    )
     host_config["MaskedPaths"] = []
     host_config["ReadonlyPaths"] = []
     created = api.create_container(

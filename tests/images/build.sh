@@ -269,8 +269,14 @@ build_dind_from() {
 	install -m 0755 "$HERE/dind-entrypoint.sh" "$ov/usr/local/bin/dockerd-entrypoint.sh"
 	# like docker:dind: pre-created, wide enough for any user to create subdirs
 	chmod 1777 "$ov/certs" "$ov/certs/client"
+	# docker:dind declares its engine's version; the package's upstream part here.
+	local version
+	version=$(awk '/^Package: docker.io$/ { p = 1 } p && /^Version:/ { print $2; exit }' \
+		"$rootfs/var/lib/dpkg/status" | sed -e 's/^[0-9]*://' -e 's/[+~-].*//')
+	[ -n "$version" ] || { echo "no docker.io version in $rootfs" >&2; return 1; }
 	import_rootfs "$rootfs" "$tag" \
 		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change "ENV DOCKER_VERSION=$version" \
 		--change 'ENV DOCKER_TLS_CERTDIR=/certs' \
 		--change 'VOLUME /var/lib/docker' \
 		--change 'EXPOSE 2375 2376' \
