@@ -3,14 +3,16 @@
 The dind container starts first, with docker-on-ci.md's unprivileged profile; the job
 container (the agent image, the project's wheel installed) joins its namespace with
 ``network_mode="container:<dind id>"``, and folders the pod shares (an ``emptyDir``) are
-volumes mounted in both. Four setups, each as its documentation writes it:
+volumes mounted in both. Four setups, each as its documentation writes it and as
+examples/kubernetes/ has it (tests/e2e/test_pod_recipes.py holds the two to the same
+settings):
 
 - ARC (actions-runner-controller, ``containerMode: dind``): ``dockerd
   --host=unix:///var/run/docker.sock --group=123``, ``/var/run`` shared, the job runs as a
   user in group 123 with ``DOCKER_HOST=unix:///var/run/docker.sock``;
-- Jenkins' Kubernetes plugin, a dind pod template: ``DOCKER_TLS_CERTDIR=""`` (plus
-  ``--tls=false``, as today's docker:dind entrypoint adds by itself), the job has
-  ``DOCKER_HOST=tcp://localhost:2375``;
+- Jenkins' Kubernetes plugin, a dind pod template: ``DOCKER_TLS_CERTDIR=""``, dockerd on
+  the pod's loopback only with ``--tls=false`` (examples/kubernetes/jenkins-pod.yaml), the
+  job has ``DOCKER_HOST=tcp://localhost:2375``;
 - GitLab Runner's Kubernetes executor with ``services: docker:dind``: the alias ``docker``
   is a ``hostAliases`` line (127.0.0.1) in the pod's /etc/hosts, /certs/client is shared,
   ``DOCKER_HOST=tcp://docker:2376`` and no DOCKER_TLS_VERIFY / DOCKER_CERT_PATH (a
@@ -188,7 +190,12 @@ SETUPS = [
     ),
     Setup(
         "jenkins-kubernetes",
-        ["--tls=false"],
+        [
+            "dockerd",
+            "--host=unix:///var/run/docker.sock",
+            "--host=tcp://127.0.0.1:2375",
+            "--tls=false",
+        ],
         {"DOCKER_TLS_CERTDIR": ""},
         (),
         {
