@@ -133,22 +133,31 @@ class DockerHost:
 
         A bind-mount source is resolved on the daemon's host, not where pytest runs: under
         DooD a path inside the agent container maps through the agent's own mounts, and a
-        path that is only in the agent cannot be mounted at all. Raises BindMountError with
-        the fix (mount the folder into the agent, or copy files in with put_archive).
+        path that is only in the agent cannot be mounted at all. Where no container of ours
+        tells (a pod, a dind service), the daemon is asked with a marker: a folder the pod
+        shares at the same path is the same path there. Raises BindMountError with the fix
+        (share or mount the folder, or copy files in with put_archive).
         """
         local = os.path.abspath(os.fspath(path))
-        parsed = self.parsed
-        same_machine = parsed.is_unix or (
-            parsed.host in ("127.0.0.1", "localhost", "::1") and not self.in_container
-        )
-        if self.outer is not None or not same_machine:
+        if self.outer is not None:
+            # A sidecar's daemon sees only what is copied into the sidecar.
             raise BindMountError(say_.daemon_elsewhere(local, self.url))
-        if not self.in_container or not parsed.is_unix:
+        parsed = self.parsed
+        loopback = parsed.host in ("127.0.0.1", "localhost", "::1")
+        if not self.in_container and (parsed.is_unix or loopback):
             return local
-        mapped = _map_mount(self.mounts, local)
-        if mapped is None:
+        if self.in_container and parsed.is_unix:
+            mapped = _map_mount(self.mounts, local)
+            if mapped is not None:
+                return mapped
+        from .visibility import sees
+
+        folder = local if os.path.isdir(local) else os.path.dirname(local)
+        if sees(self.url, lambda: self.client(timeout=15), folder):
+            return local
+        if parsed.is_unix:
             raise BindMountError(say_.only_in_this_container(local, self.container_id or ""))
-        return mapped
+        raise BindMountError(say_.daemon_elsewhere(local, self.url))
 
     def engine_line(self) -> str:
         """The engine's facts, as far as the API tells them (``-v`` and the diagnostic):

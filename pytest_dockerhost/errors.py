@@ -29,3 +29,7 @@ class EndpointLostError(DockerHostError):
 
 class SidecarError(DockerHostError):
     """The sidecar could not be started, reached or kept alive."""
+
+
+class DockerHostWarning(UserWarning):
+    """Something will likely go wrong with Docker in a test; the message says how to fix it."""

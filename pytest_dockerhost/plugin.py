@@ -17,6 +17,8 @@ from .settings import Settings
 from .usage import DOCKER_FIXTURES
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import docker
 
     from .endpoint import DockerHost
@@ -334,6 +336,26 @@ def docker_client(docker_host: DockerHost) -> Iterator[docker.DockerClient]:
 def docker_env(docker_host: DockerHost) -> dict[str, str]:
     """An environment for ``subprocess`` calls of the ``docker`` CLI that reach ``docker_host``."""
     return docker_host.cli_env()
+
+
+@pytest.fixture
+def docker_tmp_path(
+    docker_host: DockerHost, tmp_path: Path, pytestconfig: pytest.Config
+) -> Iterator[Path]:
+    """A fresh folder the daemon can bind-mount: mount ``docker_host.daemon_path(it)``
+    (the same path on a laptop and in a pod). Fails, with the fix, where there is none."""
+    from .errors import BindMountError
+    from .mountable import mountable_folder, remove_mountable
+
+    try:
+        folder, ours = mountable_folder(docker_host, tmp_path, pytestconfig.rootpath)
+    except BindMountError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield folder
+    finally:
+        if ours:
+            remove_mountable(folder)
 
 
 class DockerTestHooks:

@@ -234,6 +234,9 @@ class DockerSession:
         from .claim import Claim
 
         self.claim = Claim(host, self.identity, lease=self.settings.lease.value, reap=reap)
+        from . import visibility
+
+        visibility.label_with(self.claim.owner.labels(visibility.ROLE_PROBE))
         # Last resorts for the owner: atexit, and SIGTERM (a CI abort) as Ctrl-C.
         atexit.register(self.close)
         self._trap_sigterm()

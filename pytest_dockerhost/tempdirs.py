@@ -20,9 +20,9 @@ LOCK = ".owner.lock"
 _held: dict[str, int] = {}  # folder -> the locked file descriptor, for the process's life
 
 
-def private_dir(prefix: str = PREFIX) -> str:
-    """A fresh 0700 folder, locked for this process's life."""
-    folder = tempfile.mkdtemp(prefix=prefix)
+def private_dir(prefix: str = PREFIX, parent: str | None = None) -> str:
+    """A fresh 0700 folder (in the temp dir, or ``parent``), locked for this process's life."""
+    folder = tempfile.mkdtemp(prefix=prefix, dir=parent)
     staged = os.path.join(folder, LOCK + ".new")
     fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .mount_guard import MountGuard
 from .tempdirs import private_dir, remove_private_dir
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class Wiring:
         self._held: Callable[[], None] | None = None  # what docker.from_env() waits for
         self._gates: list[tuple[Any, Any]] = []  # (module, its own from_env)
         self._gate_watch: Any = None
+        self._mounts = MountGuard()
 
     @property
     def applied(self) -> bool:
@@ -105,6 +107,7 @@ class Wiring:
         values.update(self._ca_bundles(host))
         self._set(values)
         self.patch_config(host, disable_ryuk=values.get("TESTCONTAINERS_RYUK_DISABLED") == "true")
+        self._mounts.install(host)
 
     def set_session(self, session: str) -> None:
         """testcontainers' session label, the same in every process of the run: the reaper
@@ -205,6 +208,7 @@ class Wiring:
 
     def restore(self) -> None:
         self.release()
+        self._mounts.uninstall()
         if self._watch is not None:
             self._watch.uninstall()
             self._watch = None

@@ -52,11 +52,40 @@ def on_sidecar(privileged: bool, outer_mode: str, outer_url: str) -> str:
     return f"; sidecar ({what}) on {outer_mode} {outer_url}"
 
 
+SHARED_FOLDER = (
+    "the docker_tmp_path fixture finds one; in a pod, an emptyDir mounted at the same path "
+    "in the job's and the dind container"
+)
+
+
 def daemon_elsewhere(local: str, url: str) -> str:
     return (
         f"{local} is on this machine, but the daemon at {url} runs in another container or "
-        "host and cannot see it. Copy files into the container instead: create it, then "
-        "container.put_archive(path, tar_bytes), then start it."
+        "host and cannot see it there. Copy files into the container instead: create it, "
+        "then container.put_archive(path, tar_bytes), then start it; or work in a folder "
+        f"both see at the same path ({SHARED_FOLDER})."
+    )
+
+
+UNSEEN = "the daemon at {url} does not see it at that path"
+
+
+def no_mountable_folder(tried: list[tuple[str, str]]) -> str:
+    lines = ["docker_tmp_path: the daemon can bind-mount none of these folders:"]
+    lines += [f"  {folder}: {why}" for folder, why in tried]
+    lines.append(
+        "  fix: share a folder with the daemon at the same path (in a pod, an emptyDir "
+        "mounted at the same mountPath in the job's and the dind container, such as the "
+        "checkout; under DooD, mount a host folder into this container at its host path) "
+        "and run pytest below it; or copy files in with put_archive"
+    )
+    return "\n".join(lines)
+
+
+def mapping_unseen(local: str, why: str) -> str:
+    return (
+        f"with_volume_mapping({local!r}, ...): the daemon cannot bind-mount it, so the "
+        f"container would get an empty folder there. {why}"
     )
 
 
@@ -65,7 +94,7 @@ def only_in_this_container(local: str, container_id: str) -> str:
         f"{local} exists only inside this container ({container_id or 'id unknown'}), so the "
         "daemon, which resolves bind-mount sources on its host, cannot mount it. Mount a host "
         "folder into this container (docker run -v HOST_DIR:DIR) and work below DIR, or copy "
-        "files in with put_archive."
+        f"files in with put_archive; or work in a folder both see ({SHARED_FOLDER})."
     )
 
 

@@ -93,10 +93,13 @@ def remove_network(api: EngineAPILike, name: str) -> None:
 def labelled_resources(
     client: EngineClientLike, label: str = L_RUN
 ) -> Iterator[tuple[str, str, dict[str, str]]]:
-    """(kind, id or name, labels) of every container, network and volume with ``label``."""
+    """(kind, id or name, labels) of every container, network, volume and image (a bind
+    mount probe's) with ``label``."""
     api = client.api
     for entry in api.containers(all=True, filters={"label": label}):
         yield "container", str(entry["Id"]), dict(entry.get("Labels") or {})
+    for entry in api.images(filters={"label": label}):
+        yield "image", str(entry["Id"]), dict(entry.get("Labels") or {})
     for entry in api.networks(filters={"label": label}):
         yield "network", str(entry["Name"]), dict(entry.get("Labels") or {})
     for entry in api.volumes(filters={"label": label}).get("Volumes") or []:
@@ -108,6 +111,8 @@ def remove_now(api: EngineAPILike, kind: str, ident: str) -> None:
     the engine said."""
     if kind == "container":
         api.remove_container(ident, force=True, v=True)
+    elif kind == "image":
+        api.remove_image(ident, force=True)
     elif kind == "network":
         api.remove_network(ident)
     else:

@@ -124,7 +124,8 @@ def test_bind_mount_pitfall_agent_paths_refused_mounted_paths_translated(
     agent.exec(["chown", "1000:1000", "/workspace"], user="root")
     run = agent.pytest("-s", "test_bind_mounts.py")
     assert run.exit_code == 0, str(run)
-    assert "3 passed" in run.output
+    assert "4 passed" in run.output, str(run)
+    assert "E2E testcontainers read 'mapped by testcontainers'" in run.output, str(run)
     match = re.search(r"E2E BindMountError: (.*)", run.output)
     assert match, str(run)
     message = match.group(1)

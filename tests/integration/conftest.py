@@ -37,7 +37,7 @@ def run_sidecar(pytester: pytest.Pytester, *args: str, timeout: float = 180) -> 
 
 
 def labelled_now(engine: Any) -> dict[tuple[str, str], dict[str, str]]:
-    """Every container, network and volume the plugin labelled, keyed by (kind, id)."""
+    """Every container, network, volume and image the plugin labelled, keyed by (kind, id)."""
     api = engine.api
     found: dict[tuple[str, str], dict[str, str]] = {}
     for entry in api.containers(all=True, filters={"label": LABEL_RUN}):
@@ -46,6 +46,8 @@ def labelled_now(engine: Any) -> dict[tuple[str, str], dict[str, str]]:
         found["network", entry["Name"]] = dict(entry.get("Labels") or {})
     for entry in api.volumes(filters={"label": LABEL_RUN}).get("Volumes") or []:
         found["volume", entry["Name"]] = dict(entry.get("Labels") or {})
+    for entry in api.images(filters={"label": LABEL_RUN}):
+        found["image", entry["Id"]] = dict(entry.get("Labels") or {})
     return found
 
 
