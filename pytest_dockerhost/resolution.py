@@ -282,8 +282,9 @@ def _build_host(
 def _mtu_warnings(
     url: DockerURL, tls: TLSConfig | None, where: network.Where, pod: Pod | None
 ) -> list[str]:
-    """A daemon whose uplink is our interface (in our pod's namespace, on loopback, or on
-    this host) with a bridge MTU larger than that interface's."""
+    """A CI's daemon whose uplink is our interface (in our pod's network namespace, or on
+    loopback from inside a container) with a bridge MTU larger than that interface's. Not
+    a daemon on this host: it forwards for its containers and answers path MTU probes."""
     from .mtu import bridge_mtu, own_mtu
     from .pod import ci_name, is_loopback
 
@@ -293,7 +294,7 @@ def _mtu_warnings(
     if pod is not None:
         local = pod.shares_network
     else:
-        local = not where.in_container if url.is_unix else is_loopback(url.host)
+        local = where.in_container and not url.is_unix and is_loopback(url.host)
     bridge = bridge_mtu(url, tls, PROBE_TIMEOUT) if local else None
     if bridge is None or bridge <= own.mtu:
         return []

@@ -105,6 +105,7 @@ class SidecarBase:
         self.cancelled: threading.Event | None = None  # set: the run no longer needs it
         self.registries = Registries()  # the outer daemon's mirrors, passed on (start)
         self.mtu = DaemonMtu()  # our interface's, when below 1500 (start)
+        self.image_cmd: list[str] = []  # the image's own arguments, kept before ours
         # Waits for the run's lease (taken on another thread) and returns the owner to
         # label with; nothing of ours may exist before it is held.
         self.leased: Callable[[], Owner] | None = None

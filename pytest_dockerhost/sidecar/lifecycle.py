@@ -71,9 +71,9 @@ class Sidecar(Reuse, Readiness):
         topology = self._topology()
         image = self._ensure_image()
         image_id = str(image["Id"])
-        self.mtu = DaemonMtu.matching(
-            own_mtu(), engine_version_of_image((image.get("Config") or {}).get("Env"))
-        )
+        image_config = image.get("Config") or {}
+        self.image_cmd = [str(arg) for arg in image_config.get("Cmd") or ()]
+        self.mtu = DaemonMtu.matching(own_mtu(), engine_version_of_image(image_config.get("Env")))
         self._check_preload()
         caps, _ = self.spec.capabilities(topology == "host")
         fetch.join()
@@ -173,7 +173,7 @@ class Sidecar(Reuse, Readiness):
                 volume=volume,
                 network=self.network,
                 runtime=self.spec.runtime,
-                daemon_flags=self._daemon_flags(),
+                daemon_flags=self._daemon_command(),
             )
             try:
                 container = client.api.create_container_from(body, name)
@@ -234,6 +234,12 @@ class Sidecar(Reuse, Readiness):
     def _daemon_flags(self) -> list[str]:
         """The sidecar's dockerd arguments: the outer's registries, and our MTU."""
         return self.registries.flags() + self.mtu.flags()
+
+    def _daemon_command(self) -> list[str]:
+        """The container's command: the image's own (a Cmd replaces it), then our flags;
+        nothing to override when there are none."""
+        flags = self._daemon_flags()
+        return [*self.image_cmd, *flags] if flags else []
 
     def _ensure_image(self) -> dict[str, Any]:
         """The image's inspect data, pulling it only when it is missing (with its progress)."""
