@@ -220,6 +220,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _activate(session.config)  # no per-test hooks and no resolution for Docker-free runs
     else:
         state.cancel_sidecar()  # started early, at session start: not needed after all
+    worker = getattr(session.config, "workerinput", {}).get("workerid")
+    if worker and state.sidecar is not None and not state.sidecar.owner:
+        state.sidecar.record_collection(worker, found)  # the controller cancels on "none"s
     state.collecting = False
 
 
@@ -404,3 +407,16 @@ class XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[_WORKER_KEY] = self.session.export()
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # The controller collects nothing: its workers tell whether any test needs Docker.
+        shared = self.session.sidecar
+        dsession = node.config.pluginmanager.get_plugin("dsession")
+        specs = getattr(getattr(dsession, "nodemanager", None), "specs", None)
+        if (
+            shared is not None
+            and shared.owner
+            and specs
+            and shared.no_worker_needs_docker(len(specs))
+        ):
+            self.session.cancel_sidecar()

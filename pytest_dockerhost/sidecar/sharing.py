@@ -31,6 +31,7 @@ from .lifecycle import Sidecar
 from .spec import Say, Spec
 
 STATE = "state.json"
+COLLECTED = "collected-"  # + the xdist worker's id: "docker" or "none"
 LOCK = "sidecar.lock"
 
 
@@ -86,6 +87,26 @@ class SharedSidecar:
     @property
     def _state_path(self) -> str:
         return os.path.join(self.run.folder, STATE)
+
+    def record_collection(self, worker: str, needs_docker: bool) -> None:
+        """A worker's verdict on what it collected, for the owner: written before
+        pytest-xdist reports the collection, so it is there when the owner hears of it."""
+        path = os.path.join(self.run.folder, f"{COLLECTED}{worker}")
+        with open(path + ".new", "w", encoding="utf-8") as out:
+            out.write("docker" if needs_docker else "none")
+        os.replace(path + ".new", path)
+
+    def no_worker_needs_docker(self, workers: int) -> bool:
+        """All ``workers`` collected, and none selected a test that may use Docker."""
+        try:
+            names = [n for n in os.listdir(self.run.folder) if n.startswith(COLLECTED)]
+            verdicts = []
+            for name in names:
+                with open(os.path.join(self.run.folder, name), encoding="utf-8") as found:
+                    verdicts.append(found.read())
+        except OSError:
+            return False
+        return len(verdicts) >= workers and "docker" not in verdicts
 
     def get(self) -> Started:
         """The running sidecar, started here if no process of this run has started it yet."""

@@ -154,6 +154,44 @@ def test_under_xdist_the_controller_starts_it_before_its_workers_run_a_test(
     assert created[0]["timeNano"] / 1e9 < seen["worker_ready"], (events, seen)
 
 
+# Slow to collect (so the sidecar is under way) and to run (so its removal can be seen to
+# come before the tests end); no test may use Docker.
+SLOW_AND_PLAIN = """
+import os
+import time
+
+time.sleep(2.0)
+
+
+def test_plain_and_slow():
+    time.sleep(3.0)
+    with open(os.environ["ENDED_FILE"], "a") as out:
+        out.write(f"{time.time()}\\n")
+"""
+
+
+def test_under_xdist_workers_that_collect_no_docker_test_have_the_sidecar_removed_at_once(
+    pytester: pytest.Pytester, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ended = pytester.path / "ended"
+    monkeypatch.setenv("ENDED_FILE", str(ended))
+    before = labelled_now(engine)
+    pytester.makepyfile(test_a=SLOW_AND_PLAIN, test_b=SLOW_AND_PLAIN)
+    since = time.time()
+    result = _run(pytester, "-n", "2")
+    until = time.time()
+    result.assert_outcomes(passed=2)
+    events = _sidecar_events(engine, since, until)
+    created = [e for e in events if e["status"] == "create"]
+    destroyed = [e["timeNano"] / 1e9 for e in events if e["status"] == "destroy"]
+    assert created, "begun by the controller at session start"
+    assert len(destroyed) == len(created), events
+    # Removed once both workers said their tests need no Docker: while the tests ran.
+    assert max(destroyed) < min(float(t) for t in ended.read_text().split()), events
+    assert "started in" not in result.stdout.str()
+    assert labelled_now(engine).keys() <= before.keys()
+
+
 def test_a_failed_early_start_is_reported_at_the_first_docker_test(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
