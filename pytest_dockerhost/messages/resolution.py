@@ -95,7 +95,8 @@ def no_endpoint(
         lines.append(
             "  dind mode needs a TCP endpoint: set DOCKER_HOST=tcp://docker:2376 (TLS, with "
             "DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) or tcp://docker:2375 (TLS off), or "
-            f"pass {flag('host')}"
+            f"pass {flag('host')}; or the dind's shared socket, configured: "
+            f"DOCKER_HOST=unix:///var/run/docker.sock or {flag('socket')}"
         )
     elif not failed:
         lines.append(

@@ -93,6 +93,11 @@ def _seed(engine: Any, labels: dict[str, str], busybox: bytes) -> tuple[Any, Any
         dind.stop(timeout=20)
     finally:
         dind.remove(force=True)
+    # The network state goes, as a new pod's dind has none: its bridge's subnet was chosen
+    # in the seeding container's namespace and may be the pod network's in the next one.
+    network_db = os.path.join(data.attrs["Mountpoint"], "network", "files", "local-kv.db")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(network_db)
     return run_volume, data
 
 

@@ -20,11 +20,13 @@ settings):
 - Tekton, a docker:dind sidecar: ``DOCKER_HOST=tcp://localhost:2376``,
   ``DOCKER_CERT_PATH=/certs/client``, ``DOCKER_TLS_VERIFY=1``.
 
-In each pod the job runs a suite that asks for no plugin fixture (a conftest session
-fixture starts busybox httpd with testcontainers, a test fetches its mapped port at
-``get_container_host_ip()``, another uses ``docker.from_env()``) and a module that uses
-``docker_host``. Published ports must answer on loopback inside the pod. One pod per
-setup serves the module's tests, and nothing it made outlives it.
+Each pod runs twice: with bookworm's Docker 20.10 as its dind, and with sid's Docker 28
+(API 1.51), as a current docker:dind. In each pod the job runs a suite that asks for no
+plugin fixture (a conftest session fixture starts busybox httpd with testcontainers, a
+test fetches its mapped port at ``get_container_host_ip()``, another uses
+``docker.from_env()``) and a module that uses ``docker_host``. Published ports must
+answer on loopback inside the pod. One pod per setup serves the module's tests, and
+nothing it made outlives it.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import BUSYBOX, DIND
+from ..conftest import BUSYBOX, DIND, DIND28
 from .conftest import Labelled
 from .helpers import LABEL, PROJECT_DIR, Agent, Run, create_unprivileged_dind, remove_labelled
 from .project import FETCH, PYTEST_INI
@@ -139,7 +141,7 @@ def _summary(url: str, tls: str, published: str) -> re.Pattern[str]:
     mode = "dood" if url.startswith("unix://") else "dind"
     tls_part = f", {tls}" if tls else ""
     return re.compile(
-        rf"docker: {mode} {re.escape(url)} \(engine 20\.10\.[^,]+, API [\d.]+{tls_part}\) "
+        rf"docker: {mode} {re.escape(url)} \(engine [^,]+, API [\d.]+{tls_part}\) "
         rf"via DOCKER_HOST; published ports on {published}"
     )
 
@@ -258,6 +260,7 @@ class Pod:
     agent: Agent
     inner: Any  # a client of the pod's daemon, through its socket on a volume
     inner_id: str
+    image: str = DIND  # the dind's: bookworm's Docker 20.10, or sid's 28
 
     def run(self) -> Run:
         return self.agent.pytest(
@@ -292,7 +295,15 @@ def _wait_for_daemon(client: Any, socket: str, dind: Any) -> None:
         time.sleep(0.2)
 
 
-def start_pod(engine: Any, setup: Setup, labelled: Labelled, wheel: Path, busybox: bytes) -> Pod:
+def start_pod(
+    engine: Any,
+    setup: Setup,
+    labelled: Labelled,
+    wheel: Path,
+    busybox: bytes,
+    *,
+    image: str = DIND,
+) -> Pod:
     import docker
 
     labels = {LABEL: labelled.value}
@@ -310,7 +321,7 @@ def start_pod(engine: Any, setup: Setup, labelled: Labelled, wheel: Path, busybo
         job_volumes[volume.name] = {"bind": folder, "mode": "rw"}
     dind = create_unprivileged_dind(
         engine,
-        DIND,
+        image,
         command=setup.dind_command or None,
         environment=setup.dind_env,
         labels=labels,
@@ -338,13 +349,19 @@ def start_pod(engine: Any, setup: Setup, labelled: Labelled, wheel: Path, busybo
         agent.start()
         agent.put(PROJECT_DIR, POD_PROJECT)
         agent.install(wheel)
-        return Pod(setup, labelled, dind, agent, inner, str(inner.info()["ID"]))
+        return Pod(setup, labelled, dind, agent, inner, str(inner.info()["ID"]), image)
     except BaseException:
         inner.close()  # the fixture removes the containers and volumes by their label
         raise
 
 
-@pytest.fixture(scope="module", params=SETUPS, ids=[s.name for s in SETUPS])
+# Each pod with the dind of Debian bookworm (Docker 20.10) and of sid (Docker 28, what a
+# current docker:dind runs).
+PODS = [(setup, image) for image in (DIND, DIND28) for setup in SETUPS]
+POD_IDS = [setup.name + ("-docker28" if image == DIND28 else "") for setup, image in PODS]
+
+
+@pytest.fixture(scope="module", params=PODS, ids=POD_IDS)
 def pod(
     request: pytest.FixtureRequest,
     engine: Any,
@@ -352,10 +369,10 @@ def pod(
     agent_wheel: Path,
     busybox_archive: bytes,
 ) -> Iterator[Pod]:
-    setup: Setup = request.param
+    setup, image = request.param
     labelled = Labelled(engine, f"{os.getpid()}-pod-{uuid.uuid4().hex[:8]}")
     try:
-        started = start_pod(engine, setup, labelled, agent_wheel, busybox_archive)
+        started = start_pod(engine, setup, labelled, agent_wheel, busybox_archive, image=image)
         yield started
         started.remove()
     finally:
@@ -374,7 +391,11 @@ def test_the_jobs_suite_passes(job: Run) -> None:
 
 
 def test_the_header_names_the_pods_endpoint(pod: Pod, job: Run) -> None:
-    assert any(pod.setup.header.fullmatch(line) for line in job.header()), str(job)
+    lines = [line for line in job.header() if pod.setup.header.fullmatch(line)]
+    assert lines, str(job)
+    version = pod.inner.version()["Version"]  # the pod's daemon's own word
+    assert f"(engine {version}, " in lines[0], (version, str(job))
+    assert version.startswith("28." if pod.image == DIND28 else "20.10."), version
     for note in pod.setup.notes:
         assert note in job.lines(), str(job)
 

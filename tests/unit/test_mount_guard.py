@@ -1,0 +1,99 @@
+"""testcontainers' with_volume_mapping while a host is wired: the daemon's path under DooD,
+a warning where the daemon cannot see the folder, named volumes untouched, and the
+method put back afterwards. The real testcontainers class; the hosts need no daemon
+(a DooD agent's mounts come from inspecting it, given here as they would be found)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from testcontainers.core.container import DockerContainer
+
+from pytest_dockerhost.endpoint import DockerHost
+from pytest_dockerhost.errors import DockerHostWarning
+from pytest_dockerhost.mount_guard import MountGuard
+
+ORIGINAL = DockerContainer.with_volume_mapping
+
+
+def dood(mounts: tuple[tuple[str, str], ...]) -> DockerHost:
+    return DockerHost(
+        url="unix:///var/run/docker.sock",
+        mode="dood",
+        source="/var/run/docker.sock (the system socket)",
+        tls=None,
+        published_host="172.17.0.1",
+        published_host_verified=True,
+        daemon_socket="/var/run/docker.sock",
+        in_container=True,
+        engine_version="20.10.24",
+        api_version="1.41",
+        container_id="c0ffee",
+        mounts=mounts,
+    )
+
+
+def sidecar() -> DockerHost:
+    outer = dood(())
+    return DockerHost(
+        url="tcp://pytest-dockerhost-x:2376",
+        mode="sidecar",
+        source="sidecar",
+        tls=None,
+        published_host="pytest-dockerhost-x",
+        published_host_verified=True,
+        daemon_socket="/var/run/docker.sock",
+        in_container=True,
+        engine_version="28.5.2",
+        api_version="1.51",
+        outer=outer,
+    )
+
+
+@pytest.fixture
+def guard() -> Iterator[MountGuard]:
+    made = MountGuard()
+    yield made
+    made.uninstall()
+    assert DockerContainer.with_volume_mapping is ORIGINAL
+
+
+def test_under_dood_a_mounted_folder_is_passed_as_the_daemons_path(guard: MountGuard) -> None:
+    guard.install(dood((("/workspace", "/var/lib/docker/volumes/ws/_data"),)))
+    container = DockerContainer("busybox").with_volume_mapping("/workspace/job", "/data", "ro")
+    assert container.volumes == {
+        "/var/lib/docker/volumes/ws/_data/job": {"bind": "/data", "mode": "ro"}
+    }
+
+
+def test_a_folder_the_sidecar_cannot_see_is_warned_about_at_the_callers_line(
+    guard: MountGuard, tmp_path: Path
+) -> None:
+    guard.install(sidecar())
+    with pytest.warns(DockerHostWarning) as caught:
+        container = DockerContainer("busybox").with_volume_mapping(str(tmp_path), "/data")
+    (warning,) = caught
+    assert str(warning.message).startswith(
+        f"with_volume_mapping({str(tmp_path)!r}, ...): the daemon cannot bind-mount it, so "
+        "the container would get an empty folder there."
+    )
+    assert warning.filename == __file__
+    assert container.volumes == {str(tmp_path): {"bind": "/data", "mode": "ro"}}
+
+
+def test_a_named_volume_is_the_daemons_own(guard: MountGuard) -> None:
+    guard.install(sidecar())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        container = DockerContainer("busybox").with_volume_mapping("cache", "/cache", "rw")
+    assert container.volumes == {"cache": {"bind": "/cache", "mode": "rw"}}
+
+
+def test_uninstall_puts_the_method_back(guard: MountGuard) -> None:
+    guard.install(sidecar())
+    assert DockerContainer.with_volume_mapping is not ORIGINAL
+    guard.uninstall()
+    assert DockerContainer.with_volume_mapping is ORIGINAL
