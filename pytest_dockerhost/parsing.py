@@ -79,7 +79,8 @@ def parse_text(raw: str) -> str | None:
 
 
 def parse_lines(raw: str) -> tuple[str, ...]:
-    return tuple(part for line in raw.splitlines() for part in line.split() if part)
+    """Lines, spaces or commas between items: no image reference holds either."""
+    return tuple(part for part in raw.replace(",", " ").split() if part)
 
 
 def parse_capabilities(raw: str) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ only what the sidecar lacks, whichever store each side has."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -116,3 +117,76 @@ def test_a_cache_volume_keeps_the_preloaded_image_for_the_next_run(
         assert PRELOADED not in second.output, str(second)
     finally:
         store28.client.volumes.get(cache).remove(force=True)
+
+
+MULTI = "pytest-dockerhost-test/multi:local"
+
+
+@pytest.fixture(scope="module")
+def multi_platform_image(store28: Any, engine: Any) -> Any:
+    """A linux/amd64 + linux/arm64 index in the outer containerd store, all content there."""
+    from .oci import first_layer, multi_platform
+
+    made = multi_platform(MULTI, first_layer(b"".join(engine.images.get(BUSYBOX).save())))
+    list(store28.client.api.load_image(made.archive))
+    return made
+
+
+def _exported_blobs(stream: Any) -> set[str]:
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        return {"sha256:" + n.rsplit("/", 1)[1] for n in tar.getnames() if "blobs/sha256/" in n}
+
+
+def test_a_multi_platform_image_is_exported_for_the_daemons_own_platform_only(
+    store28: Any, multi_platform_image: Any
+) -> None:
+    """What preload sends (API 1.48+): the outer daemon's own platform, not the index's
+    other platforms; docker-py's export, which cannot ask, carries all of them."""
+    from pytest_dockerhost.engine_api import open_client
+    from pytest_dockerhost.resolution import resolve
+    from pytest_dockerhost.settings import Settings
+    from pytest_dockerhost.sidecar.preload import _export, own_platform
+
+    settings = Settings.from_sources(env={"DOCKER_HOST": store28.url})
+    host = resolve(settings, env={"DOCKER_HOST": store28.url}).require()
+    assert json.loads(own_platform(host) or "{}") == {"os": "linux", "architecture": "amd64"}
+    client = open_client(host, 60)
+    try:
+        ours = _exported_blobs(_export(client, MULTI, own_platform(host)))
+        everything = _exported_blobs(_export(client, MULTI, None))
+    finally:
+        client.close()
+    layers = multi_platform_image.layers
+    assert layers["amd64"] in ours
+    assert layers["arm64"] not in ours
+    assert {layers["amd64"], layers["arm64"]} <= everything  # the test can tell
+
+
+def test_a_multi_platform_image_preloads_into_the_sidecar(
+    store28: Any, agent: Agent, multi_platform_image: Any
+) -> None:
+    env = {
+        "PYTEST_DOCKER_SIDECAR_IMAGE": DIND28,
+        "PYTEST_DOCKER_PRELOAD": f"{BUSYBOX},{MULTI}",
+        "E2E_LABEL": "pytest-dockerhost-e2e=containerd",
+    }
+    run = agent.pytest(
+        "-rA", "-s", "--docker-mode=sidecar", "--docker-sidecar-reuse", environment=env, user="root"
+    )
+    passed(run)
+    assert f"docker: preloaded {MULTI} into the sidecar in " in run.output, str(run)
+    match = SIDECAR_NAME.search(run.output)
+    assert match, str(run)
+    sidecar = store28.client.containers.get(match.group(1))
+    try:
+        code, out = sidecar.exec_run(
+            ["docker", "image", "inspect", "--format", "{{.Architecture}}", MULTI]
+        )
+        assert (code, out.decode().strip()) == (0, "amd64"), out
+    finally:
+        from pytest_dockerhost.sidecar import remove_run
+
+        remove_run(store28.client, sidecar.labels["org.pytest-dockerhost.run"])

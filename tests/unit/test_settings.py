@@ -170,6 +170,11 @@ def test_preload_lines_from_ini_and_cli() -> None:
     assert s.preload.value == ("busybox:local", "a:1", "b:2")
     s = Settings.from_sources({"preload": ["x:1"]}, {}, {"preload": ["busybox:local"]})
     assert (s.preload.value, s.preload.source) == (("x:1",), "--docker-preload")
+    s = Settings.from_sources({}, {"PYTEST_DOCKER_PRELOAD": "a:1,b:2 c@sha256:00"}, {})
+    assert (s.preload.value, s.preload.source) == (
+        ("a:1", "b:2", "c@sha256:00"),
+        "PYTEST_DOCKER_PRELOAD",
+    )
 
 
 def test_describe_lists_every_setting_with_its_source() -> None:
