@@ -59,10 +59,18 @@ class NestedEngine:
     def tls_url(self) -> str:
         return f"tcp://{self.address}:2376"
 
-    def run_here(self, folder: Path, label: str, *args: str, **env: str) -> Run:
-        """``python -m ARGS`` on this machine, with DOCKER_HOST at the forwarded socket."""
+    def run_here(
+        self, folder: Path, label: str, *args: str, in_its_network: bool = False, **env: str
+    ) -> Run:
+        """``python -m ARGS`` on this machine, with DOCKER_HOST at the forwarded socket;
+        ``in_its_network``: in the daemon's network namespace (``nsenter --net``), where
+        its loopback is ours, as on the daemon's own host."""
+        enter: list[str] = []
+        if in_its_network:
+            self.container.reload()
+            enter = ["nsenter", f"--net=/proc/{self.container.attrs['State']['Pid']}/ns/net"]
         done = subprocess.run(
-            [sys.executable, "-m", *args],
+            [*enter, sys.executable, "-m", *args],
             cwd=folder,
             env={
                 **os.environ,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +112,46 @@ def test_the_default_privileged_sidecar_runs_on_docker_28_with_testcontainers_in
     started = started_images(engine28.client, since, until)
     assert DIND28 in started, started
     assert BUSYBOX not in started, started
+    assert len(result.daemons) == 1, str(run)
+    assert result.daemons != {engine28.client.info()["ID"]}, str(run)
+    left = engine28.client.containers.list(all=True, filters={"label": "org.pytest-dockerhost.run"})
+    assert not left, [c.name for c in left]
+
+
+def test_the_default_privileged_sidecar_runs_from_docker_28s_own_host(
+    engine28: Any, tmp_path: Path
+) -> None:
+    """From the daemon's host, as far as the network goes: a process of this machine in the
+    nested engine's network namespace, with its socket. The sidecar publishes its TLS port
+    on that loopback, as on a laptop, and runs privileged, the default."""
+    if os.geteuid() != 0 or not shutil.which("nsenter"):
+        pytest.skip("needs root and nsenter(1) to enter the engine's network namespace")
+    folder = write_project(tmp_path / "proj", PLAIN_PROJECT)
+    since = time.time()
+    run = engine28.run_here(
+        folder,
+        "docker28",
+        "pytest",
+        "-rA",
+        "--docker-mode=sidecar",
+        in_its_network=True,
+        PYTEST_DOCKER_SIDECAR_IMAGE=DIND28,
+        PYTEST_DOCKER_PRELOAD=BUSYBOX,
+    )
+    until = time.time()
+    result = passed(run)
+    header = "\n".join(run.header())
+    assert re.search(
+        r"^docker: sidecar tcp://127\.0\.0\.1:\d+ \(engine 28\.\S+, API 1\.5\d, TLS verified\) "
+        rf"via sidecar pytest-dockerhost-\w+ \({re.escape(DIND28)}\); published ports on \S+; "
+        rf"sidecar \(privileged\) on dood {re.escape(engine28.url)}$",
+        header,
+        re.M,
+    ), header
+    assert "fallback" not in header, header
+    started = started_images(engine28.client, since, until)
+    assert DIND28 in started, started
+    assert BUSYBOX not in started, started  # the services ran in the sidecar
     assert len(result.daemons) == 1, str(run)
     assert result.daemons != {engine28.client.info()["ID"]}, str(run)
     left = engine28.client.containers.list(all=True, filters={"label": "org.pytest-dockerhost.run"})
