@@ -8,30 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import final
 
-from .transport import Failure, request
+from .network import bridge_network, default_interface, read_text
 from .url import DockerURL, TLSConfig
 
 ETHERNET_MTU = 1500
 NETWORK_MTU_OPTION = "com.docker.network.driver.mtu"
 DEFAULT_NETWORK_OPT_SINCE = (24, 0)  # dockerd --default-network-opt
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return ""
-
-
-def default_interface(route_text: str | None = None) -> str | None:
-    """The default route's interface, from /proc/net/route."""
-    text = _read("/proc/net/route") if route_text is None else route_text
-    for line in text.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) >= 4 and fields[1] == "00000000":
-            return fields[0]
-    return None
 
 
 @final
@@ -48,7 +30,7 @@ def own_mtu(sys_net: str = "/sys/class/net", route_text: str | None = None) -> O
     interface = default_interface(route_text)
     if interface is None:
         return None
-    text = _read(f"{sys_net}/{interface}/mtu").strip()
+    text = read_text(f"{sys_net}/{interface}/mtu").strip()
     if not text.isdigit() or not 0 < int(text) < ETHERNET_MTU:
         return None
     return OwnMtu(interface, int(text))
@@ -57,12 +39,8 @@ def own_mtu(sys_net: str = "/sys/class/net", route_text: str | None = None) -> O
 def bridge_mtu(url: DockerURL, tls: TLSConfig | None, timeout: float) -> int | None:
     """The MTU of the daemon's default bridge (1500 when it sets none); None when the engine
     has no such bridge or does not answer."""
-    try:
-        reply = request(url, tls, "/networks/bridge", timeout=timeout)
-        info = reply.json() if reply.status == 200 else None
-    except (Failure, ValueError):
-        return None
-    if not isinstance(info, dict):
+    info = bridge_network(url, tls, timeout)
+    if info is None:
         return None
     value = str((info.get("Options") or {}).get(NETWORK_MTU_OPTION, "")).strip()
     return int(value) if value.isdigit() else ETHERNET_MTU

@@ -33,8 +33,8 @@ def detect(root: str = "/") -> Where:
         os.path.exists(os.path.join(root, name)) for name in (".dockerenv", "run/.containerenv")
     )
     cid = container_id_from(
-        _read(os.path.join(root, "proc/self/mountinfo")),
-        _read(os.path.join(root, "proc/self/cgroup")),
+        read_text(os.path.join(root, "proc/self/mountinfo")),
+        read_text(os.path.join(root, "proc/self/cgroup")),
     )
     return Where(in_container=marker or cid is not None, container_id=cid)
 
@@ -64,7 +64,7 @@ def container_id_from(mountinfo: str, cgroup: str) -> str | None:
 
 def default_gateway(route_text: str | None = None) -> str | None:
     """The default route's gateway from /proc/net/route (no `ip` binary needed)."""
-    text = _read("/proc/net/route") if route_text is None else route_text
+    text = read_text("/proc/net/route") if route_text is None else route_text
     for line in text.splitlines()[1:]:
         fields = line.split()
         if len(fields) < 4:
@@ -72,6 +72,16 @@ def default_gateway(route_text: str | None = None) -> str | None:
         destination, gateway, flags = fields[1], fields[2], int(fields[3], 16)
         if destination == "00000000" and flags & 0x2:
             return socket.inet_ntoa(struct.pack("<L", int(gateway, 16)))
+    return None
+
+
+def default_interface(route_text: str | None = None) -> str | None:
+    """The default route's interface, from /proc/net/route."""
+    text = read_text("/proc/net/route") if route_text is None else route_text
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 4 and fields[1] == "00000000":
+            return fields[0]
     return None
 
 
@@ -153,15 +163,22 @@ def published_ports(url: DockerURL, tls: TLSConfig | None, timeout: float) -> li
     return ports
 
 
+def bridge_network(url: DockerURL, tls: TLSConfig | None, timeout: float) -> dict[str, Any] | None:
+    """The daemon's default bridge, as ``GET /networks/bridge`` answers (None when the
+    engine has none, as Podman, or does not answer)."""
+    try:
+        reply = request(url, tls, "/networks/bridge", timeout=timeout)
+        data = reply.json() if reply.status == 200 else None
+    except (Failure, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def bridge_gateway(url: DockerURL, tls: TLSConfig | None, timeout: float) -> str | None:
     """The address of the daemon's default bridge, as its IPAM config says (None when the
     engine reports none: some give only the subnet, Podman has no such bridge)."""
-    try:
-        reply = request(url, tls, "/networks/bridge", timeout=timeout)
-        data = reply.json() if reply.status == 200 else {}
-    except (Failure, ValueError):
-        return None
-    return gateway_of(data if isinstance(data, dict) else {})
+    info = bridge_network(url, tls, timeout)
+    return gateway_of(info) if info is not None else None
 
 
 def gateway_of(network_info: dict[str, Any]) -> str | None:
@@ -183,7 +200,7 @@ def gateway_of(network_info: dict[str, Any]) -> str | None:
 
 def local_addresses(fib_trie: str | None = None) -> set[str]:
     """This network namespace's own IPv4 addresses, from /proc/net/fib_trie."""
-    text = _read("/proc/net/fib_trie") if fib_trie is None else fib_trie
+    text = read_text("/proc/net/fib_trie") if fib_trie is None else fib_trie
     found: set[str] = set()
     previous = ""
     for line in text.splitlines():
@@ -213,7 +230,8 @@ def can_connect(host: str, ports: Iterable[int], timeout: float = 0.5) -> bool:
     return False
 
 
-def _read(path: str) -> str:
+def read_text(path: str) -> str:
+    """A file's text, or "" when it cannot be read (an entry this kernel lacks)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
