@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,8 +55,6 @@ def mountable_folder(host: DockerHost, tmp_path: Path, rootdir: Path) -> tuple[P
 
 def remove_mountable(folder: Path) -> None:
     """The folder, and its base when nothing else is left in it."""
-    remove_private_dir(str(folder))
-    if folder.exists():  # files a container wrote as another user
-        shutil.rmtree(folder, ignore_errors=True)
+    remove_private_dir(str(folder))  # what a container wrote as another user may stay
     with contextlib.suppress(OSError):
         os.rmdir(folder.parent)
