@@ -91,6 +91,22 @@ SIDECAR28 = {
 }
 
 
+def _ran_in_a_privileged_sidecar(
+    engine28: Any, run: Any, result: Any, since: float, until: float
+) -> None:
+    """The suite (``result``, passed) ran in one sidecar on Docker 28, privileged without a
+    fallback (Docker 28 takes --privileged as it is): only the sidecar started on Docker
+    28, the services ran inside it, and nothing of the run is left."""
+    assert "fallback" not in "\n".join(run.header()), str(run)
+    started = started_images(engine28.client, since, until)
+    assert DIND28 in started, started
+    assert BUSYBOX not in started, started
+    assert len(result.daemons) == 1, str(run)
+    assert result.daemons != {engine28.client.info()["ID"]}, str(run)
+    left = engine28.client.containers.list(all=True, filters={"label": "org.pytest-dockerhost.run"})
+    assert not left, [c.name for c in left]
+
+
 def test_the_default_privileged_sidecar_runs_on_docker_28_with_testcontainers_inside(
     engine28: Any, agent28: Agent
 ) -> None:
@@ -106,16 +122,8 @@ def test_the_default_privileged_sidecar_runs_on_docker_28_with_testcontainers_in
         header,
         re.M,
     ), header
-    assert "fallback" not in header, header  # Docker 28 takes --privileged as it is
     assert "(engine 28." in header, header
-    # On Docker 28, only the sidecar started; the services ran inside it.
-    started = started_images(engine28.client, since, until)
-    assert DIND28 in started, started
-    assert BUSYBOX not in started, started
-    assert len(result.daemons) == 1, str(run)
-    assert result.daemons != {engine28.client.info()["ID"]}, str(run)
-    left = engine28.client.containers.list(all=True, filters={"label": "org.pytest-dockerhost.run"})
-    assert not left, [c.name for c in left]
+    _ran_in_a_privileged_sidecar(engine28, run, result, since, until)
 
 
 def test_the_default_privileged_sidecar_runs_from_docker_28s_own_host(
@@ -148,14 +156,7 @@ def test_the_default_privileged_sidecar_runs_from_docker_28s_own_host(
         header,
         re.M,
     ), header
-    assert "fallback" not in header, header
-    started = started_images(engine28.client, since, until)
-    assert DIND28 in started, started
-    assert BUSYBOX not in started, started  # the services ran in the sidecar
-    assert len(result.daemons) == 1, str(run)
-    assert result.daemons != {engine28.client.info()["ID"]}, str(run)
-    left = engine28.client.containers.list(all=True, filters={"label": "org.pytest-dockerhost.run"})
-    assert not left, [c.name for c in left]
+    _ran_in_a_privileged_sidecar(engine28, run, result, since, until)
 
 
 HANGS = """

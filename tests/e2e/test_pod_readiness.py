@@ -34,7 +34,7 @@ from ..conftest import DIND
 from ..helpers import engine_events
 from .conftest import Labelled
 from .helpers import LABEL, PROJECT_DIR, Agent, Run, create_unprivileged_dind, remove_labelled
-from .test_pods import ARC_GID, FETCHED, POD_PROJECT, SETUPS, Setup
+from .test_pods import ARC_GID, FETCHED, POD_PROJECT, SETUPS, Setup, dind_binds, pod_volumes
 
 pytestmark = pytest.mark.e2e
 
@@ -75,11 +75,7 @@ def _seed(engine: Any, labels: dict[str, str], busybox: bytes) -> tuple[Any, Any
         command=["--tls=false"],
         environment={"DOCKER_TLS_CERTDIR": ""},
         labels=labels,
-        volumes={
-            run_volume.name: {"bind": "/var/run", "mode": "rw"},
-            data.name: {"bind": "/var/lib/docker", "mode": "rw"},
-            "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
-        },
+        volumes=dind_binds(run_volume, data),
     )
     try:
         dind.start()
@@ -128,16 +124,7 @@ def late_pod(
     try:
         run_volume, data = _seed(engine, labels, busybox_archive)
         socket_path = os.path.join(run_volume.attrs["Mountpoint"], "docker.sock")
-        dind_volumes = {
-            run_volume.name: {"bind": "/var/run", "mode": "rw"},
-            data.name: {"bind": "/var/lib/docker", "mode": "rw"},
-            "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
-        }
-        job_volumes: dict[str, dict[str, str]] = {}
-        for folder in setup.shared:
-            volume = run_volume if folder == "/var/run" else engine.volumes.create(labels=labels)
-            dind_volumes[volume.name] = {"bind": folder, "mode": "rw"}
-            job_volumes[volume.name] = {"bind": folder, "mode": "rw"}
+        dind_volumes, job_volumes = pod_volumes(engine, setup, labels, run_volume, data)
         if "/var/run" in setup.shared:
             _leave_a_stale_socket(socket_path)
         pod_network = engine.networks.create(

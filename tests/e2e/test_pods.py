@@ -295,6 +295,31 @@ def _wait_for_daemon(client: Any, socket: str, dind: Any) -> None:
         time.sleep(0.2)
 
 
+Binds = dict[str, dict[str, str]]
+
+
+def dind_binds(run_volume: Any, data: Any) -> Binds:
+    """A dind's own: its /var/run (the socket), its /var/lib/docker, the host's cgroups."""
+    return {
+        run_volume.name: {"bind": "/var/run", "mode": "rw"},
+        data.name: {"bind": "/var/lib/docker", "mode": "rw"},
+        "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+    }
+
+
+def pod_volumes(
+    engine: Any, setup: Setup, labels: dict[str, str], run_volume: Any, data: Any
+) -> tuple[Binds, Binds]:
+    """(the dind's binds, the job's): each folder the pod shares, an emptyDir, is a volume
+    mounted in both at the same path (/var/run is the dind's own)."""
+    dind_volumes, job_volumes = dind_binds(run_volume, data), {}
+    for folder in setup.shared:
+        volume = run_volume if folder == "/var/run" else engine.volumes.create(labels=labels)
+        dind_volumes[volume.name] = {"bind": folder, "mode": "rw"}
+        job_volumes[volume.name] = {"bind": folder, "mode": "rw"}
+    return dind_volumes, job_volumes
+
+
 def start_pod(
     engine: Any,
     setup: Setup,
@@ -309,16 +334,7 @@ def start_pod(
     labels = {LABEL: labelled.value}
     run_volume = engine.volumes.create(labels=labels)  # the dind's /var/run: its socket here
     data = engine.volumes.create(labels=labels)
-    dind_volumes = {
-        run_volume.name: {"bind": "/var/run", "mode": "rw"},
-        data.name: {"bind": "/var/lib/docker", "mode": "rw"},
-        "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
-    }
-    job_volumes: dict[str, dict[str, str]] = {}
-    for folder in setup.shared:
-        volume = run_volume if folder == "/var/run" else engine.volumes.create(labels=labels)
-        dind_volumes[volume.name] = {"bind": folder, "mode": "rw"}
-        job_volumes[volume.name] = {"bind": folder, "mode": "rw"}
+    dind_volumes, job_volumes = pod_volumes(engine, setup, labels, run_volume, data)
     dind = create_unprivileged_dind(
         engine,
         image,

@@ -1,10 +1,12 @@
 """testcontainers' with_volume_mapping while a host is wired: the daemon's path under DooD,
 a warning where the daemon cannot see the folder, named volumes untouched, and the
 method put back afterwards. The real testcontainers class; the hosts need no daemon
-(a DooD agent's mounts come from inspecting it, given here as they would be found)."""
+(a DooD agent's mounts come from inspecting it, given here as they would be found;
+no daemon is needed: the mapping only fills the container's ``volumes``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,14 @@ from pytest_dockerhost.errors import DockerHostWarning
 from pytest_dockerhost.mount_guard import MountGuard
 
 ORIGINAL = DockerContainer.with_volume_mapping
+
+
+def unconnected() -> DockerContainer:
+    """testcontainers' own class without its __init__, which connects to a daemon: the
+    mapping is all that is tested here, and it only fills ``volumes``."""
+    made = DockerContainer.__new__(DockerContainer)
+    made.volumes = {}
+    return made
 
 
 def dood(mounts: tuple[tuple[str, str], ...]) -> DockerHost:
@@ -37,19 +47,16 @@ def dood(mounts: tuple[tuple[str, str], ...]) -> DockerHost:
 
 
 def sidecar() -> DockerHost:
-    outer = dood(())
-    return DockerHost(
+    return dataclasses.replace(
+        dood(()),
         url="tcp://pytest-dockerhost-x:2376",
         mode="sidecar",
         source="sidecar",
-        tls=None,
         published_host="pytest-dockerhost-x",
-        published_host_verified=True,
-        daemon_socket="/var/run/docker.sock",
-        in_container=True,
         engine_version="28.5.2",
         api_version="1.51",
-        outer=outer,
+        container_id=None,
+        outer=dood(()),
     )
 
 
@@ -63,7 +70,7 @@ def guard() -> Iterator[MountGuard]:
 
 def test_under_dood_a_mounted_folder_is_passed_as_the_daemons_path(guard: MountGuard) -> None:
     guard.install(dood((("/workspace", "/var/lib/docker/volumes/ws/_data"),)))
-    container = DockerContainer("busybox").with_volume_mapping("/workspace/job", "/data", "ro")
+    container = unconnected().with_volume_mapping("/workspace/job", "/data", "ro")
     assert container.volumes == {
         "/var/lib/docker/volumes/ws/_data/job": {"bind": "/data", "mode": "ro"}
     }
@@ -74,7 +81,7 @@ def test_a_folder_the_sidecar_cannot_see_is_warned_about_at_the_callers_line(
 ) -> None:
     guard.install(sidecar())
     with pytest.warns(DockerHostWarning) as caught:
-        container = DockerContainer("busybox").with_volume_mapping(str(tmp_path), "/data")
+        container = unconnected().with_volume_mapping(str(tmp_path), "/data")
     (warning,) = caught
     assert str(warning.message).startswith(
         f"with_volume_mapping({str(tmp_path)!r}, ...): the daemon cannot bind-mount it, so "
@@ -88,7 +95,7 @@ def test_a_named_volume_is_the_daemons_own(guard: MountGuard) -> None:
     guard.install(sidecar())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        container = DockerContainer("busybox").with_volume_mapping("cache", "/cache", "rw")
+        container = unconnected().with_volume_mapping("cache", "/cache", "rw")
     assert container.volumes == {"cache": {"bind": "/cache", "mode": "rw"}}
 
 
