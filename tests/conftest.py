@@ -79,6 +79,24 @@ def test_images(engine: object) -> None:
         subprocess.run(["bash", str(ROOT / "tests/images/build.sh")], check=True)
 
 
+@pytest.fixture(scope="session")
+def privileged_refusal(engine: Any, test_images: None) -> str:
+    """Why this engine refuses ``--privileged``, or "" where it grants it. Bookworm's 20.10
+    here refuses it ("unable to apply caps", moby#42906); Docker 28 grants a privileged
+    container the capabilities it has, so nested here it accepts it."""
+    api = engine.api
+    probe = api.create_container(
+        BUSYBOX, command=["true"], host_config=api.create_host_config(privileged=True)
+    )
+    try:
+        api.start(probe["Id"])
+    except Exception as exc:
+        return str(exc)
+    finally:
+        api.remove_container(probe["Id"], force=True)
+    return ""
+
+
 @contextlib.contextmanager
 def tagged(engine: Any, image: str, tag: str) -> Iterator[str]:
     """``image`` under a tag of our own for the duration; only the tag is removed after."""

@@ -86,6 +86,20 @@ class NestedEngine:
         )
         return Run(done.returncode, done.stdout + done.stderr)
 
+    def as_the_machines_engine(self, *args: str) -> list[str]:
+        """``ARGS`` to which this daemon is the machine's engine: its socket bound over
+        /run/docker.sock (what /var/run/docker.sock resolves to) in a mount namespace of
+        their own, and in the daemon's network and hostname namespaces, where its loopback,
+        bridges, published ports and hostname (what ``--network host`` containers get) are
+        theirs, as on the daemon's own host. Start it ``share_tmp``."""
+        self.container.reload()
+        ns = f"/proc/{self.container.attrs['State']['Pid']}/ns"
+        bind = 'mount --bind "$1" /run/docker.sock && shift && exec "$@"'
+        return [
+            *("unshare", "--mount", "--propagation", "private", "--", "sh", "-c", bind, "sh"),
+            *(self.socket, "nsenter", f"--net={ns}/net", f"--uts={ns}/uts", "--", *args),
+        ]
+
     def load(self, engine: Any, images: Iterable[str]) -> None:
         """Host images into this daemon, by a streamed save and load: no registry."""
         api = self.client.api
@@ -120,11 +134,8 @@ def daemon_json_tar(config: dict[str, Any]) -> bytes:
 
 @contextlib.contextmanager
 def dood_agent(nested: NestedEngine, wheel: Path, files: dict[str, str]) -> Iterator[Agent]:
-    """A CI agent on the nested engine, its socket mounted, project and plugin installed.
-    Mounted at /run, which /var/run links to: Docker 28 refuses archive copies into a
-    container with a mount below a symlink ("path escapes from parent")."""
-    socket = {"/var/run/docker.sock": {"bind": "/run/docker.sock", "mode": "rw"}}
-    agent = Agent.create(nested.client, f"{os.getpid()}", socket=False, volumes=socket)
+    """A CI agent on the nested engine, its socket mounted, project and plugin installed."""
+    agent = Agent.create(nested.client, f"{os.getpid()}")
     try:
         agent.start()
         agent.put(PROJECT_DIR, files)
@@ -157,9 +168,13 @@ def nested_engine(
     workdir: Path,
     image: str = DIND28,
     daemon_json: dict[str, Any] | None = None,
+    *,
+    share_tmp: bool = False,
 ) -> Iterator[NestedEngine]:
     """Docker 28 (or Podman 5) in a container of ``engine``, removed with all it holds;
-    ``daemon_json`` becomes its /etc/docker/daemon.json."""
+    ``daemon_json`` becomes its /etc/docker/daemon.json; ``share_tmp``: this machine's /tmp
+    is its /tmp (dind keeps a /tmp that is a mount point), so that it sees what tests here
+    bind from there."""
     import docker
 
     podman = image == PODMAN
@@ -178,6 +193,7 @@ def nested_engine(
             socket_volume.name: {"bind": SOCKET_DIR, "mode": "rw"},
             data_volume.name: {"bind": store, "mode": "rw"},
             "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+            **({"/tmp": {"bind": "/tmp", "mode": "rw"}} if share_tmp else {}),
         },
     )
     if daemon_json is not None:

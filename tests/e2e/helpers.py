@@ -136,8 +136,10 @@ class Agent:
     ) -> Agent:
         binds: dict[str, Any] = dict(volumes or {})
         if socket:
-            # The one bind mount DooD is about: the host's socket.
-            binds[SOCKET] = {"bind": SOCKET, "mode": "rw"}
+            # The one bind mount DooD is about: the host's socket. At /run, which /var/run
+            # links to in the image: Docker 28 refuses archive copies into a container with
+            # a mount below a symlink ("path escapes from parent").
+            binds[SOCKET] = {"bind": "/run/docker.sock", "mode": "rw"}
         container = client.containers.create(
             image,
             command=["sleep", "infinity"],

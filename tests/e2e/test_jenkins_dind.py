@@ -4,7 +4,9 @@ The agent (``jenkins``) reaches the ``docker`` service (our dind stand-in) at
 tcp://docker:2376 with TLS, using the client certificates dind writes into a
 shared volume. The first run starts *before* the dind service does, so the
 plugin's readiness wait has to absorb the start-up (including the certificate
-generation); the second runs against the settled stack.
+generation); the second runs against the settled stack. On an engine that grants
+--privileged (Docker 28, in test_modules_on_docker28.py) the recipe runs as written, with
+Docker 28's dind as the service; on one that refuses it, with the unprivileged override.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import AGENT, DIND, ROOT
+from ..conftest import AGENT, DIND, DIND28, ROOT
 from .helpers import AGENT_ENV, LABEL, PROJECT_DIR, Agent, Compose, Run, leftovers
 from .plain import passed
 from .project import PLAIN_PROJECT, PROJECT
@@ -53,13 +55,20 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(
-    engine: Any, test_images: None, agent_wheel: Path, busybox_archive: bytes
+    engine: Any,
+    test_images: None,
+    agent_wheel: Path,
+    busybox_archive: bytes,
+    privileged_refusal: str,
 ) -> Iterator[Stack]:
+    # The recipe as it is (privileged: true, today's dind) where the engine grants it, as
+    # Docker 28 does (tests/e2e/test_modules_on_docker28.py); the override where it refuses.
+    files, dind = ([RECIPE, UNPRIVILEGED], DIND) if privileged_refusal else ([RECIPE], DIND28)
     compose = Compose(
         f"pdh-e2e-{uuid.uuid4().hex[:10]}",
-        [RECIPE, UNPRIVILEGED],
+        files,
         {
-            "DIND_IMAGE": DIND,
+            "DIND_IMAGE": dind,
             "AGENT_IMAGE": AGENT,
             "JENKINS_PORT": "127.0.0.1:0",
             "AGENT_PORT": "127.0.0.1:0",

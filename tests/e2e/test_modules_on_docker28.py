@@ -1,0 +1,110 @@
+"""The integration, CI-recipe and fault modules again, with Debian sid's Docker 28 (API
+1.51) as this machine's engine instead of bookworm's 20.10.
+
+The modules run unchanged in an inner pytest to which a nested Docker 28 *is* the machine's
+engine (``NestedEngine.as_the_machines_engine``): /var/run/docker.sock is its socket, the
+loopback is its host's, and /tmp is shared with it, so binds of the tests' folders resolve.
+Where the engines differ the modules ask the engine, never its version: Docker 28 grants
+``--privileged`` (``privileged_refusal``), so the sidecar runs privileged without a
+fallback, and the Jenkins compose recipe runs as written, with Docker 28 as its dind.
+
+Left out: test_rootless.py (bookworm's own rootless dockerd, whichever engine the machine
+has) and the modules that nest today's engines themselves (they run on 20.10 with Docker
+28 or Podman inside).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..conftest import AGENT, BUSYBOX, DIND, DIND28, ROOT
+from .helpers import started_images
+
+pytestmark = pytest.mark.e2e
+
+E2E = "tests/e2e/"
+MODULES = {
+    "integration": ("tests/integration", "--ignore=tests/integration/test_rootless.py"),
+    "ci-recipes": tuple(
+        E2E + name
+        for name in (
+            "test_plain_suites.py",
+            "test_jenkins_dood.py",
+            "test_jenkins_dind.py",
+            "test_gitlab_service.py",
+            "test_sidecar_from_dood.py",
+            "test_ownership.py",
+        )
+    ),
+    "faults": ("tests/faults",),
+}
+# What may skip on Docker 28, and why: the diagnosis of a refused --privileged needs an
+# engine that refuses it.
+EXPECTED_SKIPS = ("this engine accepts --privileged",)
+INNER_LIMIT = 1500  # seconds; the longest group takes about a third of it here
+SUMMARY = re.compile(r"^(?:=+ )?(?P<counts>.*\d+ passed.*) in [\d.]+s", re.M)
+
+
+@pytest.fixture(scope="module")
+def machine28(
+    engine: Any, test_images: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    if os.geteuid() != 0 or not (shutil.which("nsenter") and shutil.which("unshare")):
+        pytest.skip("needs root, nsenter(1) and unshare(1) to make Docker 28 the machine's")
+    from .engines import nested_engine
+
+    workdir = tmp_path_factory.mktemp("machine28")
+    with nested_engine(engine, f"m{os.getpid()}", workdir, share_tmp=True) as nested:
+        nested.load(engine, [BUSYBOX, DIND, AGENT, DIND28])
+        yield nested
+
+
+def _inner_environment() -> dict[str, str]:
+    # The outer run's neutral environment, less what only the outer run uses.
+    return {k: v for k, v in os.environ.items() if not k.startswith("PDH_REQUIRE_")}
+
+
+@pytest.mark.parametrize("group", list(MODULES))
+def test_the_modules_pass_with_docker_28_as_the_machines_engine(
+    machine28: Any, engine: Any, group: str, tmp_path: Path
+) -> None:
+    command = machine28.as_the_machines_engine(
+        sys.executable,
+        *("-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfEs"),
+        f"--basetemp={tmp_path / 'inner'}",
+        *MODULES[group],
+    )
+    since = time.time()
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=_inner_environment(),
+        capture_output=True,
+        text=True,
+        timeout=INNER_LIMIT,
+        check=False,
+    )
+    until = time.time()
+    output = done.stdout + done.stderr
+    tail = "\n".join(output.splitlines()[-80:])
+    assert done.returncode == 0, tail
+    summary = SUMMARY.search(output)
+    assert summary, tail
+    assert not re.search(r"\d+ (failed|errors?)\b", summary["counts"]), tail
+    skipped = [line for line in output.splitlines() if line.startswith("SKIPPED")]
+    unexpected = [line for line in skipped if not any(why in line for why in EXPECTED_SKIPS)]
+    assert not unexpected, "\n".join(unexpected)
+    # The engine's own events: the modules' containers started on Docker 28, and nothing
+    # started on this machine's own engine meanwhile.
+    assert started_images(machine28.client, since, until), tail
+    assert started_images(engine, since, until) == [], tail
