@@ -190,11 +190,10 @@ class DockerHost:
             else:
                 tls = say_.TLS_VERIFIED
         ports = self.published_host + ("" if self.published_host_verified else say_.UNVERIFIED)
-        kind = self.extras.get("engine_kind", "Docker")
         line = say_.summary(
             self.mode,
             self.url,
-            engine=self.engine_version if kind == "Docker" else f"{kind} {self.engine_version}",
+            engine=self.engine_label,
             api=self.api_version,
             tls=tls,
             source=self.source,
@@ -203,6 +202,12 @@ class DockerHost:
         if self.outer is not None:
             line += say_.on_sidecar(bool(self.privileged), self.outer.mode, self.outer.url)
         return line
+
+    @property
+    def engine_label(self) -> str:
+        """The engine's version, with its kind where that is not Docker: "Podman 5.8.6"."""
+        kind = self.extras.get("engine_kind", "Docker")
+        return self.engine_version if kind == "Docker" else f"{kind} {self.engine_version}"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, to hand the endpoint to pytest-xdist workers."""

@@ -110,7 +110,7 @@ def _sidecar_line(state: DockerSession) -> str:
         extras,
         outer.mode,
         outer.url,
-        engine=outer.engine_version,
+        engine=outer.engine_label,
         api=outer.api_version,
         source=outer.source,
     )

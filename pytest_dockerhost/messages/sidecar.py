@@ -52,6 +52,11 @@ def preload_failed(image: str, why: str) -> str:
     return f"copying {image} into the sidecar failed: {why}"
 
 
+def preload_unnamed(image: str, loaded: list[str]) -> str:
+    got = ", ".join(loaded) or "nothing it named"
+    return f"the sidecar loaded {got}, but no image answers to {image} there"
+
+
 def preloaded(image: str, seconds: float) -> str:
     return f"docker: preloaded {image} into the sidecar in {seconds:.2f} s"
 

@@ -46,9 +46,12 @@ def preload(
             t0 = time.monotonic()
             try:
                 stream = _read_ahead(_export(outer_client, image, own_platform(inner.outer)))
+                loaded = []
                 for event in inner_client.api.load_image(stream):
                     if isinstance(event, dict) and event.get("error"):
                         raise APIError(500, str(event["error"]))
+                    loaded += loaded_references(event)
+                _name_as_asked(inner_client, image, loaded)
             except engine_errors() as exc:
                 raise SidecarError(say_.preload_failed(image, api_text(exc))) from None
             say(say_.preloaded(image, time.monotonic() - t0))
@@ -56,6 +59,30 @@ def preload(
     finally:
         inner_client.close()
     return copied
+
+
+def loaded_references(event: object) -> list[str]:
+    """What a load event says it loaded: "Loaded image: NAME" or "Loaded image ID: ID"."""
+    text = event.get("stream", "") if isinstance(event, dict) else ""
+    for prefix in ("Loaded image ID: ", "Loaded image: "):
+        if isinstance(text, str) and text.startswith(prefix):
+            return [text[len(prefix) :].strip()]
+    return []
+
+
+def _name_as_asked(client: Any, image: str, loaded: list[str]) -> None:
+    """``image`` answers by the name it was asked for in the sidecar. Podman names what it
+    stores ``localhost/NAME`` and exports it so, which a Docker sidecar loads as that:
+    the loaded image is then tagged ``image`` too."""
+    from docker.utils import parse_repository_tag
+
+    with contextlib.suppress(*engine_errors()):
+        client.api.inspect_image(image)
+        return
+    repository, tag = parse_repository_tag(image)
+    if not loaded or "@" in image:  # nothing to name, or a digest, which no tag can be
+        raise APIError(404, say_.preload_unnamed(image, loaded))
+    client.api.tag(loaded[0], repository, tag or "latest")
 
 
 class _Ended:

@@ -50,6 +50,7 @@ class NestedEngine:
     address: str  # the container's IP: where its TLS port and published ports answer
     certs: Path | None  # ca.pem, cert.pem, key.pem of its /certs/client (Docker only)
     client: Any
+    socket_inside: str  # its socket's path in its own container, for agents to mount
 
     @property
     def url(self) -> str:
@@ -135,7 +136,8 @@ def daemon_json_tar(config: dict[str, Any]) -> bytes:
 @contextlib.contextmanager
 def dood_agent(nested: NestedEngine, wheel: Path, files: dict[str, str]) -> Iterator[Agent]:
     """A CI agent on the nested engine, its socket mounted, project and plugin installed."""
-    agent = Agent.create(nested.client, f"{os.getpid()}")
+    socket = {nested.socket_inside: {"bind": "/run/docker.sock", "mode": "rw"}}
+    agent = Agent.create(nested.client, f"{os.getpid()}", socket=False, volumes=socket)
     try:
         agent.start()
         agent.put(PROJECT_DIR, files)
@@ -217,7 +219,8 @@ def nested_engine(
         container.reload()
         address = container.attrs["NetworkSettings"]["IPAddress"]
         certs = None if podman else _certs(container, workdir / "certs")
-        yield NestedEngine(container, socket, address, certs, client)
+        inside = f"{SOCKET_DIR}/{name}" if podman else "/var/run/docker.sock"
+        yield NestedEngine(container, socket, address, certs, client, inside)
     finally:
         if client is not None:
             client.close()

@@ -231,10 +231,14 @@ def remove_labelled(client: Any, label: str) -> None:
             volume.remove(force=True)
 
 
-def started_images(engine: Any, since: float, until: float, event: str = "start") -> list[str]:
+def started_images(
+    engine: Any, since: float, until: float, event: str = "start", *, asked_until: float = 0
+) -> list[str]:
     """The image of every container the engine started (or another ``event``) in
-    [since, until], from the engine's own events."""
-    events = engine_events(engine, since, until, {"type": "container", "event": event})
+    [since, until], from the engine's own events (``asked_until``: see engine_events)."""
+    events = engine_events(
+        engine, since, until, {"type": "container", "event": event}, asked_until=asked_until
+    )
     return [str(found.get("from") or found["Actor"]["Attributes"].get("image")) for found in events]
 
 

@@ -3,22 +3,24 @@ a volume (``podman system service``), nested in the host's engine.
 
 Resolution recognises it and the header says Podman; a suite that asks for no fixture
 and a ``docker_client`` test pass through it; Ryuk's different needs are said; sidecar
-mode fails at once with a clear message where it cannot work.
+mode fails at once with a clear message where it cannot work, and works from a DooD
+agent on Podman.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..conftest import BUSYBOX
+from ..conftest import AGENT, BUSYBOX, DIND28
 from .engines import write_project
-from .helpers import Run
+from .helpers import LABEL, Run, started_images
 from .plain import passed
 from .project import PLAIN_PROJECT
 
@@ -61,6 +63,42 @@ def test_podman_is_named_and_suites_pass_through_it(podman: Any, tmp_path: Path)
     result = passed_with_client(run)
     assert result.hosts == {podman.address}, str(run)
     assert "engine Podman 5." in run.output, str(run)
+
+
+def test_sidecar_from_a_dood_agent_on_podman_runs_the_suite_inside_it(
+    podman: Any, engine: Any, agent_wheel: Path
+) -> None:
+    """A CI job in a container on Podman, with Podman's socket as its /var/run/docker.sock:
+    the sidecar starts there, privileged by default (Podman grants a privileged container
+    the capabilities it has), and the suite that asks for no fixture passes inside it, the
+    image preloaded under the name the suite uses (Podman exports it as localhost/NAME)."""
+    from .engines import dood_agent
+
+    podman.load(engine, [AGENT, DIND28])
+    env = {
+        "PYTEST_DOCKER_SIDECAR_IMAGE": DIND28,
+        "PYTEST_DOCKER_PRELOAD": BUSYBOX,
+        "E2E_LABEL": f"{LABEL}=podman-sidecar",
+    }
+    with dood_agent(podman, agent_wheel, PLAIN_PROJECT) as agent:
+        since = time.time()
+        run = agent.pytest("-rA", "--docker-mode=sidecar", environment=env, user="root")
+        until = time.time()
+    result = passed(run)
+    header = "\n".join(run.header())
+    planned = r"on dood unix:///var/run/docker\.sock \(engine Podman 5\.\d+\.\d+, API 1\.\d+\) via"
+    assert re.search(planned, header), header
+    live = r"\(engine 28\.\S+, API 1\.5\d, TLS verified\) .*; sidecar \(privileged\) on dood"
+    assert re.search(live, header), header
+    assert f"docker: preloaded {BUSYBOX} into the sidecar" in header, header
+    # The suite's clients all reached the sidecar's daemon; on Podman only the sidecar ran.
+    assert len(result.daemons) == 1, str(run)
+    assert podman.client.info()["ID"] not in result.daemons, str(run)
+    started = started_images(podman.client, since, until, asked_until=time.time())
+    assert [image for image in started if DIND28 in image], started
+    assert not [image for image in started if BUSYBOX in image], started
+    left = podman.client.containers.list(all=True, filters={"label": "org.pytest-dockerhost.run"})
+    assert not left, [c.name for c in left]
 
 
 def passed_with_client(run: Run) -> Any:

@@ -53,10 +53,14 @@ def fetch(url, attempts=100):
 """
 
 
-def engine_events(engine: Any, since: float, until: float, filters: dict[str, Any]) -> list[Any]:
+def engine_events(
+    engine: Any, since: float, until: float, filters: dict[str, Any], *, asked_until: float = 0
+) -> list[Any]:
     """The engine's own events in [since, until]. The API's window is whole seconds, so
     events from earlier in the first second (a previous test's) are dropped by their
-    nanosecond time."""
-    events = engine.events(since=int(since), until=int(until) + 1, filters=filters, decode=True)
+    nanosecond time. ``asked_until``: a later end for the API's window (Podman 5 leaves
+    out events seconds before its ``until``; ask it up to now)."""
+    end = int(max(until, asked_until)) + 1
+    events = engine.events(since=int(since), until=end, filters=filters, decode=True)
     low, high = int(since * 1e9), int(until * 1e9) + 1
     return [event for event in events if low <= int(event.get("timeNano", 0)) <= high]
