@@ -51,7 +51,7 @@ MODULES = {
 # What may skip on Docker 28, and why: the diagnosis of a refused --privileged needs an
 # engine that refuses it.
 EXPECTED_SKIPS = ("this engine accepts --privileged",)
-INNER_LIMIT = 1500  # seconds; the longest group takes about a third of it here
+INNER_LIMIT = 1500  # seconds; each group takes 2 to 3 minutes here
 SUMMARY = re.compile(r"^(?:=+ )?(?P<counts>.*\d+ passed.*) in [\d.]+s", re.M)
 
 
