@@ -22,8 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..conftest import DIND28
-from .helpers import INNER_TIMEOUT, LABEL, PROJECT_DIR, Agent, Run, create_unprivileged_dind
+from ..conftest import BUSYBOX, DIND28
+from .helpers import (
+    INNER_TIMEOUT,
+    LABEL,
+    PROJECT_DIR,
+    Agent,
+    Run,
+    create_unprivileged_dind,
+    started_images,
+)
 
 PODMAN = "pytest-dockerhost-test/podman:5"
 __all__ = [
@@ -39,6 +47,7 @@ __all__ = [
     "write_project",
 ]
 SOCKET_DIR = "/run/outer"
+RUN_LABEL = "org.pytest-dockerhost.run"  # on everything the plugin creates
 
 
 @dataclass
@@ -101,6 +110,27 @@ class NestedEngine:
             *(self.socket, "nsenter", f"--net={ns}/net", f"--uts={ns}/uts", "--", *args),
         ]
 
+    def started_images(self, since: float, until: float) -> list[str]:
+        """The images of containers started here in [since, until], by the names tests use:
+        Podman reports ``localhost/NAME`` and drops events near its ``until`` bound, so it
+        is asked up to now."""
+        started = started_images(self.client, since, until, asked_until=time.time())
+        return [image.removeprefix("localhost/") for image in started]
+
+    def assert_ran_in_one_sidecar(
+        self, result: Any, sidecar_image: str, since: float, until: float
+    ) -> None:
+        """The suite (``result``, passed) ran in one sidecar started here: only the sidecar
+        started on this engine, every client reached one daemon that is not this one, and
+        nothing of the run is left."""
+        started = self.started_images(since, until)
+        assert sidecar_image in started, started
+        assert BUSYBOX not in started, started
+        assert len(result.daemons) == 1, result
+        assert self.client.info()["ID"] not in result.daemons, result
+        left = self.client.containers.list(all=True, filters={"label": RUN_LABEL})
+        assert not left, [c.name for c in left]
+
     def load(self, engine: Any, images: Iterable[str]) -> None:
         """Host images into this daemon, by a streamed save and load: no registry."""
         api = self.client.api
@@ -136,8 +166,7 @@ def daemon_json_tar(config: dict[str, Any]) -> bytes:
 @contextlib.contextmanager
 def dood_agent(nested: NestedEngine, wheel: Path, files: dict[str, str]) -> Iterator[Agent]:
     """A CI agent on the nested engine, its socket mounted, project and plugin installed."""
-    socket = {nested.socket_inside: {"bind": "/run/docker.sock", "mode": "rw"}}
-    agent = Agent.create(nested.client, f"{os.getpid()}", socket=False, volumes=socket)
+    agent = Agent.create(nested.client, f"{os.getpid()}", socket=nested.socket_inside)
     try:
         agent.start()
         agent.put(PROJECT_DIR, files)

@@ -127,7 +127,7 @@ class Agent:
         run_id: str,
         *,
         image: str = AGENT,
-        socket: bool = True,
+        socket: str | None = SOCKET,
         group_add: Iterable[int] = (),
         environment: Mapping[str, str] | None = None,
         volumes: Mapping[str, Mapping[str, str]] | None = None,
@@ -135,11 +135,12 @@ class Agent:
         **create: Any,
     ) -> Agent:
         binds: dict[str, Any] = dict(volumes or {})
-        if socket:
-            # The one bind mount DooD is about: the host's socket. At /run, which /var/run
-            # links to in the image: Docker 28 refuses archive copies into a container with
-            # a mount below a symlink ("path escapes from parent").
-            binds[SOCKET] = {"bind": "/run/docker.sock", "mode": "rw"}
+        if socket is not None:
+            # The one bind mount DooD is about: the daemon's socket (``socket``, a path on
+            # its side), at /run, which /var/run links to in the image: Docker 28 refuses
+            # archive copies into a container with a mount below a symlink ("path escapes
+            # from parent").
+            binds[socket] = {"bind": "/run/docker.sock", "mode": "rw"}
         container = client.containers.create(
             image,
             command=["sleep", "infinity"],

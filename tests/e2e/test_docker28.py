@@ -95,16 +95,9 @@ def _ran_in_a_privileged_sidecar(
     engine28: Any, run: Any, result: Any, since: float, until: float
 ) -> None:
     """The suite (``result``, passed) ran in one sidecar on Docker 28, privileged without a
-    fallback (Docker 28 takes --privileged as it is): only the sidecar started on Docker
-    28, the services ran inside it, and nothing of the run is left."""
+    fallback (Docker 28 takes --privileged as it is)."""
     assert "fallback" not in "\n".join(run.header()), str(run)
-    started = started_images(engine28.client, since, until)
-    assert DIND28 in started, started
-    assert BUSYBOX not in started, started
-    assert len(result.daemons) == 1, str(run)
-    assert result.daemons != {engine28.client.info()["ID"]}, str(run)
-    left = engine28.client.containers.list(all=True, filters={"label": "org.pytest-dockerhost.run"})
-    assert not left, [c.name for c in left]
+    engine28.assert_ran_in_one_sidecar(result, DIND28, since, until)
 
 
 def test_the_default_privileged_sidecar_runs_on_docker_28_with_testcontainers_inside(

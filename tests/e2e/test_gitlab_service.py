@@ -125,7 +125,7 @@ def run_job(
     agent = make_agent(
         files={"images/busybox.tar": archive},
         project=project or PROJECT,
-        socket=False,
+        socket=None,
         environment=variables,
         volumes=job_volumes,
         network=network.name,

@@ -136,7 +136,7 @@ def late_pod(
         agent = job_agent = Agent.create(
             engine,
             labelled.value,
-            socket=False,
+            socket=None,
             group_add=setup.group_add,
             environment={"E2E_LABEL": labelled.selector, **setup.job_env},
             volumes=job_volumes,
