@@ -34,6 +34,9 @@ class EarlyStart:
         self._work = work
         self._lines: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.cancelled = threading.Event()
+        # Its own end, not the thread's: Python 3.11 and 3.12 mark a thread stopped when a
+        # signal (Ctrl-C) interrupts a join on it, while it still runs.
+        self._ended = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="pytest-dockerhost-sidecar", daemon=True
         )
@@ -44,7 +47,7 @@ class EarlyStart:
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        return self._thread.ident is not None and not self._ended.is_set()
 
     def in_thread(self) -> bool:
         return threading.current_thread() is self._thread
@@ -54,11 +57,12 @@ class EarlyStart:
             self._work(self._lines.put, self.cancelled)
         except BaseException as exc:  # a bug of ours: the waiter reports it
             self.crashed = exc
+        finally:
+            self._ended.set()
 
     def wait(self, say: Say) -> None:
         """Until the start is done, saying its progress lines as they come."""
-        while self._thread.is_alive():
-            self._thread.join(0.05)
+        while not self._ended.wait(0.05):
             self.flush(say)
         self.flush(say)
 
@@ -70,7 +74,7 @@ class EarlyStart:
     def cancel(self) -> None:
         """Ask the start to stop and wait for it (bounded)."""
         self.cancelled.set()
-        self._thread.join(CANCEL_WAIT)
+        self._ended.wait(CANCEL_WAIT)
 
 
 def start_sidecar(

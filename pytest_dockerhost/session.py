@@ -150,11 +150,14 @@ class DockerSession:
     def _await_early(self) -> None:
         """The early start's end: its progress said, a crash of ours kept as the error (its
         sweep's findings are taken over at the end, ``finish``)."""
-        early, self._early = self._early, None
+        early = self._early
         if early is None:
             return
         waited = time.monotonic()
         early.wait(self._say)
+        # Forgotten only once it is over: a Ctrl-C in the wait leaves it for ``finish`` to
+        # cancel and wait for, so the run folder is not removed under a start still writing.
+        self._early = None
         self.sidecar_timings["waited_seconds"] = round(time.monotonic() - waited, 3)
         if self.sidecar is not None:
             self.sidecar.say = self._say

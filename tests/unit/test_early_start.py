@@ -3,10 +3,23 @@ work is a function that does what the real one does with its arguments."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
+from pathlib import Path
 
+import pytest
+
+from pytest_dockerhost.certs import write_client
 from pytest_dockerhost.early import EarlyStart, Say
+from pytest_dockerhost.endpoint import DockerHost
+from pytest_dockerhost.ownership import Owner
+from pytest_dockerhost.resolution import Resolution
+from pytest_dockerhost.session import DockerSession
+from pytest_dockerhost.settings import Settings
+from pytest_dockerhost.sidecar.sharing import Run, SharedSidecar
+from pytest_dockerhost.sidecar.spec import Spec
 
 
 def test_progress_is_said_by_the_waiting_thread_in_order() -> None:
@@ -68,3 +81,67 @@ def test_in_thread_tells_the_start_itself_from_everyone_else() -> None:
     early.wait(lambda line: None)
     assert answers == [True]
     assert early.in_thread() is False
+
+
+def test_a_ctrl_c_while_a_test_waits_for_the_start_leaves_it_for_the_end_to_wait_for(
+    tmp_path: Path,
+) -> None:
+    """The start writes into the run folder (client certificates) until it ends; the end of
+    the run removes that folder only after it, even when the wait for it was interrupted."""
+    settings = Settings.from_sources({"mode": "sidecar"}, {}, {})
+    session = DockerSession(settings)
+    run = Run.new(Owner.current("0123456789ab", None))
+    outer = DockerHost(
+        "unix:///nowhere.sock",
+        "dood",
+        "test",
+        None,
+        "localhost",
+        False,
+        None,
+        False,
+        "28.5.2",
+        "1.51",
+    )
+    session.resolution = Resolution(settings, "sidecar", outer, ())  # resolved: the outer
+    session.sidecar = SharedSidecar(run, outer, Spec.from_settings(settings), owner=True)
+    writing = threading.Event()
+
+    def work(say: Say, cancelled: threading.Event) -> None:
+        say("starting the sidecar")
+        writing.wait(5)
+        time.sleep(0.2)  # still starting when the run's end begins
+        write_client(os.path.join(run.folder, "client"), b"ca", b"cert", b"key")
+
+    def ctrl_c(line: str) -> None:
+        writing.set()
+        raise KeyboardInterrupt
+
+    early = EarlyStart(work)
+    session._early = early
+    early.begin()
+    session.say = ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        session.require()
+    session.close()
+    early.wait(lambda line: None)  # however the end went, the start has ended now
+    assert not os.path.exists(run.folder), os.listdir(run.folder)
+
+
+def test_a_real_ctrl_c_in_the_wait_does_not_make_a_running_start_look_ended() -> None:
+    """Python 3.11 and 3.12 mark a thread stopped when a signal interrupts a join on it
+    (its lock is released on the thread's behalf): the end of the run must not believe it."""
+    release = threading.Event()
+
+    def work(say: Say, cancelled: threading.Event) -> None:
+        release.wait(5)
+
+    early = EarlyStart(work)
+    early.begin()
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        early.wait(lambda line: None)
+    assert early.running
+    release.set()
+    early.wait(lambda line: None)
+    assert not early.running
