@@ -68,13 +68,19 @@ def engine_details(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> 
     )
 
 
-def probe(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineInfo:
-    """Return the engine's version, or raise a classified ``Failure``."""
+def probe(
+    url: DockerURL, tls: TLSConfig | None, *, timeout: float, answered: float | None = None
+) -> EngineInfo:
+    """Return the engine's version, or raise a classified ``Failure``.
+
+    ``timeout`` bounds each socket operation; once ``/_ping`` has answered as Docker does,
+    ``/version`` may take up to ``answered`` (a live engine under load can be slow to
+    compose it), so only a host that is silent from the start fails fast."""
     if url.scheme == "ssh":
         return _probe_ssh(url, timeout)
     ping = request(url, tls, "/_ping", timeout=timeout)
     _check_ping(ping)
-    reply = request(url, tls, "/version", timeout=timeout)
+    reply = request(url, tls, "/version", timeout=max(timeout, answered or 0.0))
     if reply.status != 200:
         raise Failure(FailureKind.NOT_DOCKER, D.VERSION_STATUS.format(status=reply.status))
     try:
@@ -161,6 +167,7 @@ def wait_for(
     timeout: float,
     max_delay: float = 0.5,
     also_retry: frozenset[FailureKind] = frozenset(),
+    answered: float | None = None,
 ) -> EngineInfo:
     """Probe until the engine answers or ``deadline`` (monotonic) passes.
 
@@ -171,7 +178,8 @@ def wait_for(
     delay = min(0.05, max_delay)
     while True:
         try:
-            return probe(url, tls, timeout=min(timeout, max(0.2, deadline - time.monotonic())))
+            left = max(0.2, deadline - time.monotonic())
+            return probe(url, tls, timeout=min(timeout, left), answered=answered)
         except Failure as failure:
             left = deadline - time.monotonic()
             if not (failure.retryable or failure.kind in also_retry) or left <= 0:

@@ -93,7 +93,13 @@ def resolve(
         if reason:
             trace.append(TraceEntry(candidate.source, candidate.shown_url, "skipped", 0.0, reason))
             continue
-        entry, info = _try(candidate, deadline=deadline, per_probe=per_probe, waits=waits)
+        entry, info = _try(
+            candidate,
+            deadline=deadline,
+            per_probe=per_probe,
+            waits=waits,
+            answered=settings.timeout.value,
+        )
         trace.append(entry)
         if info is not None:
             waited = entry.elapsed if waits and entry.elapsed >= WAIT_NOTED else 0.0
@@ -149,7 +155,7 @@ def _late_files(candidate: Candidate) -> frozenset[FailureKind]:
 
 
 def _try(
-    candidate: Candidate, *, deadline: float, per_probe: float, waits: bool
+    candidate: Candidate, *, deadline: float, per_probe: float, waits: bool, answered: float
 ) -> tuple[TraceEntry, EngineInfo | None]:
     start = time.monotonic()
     if candidate.url is None:
@@ -174,9 +180,12 @@ def _try(
                 deadline=deadline,
                 timeout=per_probe,
                 also_retry=late,
+                answered=answered,
             )
         else:
-            info = probe(candidate.url, candidate.tls, timeout=min(per_probe, left))
+            info = probe(
+                candidate.url, candidate.tls, timeout=min(per_probe, left), answered=answered
+            )
     except Failure as failure:
         elapsed = time.monotonic() - start
         retried = waits and (failure.retryable or failure.kind in late)

@@ -131,16 +131,18 @@ def docker_api(
     delay: float = 0.0,
     min_api: str = "",
     components: tuple[str, ...] = (),
+    version_delay: float = 0.0,
 ) -> Callable[[socket.socket], None]:
-    """Answer like dockerd: /_ping with Api-Version, /version with its JSON."""
+    """Answer like dockerd: /_ping with Api-Version, /version with its JSON; ``delay``
+    before every answer, ``version_delay`` before /version's (Podman under load)."""
 
     def answer(conn: socket.socket) -> None:
         line = read_request(conn)
         if not line:
             return
-        if delay:
-            time.sleep(delay)
         path = line.split()[1] if len(line.split()) > 1 else "/"
+        if delay or version_delay:
+            time.sleep(delay + (version_delay if path.endswith("/version") else 0.0))
         headers = {"Api-Version": api_version, "Server": f"Docker/{version} (linux)"}
         if path.endswith("/_ping"):
             reply(conn, "200 OK", b"OK", {**headers, "Content-Type": "text/plain"})

@@ -99,6 +99,16 @@ def test_auto_is_bounded_against_a_silent_host(make_ctx: MakeCtx) -> None:
     assert "nothing answered within" in result.error
 
 
+def test_a_configured_engine_slow_to_compose_its_version_is_used(make_ctx: MakeCtx) -> None:
+    """Podman runs its components for /version: under load that outlasts the 1.5 s that
+    keeps a silent host short, though its /_ping answered at once."""
+    with serving(docker_api(version="5.8.6", version_delay=2.5)) as server:
+        ctx = make_ctx({"DOCKER_HOST": server.url})
+        result = resolve(ctx.settings, ctx=ctx)
+    assert result.host is not None, result.error
+    assert result.host.engine_version == "5.8.6"
+
+
 def test_broken_config_is_reported_and_discovery_goes_on(
     make_ctx: MakeCtx, short_dir: Path
 ) -> None:

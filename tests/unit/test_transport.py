@@ -193,6 +193,14 @@ def test_slow_but_in_time_server_answers() -> None:
         assert probe(parse_url(server.url), None, timeout=2).version == "20.10.24"
 
 
+def test_an_engine_that_answered_its_ping_gets_longer_for_its_version() -> None:
+    with serving(docker_api(version_delay=1.0)) as server:
+        url = parse_url(server.url)
+        assert probe(url, None, timeout=0.3, answered=5).version == "20.10.24"
+        failure, _, _ = fail(url, None, timeout=0.3)  # without: bounded like the ping
+    assert failure.kind == "silent"
+
+
 def test_web_server_is_not_docker() -> None:
     with serving(web_server) as server:
         failure, what, fix = fail(parse_url(server.url), None)
