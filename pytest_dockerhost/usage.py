@@ -114,11 +114,14 @@ class ImportWatch:
         if any(name in sys.modules for name in self.names):
             return  # imported already: the caller deals with the module as it is
         if self not in sys.meta_path:
-            sys.meta_path.insert(0, self)
+            sys.meta_path.insert(0, self)  # a walk under way sees one finder twice: harmless
 
     def uninstall(self) -> None:
-        while self in sys.meta_path:
-            sys.meta_path.remove(self)
+        # A new list, never an edit: an import under way on another thread (the sidecar's
+        # early start imports docker-py) walks the old one, and a removal from it would make
+        # that walk skip the finder after ours: a spurious ModuleNotFoundError.
+        if self in sys.meta_path:
+            sys.meta_path = [finder for finder in sys.meta_path if finder is not self]
 
     def find_spec(
         self,
