@@ -69,7 +69,7 @@ def engine_details(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> 
 
 
 def probe(
-    url: DockerURL, tls: TLSConfig | None, *, timeout: float, answered: float | None = None
+    url: DockerURL, tls: TLSConfig | None, *, timeout: float, answered: float = 0.0
 ) -> EngineInfo:
     """Return the engine's version, or raise a classified ``Failure``.
 
@@ -80,7 +80,7 @@ def probe(
         return _probe_ssh(url, timeout)
     ping = request(url, tls, "/_ping", timeout=timeout)
     _check_ping(ping)
-    reply = request(url, tls, "/version", timeout=max(timeout, answered or 0.0))
+    reply = request(url, tls, "/version", timeout=max(timeout, answered))
     if reply.status != 200:
         raise Failure(FailureKind.NOT_DOCKER, D.VERSION_STATUS.format(status=reply.status))
     try:
@@ -167,7 +167,7 @@ def wait_for(
     timeout: float,
     max_delay: float = 0.5,
     also_retry: frozenset[FailureKind] = frozenset(),
-    answered: float | None = None,
+    answered: float = 0.0,
 ) -> EngineInfo:
     """Probe until the engine answers or ``deadline`` (monotonic) passes.
 
@@ -178,8 +178,8 @@ def wait_for(
     delay = min(0.05, max_delay)
     while True:
         try:
-            left = max(0.2, deadline - time.monotonic())
-            return probe(url, tls, timeout=min(timeout, left), answered=answered)
+            per_try = min(timeout, max(0.2, deadline - time.monotonic()))
+            return probe(url, tls, timeout=per_try, answered=answered)
         except Failure as failure:
             left = deadline - time.monotonic()
             if not (failure.retryable or failure.kind in also_retry) or left <= 0:
