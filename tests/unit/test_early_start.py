@@ -7,19 +7,19 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from pytest_dockerhost.certs import write_client
 from pytest_dockerhost.early import EarlyStart, Say
-from pytest_dockerhost.endpoint import DockerHost
 from pytest_dockerhost.ownership import Owner
 from pytest_dockerhost.resolution import Resolution
 from pytest_dockerhost.session import DockerSession
 from pytest_dockerhost.settings import Settings
 from pytest_dockerhost.sidecar.sharing import Run, SharedSidecar
 from pytest_dockerhost.sidecar.spec import Spec
+
+from ..helpers import dood_host
 
 
 def test_progress_is_said_by_the_waiting_thread_in_order() -> None:
@@ -83,26 +83,13 @@ def test_in_thread_tells_the_start_itself_from_everyone_else() -> None:
     assert early.in_thread() is False
 
 
-def test_a_ctrl_c_while_a_test_waits_for_the_start_leaves_it_for_the_end_to_wait_for(
-    tmp_path: Path,
-) -> None:
+def test_a_ctrl_c_while_a_test_waits_for_the_start_leaves_it_for_the_end_to_wait_for() -> None:
     """The start writes into the run folder (client certificates) until it ends; the end of
     the run removes that folder only after it, even when the wait for it was interrupted."""
     settings = Settings.from_sources({"mode": "sidecar"}, {}, {})
     session = DockerSession(settings)
     run = Run.new(Owner.current("0123456789ab", None))
-    outer = DockerHost(
-        "unix:///nowhere.sock",
-        "dood",
-        "test",
-        None,
-        "localhost",
-        False,
-        None,
-        False,
-        "28.5.2",
-        "1.51",
-    )
+    outer = dood_host()  # never reached: the start here is the test's own
     session.resolution = Resolution(settings, "sidecar", outer, ())  # resolved: the outer
     session.sidecar = SharedSidecar(run, outer, Spec.from_settings(settings), owner=True)
     writing = threading.Event()

@@ -4,6 +4,7 @@ as they do. Docker 28 itself is exercised for real in tests/e2e/test_docker28.py
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -14,6 +15,7 @@ from pytest_dockerhost import network
 from pytest_dockerhost.resolution import resolve
 from pytest_dockerhost.skew import api_skew, docker_py_api
 
+from ..helpers import dood_host
 from ..helpers.servers import docker_api, serving
 from .conftest import MakeCtx
 
@@ -106,19 +108,8 @@ def test_preload_exports_the_outer_daemons_platform_only_where_the_api_allows() 
     from pytest_dockerhost.sidecar.preload import own_platform, same_image
 
     def host(api: str) -> DockerHost:
-        return DockerHost(
-            url="unix:///x.sock",
-            mode="dood",
-            source="test",
-            tls=None,
-            published_host="localhost",
-            published_host_verified=True,
-            daemon_socket="/x.sock",
-            in_container=False,
-            engine_version="28.5.2",
-            api_version=api,
-            extras={"os": "linux", "arch": "arm64"},
-        )
+        arm = {"os": "linux", "arch": "arm64"}
+        return dataclasses.replace(dood_host(), api_version=api, extras=arm)
 
     platform = own_platform(host("1.51"))
     assert platform is not None

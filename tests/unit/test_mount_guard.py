@@ -18,6 +18,8 @@ from pytest_dockerhost.endpoint import DockerHost
 from pytest_dockerhost.errors import DockerHostWarning
 from pytest_dockerhost.mount_guard import MountGuard
 
+from ..helpers import dood_host
+
 ORIGINAL = DockerContainer.with_volume_mapping
 
 
@@ -29,26 +31,9 @@ def unconnected() -> DockerContainer:
     return made
 
 
-def dood(mounts: tuple[tuple[str, str], ...]) -> DockerHost:
-    return DockerHost(
-        url="unix:///var/run/docker.sock",
-        mode="dood",
-        source="/var/run/docker.sock (the system socket)",
-        tls=None,
-        published_host="172.17.0.1",
-        published_host_verified=True,
-        daemon_socket="/var/run/docker.sock",
-        in_container=True,
-        engine_version="20.10.24",
-        api_version="1.41",
-        container_id="c0ffee",
-        mounts=mounts,
-    )
-
-
 def sidecar() -> DockerHost:
     return dataclasses.replace(
-        dood(()),
+        dood_host(),
         url="tcp://pytest-dockerhost-x:2376",
         mode="sidecar",
         source="sidecar",
@@ -56,7 +41,7 @@ def sidecar() -> DockerHost:
         engine_version="28.5.2",
         api_version="1.51",
         container_id=None,
-        outer=dood(()),
+        outer=dood_host(),
     )
 
 
@@ -69,7 +54,7 @@ def guard() -> Iterator[MountGuard]:
 
 
 def test_under_dood_a_mounted_folder_is_passed_as_the_daemons_path(guard: MountGuard) -> None:
-    guard.install(dood((("/workspace", "/var/lib/docker/volumes/ws/_data"),)))
+    guard.install(dood_host((("/workspace", "/var/lib/docker/volumes/ws/_data"),)))
     container = unconnected().with_volume_mapping("/workspace/job", "/data", "ro")
     assert container.volumes == {
         "/var/lib/docker/volumes/ws/_data/job": {"bind": "/data", "mode": "ro"}
