@@ -32,6 +32,19 @@ def test_hangs(docker_host):
     open("in-test", "w").close()
     time.sleep(120)
 """
+# The same suite as our users write it: no plugin fixture; docker-py waits for the sidecar.
+HANGS_WITHOUT_FIXTURES = """
+import time
+
+import docker
+
+
+def test_hangs():
+    client = docker.from_env()
+    print("in the test", client.ping(), flush=True)
+    open("in-test", "w").close()
+    time.sleep(120)
+"""
 
 
 @pytest.fixture
@@ -43,11 +56,12 @@ def silent_image(engine: Any, sidecar_image: str) -> Any:
     engine.api.remove_image(tag, force=True)
 
 
+@pytest.mark.parametrize("suite", [HANGS, HANGS_WITHOUT_FIXTURES], ids=["fixture", "no-fixture"])
 @pytest.mark.parametrize("when", ["during-sidecar-start", "mid-test"])
-def test_ctrl_c_tears_everything_down(
-    tmp_path: Path, engine: Any, run_env: dict[str, str], silent_image: str, when: str
+def test_ctrl_c_tears_everything_down(  # noqa: PLR0917
+    tmp_path: Path, engine: Any, run_env: dict[str, str], silent_image: str, when: str, suite: str
 ) -> None:
-    folder = project(tmp_path / "proj", {"test_hangs.py": HANGS})
+    folder = project(tmp_path / "proj", {"test_hangs.py": suite})
     env = dict(run_env)
     if when == "during-sidecar-start":
         env["PYTEST_DOCKER_SIDECAR_IMAGE"] = silent_image
