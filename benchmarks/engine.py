@@ -32,8 +32,8 @@ def unprivileged_profile() -> dict[str, Any]:
     machine's bounding set has), so the baselines and the sidecar run under the same
     profile; the rest mirrors its ``_create_config``.
     """
-    from pytest_dockerhost.settings import Settings
-    from pytest_dockerhost.sidecar import Spec
+    from pytest_dockerhost.config.settings import Settings
+    from pytest_dockerhost.sidecar.spec import Spec
 
     caps, _ = Spec.from_settings(Settings.from_sources({}, {}, {})).capabilities(True)
     return {
@@ -155,7 +155,7 @@ class CertSet:
 def make_certs(directory: Path) -> CertSet:
     """A CA, a server certificate for 127.0.0.1/localhost/docker and a client certificate:
     the package's own ``certs.make``, laid out as docker:dind's server/ and client/."""
-    from pytest_dockerhost import certs
+    from pytest_dockerhost.sidecar import certs
 
     material = certs.make(["localhost", "docker", "127.0.0.1"])
     for role, cert, key in (

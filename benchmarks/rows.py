@@ -3,53 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from benchmarks import engine, harness, sidecar_rows, suite_rows, workloads
-from benchmarks.harness import Result, alternate, ratio_at_most
-
-
-@dataclass(frozen=True)
-class Plan:
-    smoke: bool
-
-    def reps(self, full: int) -> int:
-        return 1 if self.smoke else full
-
-    @property
-    def warmup(self) -> int:
-        # Even in a smoke run: the first run of a command fills the bytecode cache.
-        return 1
-
-    @property
-    def slow_warmup(self) -> int:
-        """For rows whose runs take seconds: no warm-up in a smoke run."""
-        return 0 if self.smoke else 1
-
-
-def pytest_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-q", *args]
-
-
-def pytest_run(
-    root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
-) -> dict[str, Any]:
-    """Run pytest in ``root``; return the timings the workload's conftest recorded."""
-    with tempfile.NamedTemporaryFile(suffix=".json", prefix="pdh-bench-") as out:
-        run_env = env or harness.clean_env()
-        run_env = {**run_env, "PDH_BENCH_OUT": out.name, "PDH_BENCH_LAUNCH": repr(time.time())}
-        harness.run(pytest_cmd(*args), env=run_env, cwd=root, timeout=timeout)
-        text = Path(out.name).read_text()
-        return json.loads(text) if text.strip() else {}
-
+from benchmarks.harness import Plan, Result, alternate, pytest_cmd, ratio_at_most
 
 # --- DooD resolution -----------------------------------------------------------------
 

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     engine.sweep()  # leftovers of this run id (none) and of dead earlier runs
     engine.ensure_images()
-    plan = rows.Plan(smoke=args.smoke)
+    plan = harness.Plan(smoke=args.smoke)
     print(
         f"pytest-dockerhost benchmarks ({'smoke' if args.smoke else 'full'}), run "
         f"{harness.RUN_ID}: {os.cpu_count()} cores, {platform.python_version()}, "

@@ -16,7 +16,7 @@ from benchmarks import engine, harness, workloads
 from benchmarks.harness import Result, alternate
 
 if TYPE_CHECKING:
-    from benchmarks.rows import Plan
+    from benchmarks.harness import Plan
 
 L_ROLE = "org.pytest-dockerhost.role"
 L_OWNER_PID = "org.pytest-dockerhost.owner-pid"
@@ -52,7 +52,7 @@ def _root(name: str, files: dict[str, str]) -> Path:
 
 
 def _pytest(root: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    from benchmarks.rows import pytest_run
+    from benchmarks.harness import pytest_run
 
     return pytest_run(root, *args, env=env)
 
@@ -189,7 +189,7 @@ def xdist_row(plan: Plan) -> Result:
 
 
 def _pytest_cmd() -> list[str]:
-    from benchmarks.rows import pytest_cmd
+    from benchmarks.harness import pytest_cmd
 
     return pytest_cmd()
 
@@ -212,7 +212,7 @@ def _inner_daemon() -> Iterator[tuple[Any, dict[str, str]]]:
 
 
 def preload_row(plan: Plan) -> Result:
-    from pytest_dockerhost.sidecar import preload
+    from pytest_dockerhost.sidecar.preload import preload
 
     size = engine.ensure_big_image()
     mb = size / 1e6

@@ -31,7 +31,7 @@ from benchmarks import engine, harness, sidecar_rows, suite_workloads
 from benchmarks.harness import Result, alternate, ratio_at_most
 
 if TYPE_CHECKING:
-    from benchmarks.rows import Plan
+    from benchmarks.harness import Plan
 
 WORKERS = "2"
 TIMEOUT = 300.0
@@ -130,7 +130,7 @@ def _leftovers(pid: int) -> int:
 
 
 def _measure(way: Way) -> float:
-    from benchmarks.rows import pytest_cmd
+    from benchmarks.harness import pytest_cmd
 
     with tempfile.TemporaryDirectory(prefix="pdh-bench-stamps-") as folder:
         env = harness.clean_env(PDH_BENCH_DIR=folder)

@@ -25,22 +25,22 @@ _load_without_assertion_rewriting()
 from .errors import DockerHostError, NoEndpointError, SettingError, SidecarError  # noqa: E402
 
 if TYPE_CHECKING:
-    from .endpoint import DockerHost, TraceEntry
-    from .resolution import Resolution, resolve
-    from .settings import Settings
-    from .url import TLSConfig
+    from .config.settings import Settings
+    from .discovery.endpoint import DockerHost, TraceEntry
+    from .discovery.resolution import Resolution, resolve
+    from .engine.url import TLSConfig
 
 __version__ = "0.1.0"
 
 # Loaded on first use: pytest imports this package for every run, Docker or not, and
 # resolution pulls in http.client and ssl.
 _LAZY = {
-    "DockerHost": "endpoint",
-    "TLSConfig": "url",
-    "TraceEntry": "endpoint",
-    "Resolution": "resolution",
-    "resolve": "resolution",
-    "Settings": "settings",
+    "DockerHost": "discovery.endpoint",
+    "TLSConfig": "engine.url",
+    "TraceEntry": "discovery.endpoint",
+    "Resolution": "discovery.resolution",
+    "resolve": "discovery.resolution",
+    "Settings": "config.settings",
 }
 
 

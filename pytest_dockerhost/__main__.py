@@ -8,11 +8,11 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
+from .config.options import add_arguments, cli_values
+from .config.settings import Settings
+from .discovery.resolution import NOT_PRESENT, Resolution, resolve
 from .errors import SettingError
 from .messages import command as say_
-from .options import add_arguments, cli_values
-from .resolution import NOT_PRESENT, Resolution, resolve
-from .settings import Settings
 
 # What the diagnostic takes on its command line; the rest comes from the environment.
 DIAGNOSTIC_OPTIONS = ("mode", "host", "socket", "cert_path", "tls_verify", "timeout")
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         import json
 
-        from .report import resolution_report
+        from .run.report import resolution_report
 
         print(json.dumps(resolution_report(resolution), indent=2, sort_keys=True))
     else:
@@ -73,7 +73,7 @@ def cleanup(argv: Sequence[str]) -> int:
     if resolution.host is None:
         print(say_.bad_setting(resolution.error), file=sys.stderr)
         return 1
-    from .claim import cleanup_command
+    from .cleanup.claim import cleanup_command
 
     client = resolution.host.client(timeout=60)
     try:

@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .options import register as register_options
-from .settings import Settings
-from .usage import DOCKER_FIXTURES
+from .config.options import register as register_options
+from .config.settings import Settings
+from .wiring.usage import DOCKER_FIXTURES
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import docker
 
-    from .endpoint import DockerHost
-    from .session import DockerSession
+    from .discovery.endpoint import DockerHost
+    from .run.session import DockerSession
 
 _SESSION: pytest.StashKey[DockerSession] = pytest.StashKey()
 _MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
@@ -42,7 +42,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     state = _session(early_config, early=True)
     if state is None:
         return  # a bad setting: pytest_configure reports it as a usage error
-    from .usage import ImportWatch, docker_imported
+    from .wiring.usage import ImportWatch, docker_imported
 
     settings = state.settings
     state.starts_early = _runs_tests(early_config)
@@ -59,8 +59,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from .messages.settings import marker
-    from .option_table import OPTIONS_BY_NAME
+    from .config.option_table import OPTIONS_BY_NAME
+    from .config.texts import marker
 
     config.addinivalue_line("markers", marker(OPTIONS_BY_NAME["required"].flag))
     state = _session(config, early=False)
@@ -80,7 +80,7 @@ def _session(config: pytest.Config, *, early: bool) -> DockerSession | None:
     if state is not None:
         return state
     from .errors import SettingError
-    from .session import DockerSession
+    from .run.session import DockerSession
 
     namespace = config.known_args_namespace if early else None
     try:
@@ -166,7 +166,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def _write_report(state: DockerSession) -> None:
-    from .report import run_report, write
+    from .run.report import run_report, write
 
     setting = state.settings.report
     assert setting.value is not None
@@ -208,7 +208,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash.get(_SESSION, None)
     if state is None:
         return
-    from .usage import may_use_docker
+    from .wiring.usage import may_use_docker
 
     found = False
     imports = state.settings.resolve.value != "marked"
@@ -263,7 +263,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     verbose = config.get_verbosity()
     if state.needs_start and not state.settings.warnings and verbose <= 0 and not early:
         return []  # a Docker-free run has nothing to say: not even the messages are imported
-    from .status_lines import header_lines
+    from .run.status_lines import header_lines
 
     return [*early, *header_lines(state, verbose)]
 
@@ -272,7 +272,7 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     state = config.stash.get(_SESSION, None)
     if state is None or state.shown or not state.settled or config.get_verbosity() < 0:
         return []
-    from .status_lines import header_lines
+    from .run.status_lines import header_lines
 
     state.shown = True
     return header_lines(state, config.get_verbosity(), with_settings=False)
@@ -290,7 +290,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     endpoint_said = state.shown or not (state.settled or state.sidecar)
     if endpoint_said and state.reaped is None and not state.notes and not state.swept:
         return  # nothing left to say: a Docker-free run imports no messages
-    from .status_lines import reaper_lines, summary_lines
+    from .run.status_lines import reaper_lines, summary_lines
 
     for line in [*summary_lines(state, config.get_verbosity()), *reaper_lines(state)]:
         terminalreporter.write_line(line)
@@ -310,7 +310,7 @@ def _require(config: pytest.Config) -> DockerHost:
     try:
         return state.require()
     except DockerHostError as exc:
-        from .reports import verdict
+        from .run.reports import verdict
 
         failed, message = verdict(state.settings, str(exc), lost=isinstance(exc, EndpointLostError))
     # Outside the except block, so that no exception chain is printed.
@@ -348,7 +348,7 @@ def docker_tmp_path(
     """A fresh folder the daemon can bind-mount: mount ``docker_host.daemon_path(it)``
     (the same path on a laptop and in a pod). Fails, with the fix, where there is none."""
     from .errors import BindMountError
-    from .mountable import mountable_folder, remove_mountable
+    from .wiring.mountable import mountable_folder, remove_mountable
 
     try:
         folder, ours = mountable_folder(docker_host, tmp_path, pytestconfig.rootpath)
@@ -379,7 +379,7 @@ class DockerTestHooks:
             if state is not None and not isinstance(call.excinfo.value, pytest.fail.Exception):
                 why, lost = state.explain_failure(call.excinfo.value)
                 if why:
-                    from .reports import replace_test_report
+                    from .run.reports import replace_test_report
 
                     replace_test_report(
                         report, item, state.settings, why=why, lost=lost, exc=call.excinfo.value
@@ -393,7 +393,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     report = yield
     state = collector.config.stash.get(_SESSION, None)
     if report.failed and state is not None and state.host is None and state.error:
-        from .reports import replace_collect_report
+        from .run.reports import replace_collect_report
 
         replace_collect_report(report, str(collector.path), state.settings, state.error)
     return report

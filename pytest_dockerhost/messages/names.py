@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..settings import OPTIONS_BY_NAME, OptionSpec
+from ..config.settings import OPTIONS_BY_NAME, OptionSpec
 
 
 def _spec(name: str) -> OptionSpec:

@@ -9,19 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
-from ..endpoint import DockerHost
-from ..engine_api import engine_errors
+from ..cleanup.janitor import Owner, api_text
+from ..discovery.endpoint import DockerHost
+from ..discovery.mtu import DaemonMtu
+from ..engine.api import engine_errors
+from ..engine.url import TLSConfig
 from ..errors import SidecarError
 from ..messages import sidecar as say_
-from ..mtu import DaemonMtu
-from ..url import TLSConfig
-from .janitor import Owner, api_text
 from .payload import INNER_PORT, Registries
 from .spec import Profile, Say, Spec
 
 if TYPE_CHECKING:
-    from ..engine_api import EngineClient
-    from ..probe import EngineInfo
+    from ..engine.api import EngineClient
+    from ..engine.probe import EngineInfo
 
 LOG_LINES = 20
 
@@ -122,11 +122,14 @@ class SidecarBase:
     @property
     def client(self) -> EngineClient:
         if self._client is None:
-            from ..engine_api import EngineClient
+            from ..engine.api import EngineClient
 
             # The hot path's calls go over the stdlib transport; docker-py is imported only
             # for the rest (pulls, logs, preloads, removal).
-            self._client = EngineClient(self.outer, timeout=max(60.0, self.spec.timeout))
+            outer = self.outer
+            self._client = EngineClient(
+                outer.address, max(60.0, self.spec.timeout), lambda t: outer.client(timeout=t)
+            )
         return self._client
 
     def _client_tls(self, whose: str) -> TLSConfig:

@@ -16,15 +16,18 @@ import threading
 import time
 from typing import Any
 
-from .. import certs
-from ..engine_api import APIError, EngineClientLike, engine_errors
+from ..cleanup.janitor import (
+    api_text,
+    is_not_found,
+    remove_container,
+    remove_network,
+    reuse_cert_dir,
+)
+from ..cleanup.lease import record_use
+from ..discovery.mtu import DaemonMtu, engine_version_of_image, own_mtu
+from ..engine.api import APIError, EngineClientLike, engine_errors
 from ..errors import SidecarError
-from ..lease import record_use
-from ..messages import mtu as say_mtu
-from ..messages import sidecar as say_
-from ..mtu import DaemonMtu, engine_version_of_image, own_mtu
-from .base import Started
-from .janitor import (
+from ..labels import (
     L_CACHE,
     L_CONFIG,
     L_CREATED,
@@ -35,12 +38,11 @@ from .janitor import (
     L_REUSE_KEY,
     L_ROLE,
     L_RUN,
-    api_text,
-    is_not_found,
-    remove_container,
-    remove_network,
-    reuse_cert_dir,
 )
+from ..messages import mtu as say_mtu
+from ..messages import sidecar as say_
+from . import certs
+from .base import Started
 from .payload import (
     Registries,
     Topology,

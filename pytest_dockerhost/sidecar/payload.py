@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal, final
 
-from .. import certs
-from .janitor import L_CONFIG, L_REUSE, L_REUSE_KEY
+from ..labels import L_CONFIG, L_REUSE, L_REUSE_KEY
+from . import certs
 from .spec import Profile
 
 CERTDIR = "/certs"  # DOCKER_TLS_CERTDIR, as in docker:dind

@@ -10,12 +10,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..endpoint import DockerHost
-from ..engine_api import APIError, EngineClientLike, engine_errors
+from ..cleanup.janitor import api_text, is_not_found
+from ..discovery.endpoint import DockerHost
+from ..engine.api import APIError, EngineClientLike, engine_errors
+from ..engine.url import version_at_least
 from ..errors import SidecarError
 from ..messages import sidecar as say_
-from ..url import version_at_least
-from .janitor import api_text, is_not_found
 from .spec import Say
 
 CHUNK = 1024 * 1024
@@ -127,7 +127,7 @@ def _read_ahead(chunks: Iterator[bytes], depth: int = READ_AHEAD) -> Iterator[by
 
 
 def _export(client: EngineClientLike, image: str, platform: str | None) -> Iterator[bytes]:
-    from ..engine_api import EngineAPI
+    from ..engine.api import EngineAPI
 
     api = client.api
     if platform is not None and isinstance(api, EngineAPI):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 import time
 
-from .. import network
-from ..engine_api import engine_errors
+from ..discovery import network
+from ..engine.api import engine_errors
 from ..errors import SidecarError
 from ..messages import sidecar as say_
 from .base import SidecarBase

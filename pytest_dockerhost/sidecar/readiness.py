@@ -8,12 +8,12 @@ import os
 import tarfile
 import time
 
-from .. import certs
+from ..engine.probe import EngineInfo, wait_for
+from ..engine.transport import Failure, FailureKind
+from ..engine.url import TLSConfig, parse_url
 from ..errors import SidecarError
 from ..messages import sidecar as say_
-from ..probe import EngineInfo, wait_for
-from ..transport import Failure, FailureKind
-from ..url import TLSConfig, parse_url
+from . import certs
 from .base import SidecarBase
 from .payload import CERTDIR
 

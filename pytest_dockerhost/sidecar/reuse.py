@@ -7,14 +7,15 @@ import os
 import time
 from typing import Any
 
+from ..cleanup.janitor import expired, reuse_cert_dir
+from ..cleanup.lease import record_use
+from ..engine.probe import probe
+from ..engine.transport import Failure
+from ..engine.url import parse_url
 from ..errors import SidecarError
-from ..lease import record_use
+from ..labels import L_CONFIG, L_CREATED, L_REUSE_KEY
 from ..messages import sidecar as say_
-from ..probe import probe
-from ..transport import Failure
-from ..url import parse_url
 from .base import Started
-from .janitor import L_CONFIG, L_CREATED, L_REUSE_KEY, expired, reuse_cert_dir
 from .payload import network_name
 from .reach import Reach
 

@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, final
 
-from ..endpoint import DockerHost
+from ..cleanup.janitor import Owner, labelled_resources, remove_run
+from ..cleanup.tempdirs import private_dir, remove_private_dir
+from ..discovery.endpoint import DockerHost
 from ..errors import DockerHostError, SidecarError
+from ..labels import L_ROLE, L_RUN
 from ..messages import sidecar as say_
-from ..tempdirs import private_dir, remove_private_dir
 from .base import Started
-from .janitor import L_ROLE, L_RUN, Owner, labelled_resources, remove_run
 from .lifecycle import Sidecar
 from .spec import Say, Spec
 
@@ -200,10 +201,10 @@ class SharedSidecar:
 
     def _remove_run(self) -> list[str]:
         """What any process of this run made on the outer daemon; what stays is returned."""
-        from ..engine_api import engine_errors, open_client
+        from ..engine.api import engine_errors
 
         try:
-            client = open_client(self.outer, 30)
+            client = self.outer.engine_client(30)
         except engine_errors() as exc:
             return [say_.not_removed_run(self.run.owner.run_id, exc)]
         try:

@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import final
 
+from ..config.settings import Settings
 from ..errors import SidecarError
 from ..messages import sidecar as say_
-from ..settings import Settings
 
 Say = Callable[[str], None]
 

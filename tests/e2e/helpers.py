@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_dockerhost.sidecar import CAPABILITIES
+from pytest_dockerhost.sidecar.spec import CAPABILITIES
 
 from ..conftest import AGENT, ROOT
 from ..helpers import engine_events

@@ -95,7 +95,7 @@ def test_preload_and_reuse_across_containerd_stores_send_an_image_once(
     second = _sidecar_run(agent, "--docker-sidecar-reuse")
     assert "reattached to kept sidecar" in second.output, str(second)
     assert PRELOADED not in second.output, str(second)  # the sidecar has it already
-    from pytest_dockerhost.sidecar import remove_run
+    from pytest_dockerhost.cleanup.janitor import remove_run
 
     kept = store28.client.containers.list(filters={"label": "org.pytest-dockerhost.reuse=true"})
     for container in kept:
@@ -145,15 +145,14 @@ def test_a_multi_platform_image_is_exported_for_the_daemons_own_platform_only(
 ) -> None:
     """What preload sends (API 1.48+): the outer daemon's own platform, not the index's
     other platforms; docker-py's export, which cannot ask, carries all of them."""
-    from pytest_dockerhost.engine_api import open_client
-    from pytest_dockerhost.resolution import resolve
-    from pytest_dockerhost.settings import Settings
+    from pytest_dockerhost.config.settings import Settings
+    from pytest_dockerhost.discovery.resolution import resolve
     from pytest_dockerhost.sidecar.preload import _export, own_platform
 
     settings = Settings.from_sources(env={"DOCKER_HOST": store28.url})
     host = resolve(settings, env={"DOCKER_HOST": store28.url}).require()
     assert json.loads(own_platform(host) or "{}") == {"os": "linux", "architecture": "amd64"}
-    client = open_client(host, 60)
+    client = host.engine_client(60)
     try:
         ours = _exported_blobs(_export(client, MULTI, own_platform(host)))
         everything = _exported_blobs(_export(client, MULTI, None))
@@ -187,6 +186,6 @@ def test_a_multi_platform_image_preloads_into_the_sidecar(
         )
         assert (code, out.decode().strip()) == (0, "amd64"), out
     finally:
-        from pytest_dockerhost.sidecar import remove_run
+        from pytest_dockerhost.cleanup.janitor import remove_run
 
         remove_run(store28.client, sidecar.labels["org.pytest-dockerhost.run"])

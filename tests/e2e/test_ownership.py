@@ -131,7 +131,7 @@ def _bookkeeping(engine: Any, run_id: str) -> list[str]:
 def sessions(engine: Any) -> Iterator[list[dict[str, str]]]:
     records: list[dict[str, str]] = []
     yield records
-    from pytest_dockerhost.reaper import reap
+    from pytest_dockerhost.cleanup.reaper import reap
 
     for record in records:  # whatever a failed test left
         reap(engine, record["session"])
@@ -144,7 +144,11 @@ def test_two_jobs_sharing_a_hostname_keep_their_own_and_a_killed_ones_lapse(
     for agent in (first, second):
         assert agent.exec(["hostname"]).output.strip() == socket.gethostname()
         detected = agent.exec(
-            ["python", "-c", "from pytest_dockerhost.network import detect; print(detect())"]
+            [
+                "python",
+                "-c",
+                "from pytest_dockerhost.discovery.network import detect; print(detect())",
+            ]
         )
         assert "container_id=None" in detected.output, detected  # a pod-like container
 

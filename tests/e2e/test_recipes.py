@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_dockerhost.settings import OPTIONS, Settings
+from pytest_dockerhost.config.settings import OPTIONS, Settings
 
 from ..conftest import BUSYBOX, ROOT
 from .helpers import load_yaml

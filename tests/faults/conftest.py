@@ -74,7 +74,7 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, step: float = 
 
 def remove_run_now(engine: Any, run_id: str) -> None:
     """Last-resort cleanup by a test, so one failure does not leak into the next."""
-    from pytest_dockerhost.sidecar import remove_run
+    from pytest_dockerhost.cleanup.janitor import remove_run
 
     with contextlib.suppress(Exception):
         remove_run(engine, run_id)

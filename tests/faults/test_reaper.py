@@ -110,7 +110,7 @@ def _cleanup_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def _remove_session(client: Any, session: str) -> None:
-    from pytest_dockerhost.reaper import reap
+    from pytest_dockerhost.cleanup.reaper import reap
 
     reap(client, session)
 

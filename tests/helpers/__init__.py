@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_dockerhost.endpoint import DockerHost
+    from pytest_dockerhost.discovery.endpoint import DockerHost
 
 DROP_TO_USER = ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]
 
@@ -18,7 +18,7 @@ DROP_TO_USER = ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]
 def dood_host(mounts: tuple[tuple[str, str], ...] = ()) -> DockerHost:
     """A DooD endpoint as resolution builds it for a job in a container, for unit tests
     that need one and never connect (``mounts``: the job container's, as inspected)."""
-    from pytest_dockerhost.endpoint import DockerHost
+    from pytest_dockerhost.discovery.endpoint import DockerHost
 
     return DockerHost(
         url="unix:///var/run/docker.sock",

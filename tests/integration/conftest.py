@@ -52,7 +52,7 @@ def labelled_now(engine: Any) -> dict[tuple[str, str], dict[str, str]]:
 
 
 def remove_now(engine: Any, kind: str, ident: str) -> None:
-    from pytest_dockerhost.sidecar.janitor import remove_resource
+    from pytest_dockerhost.cleanup.janitor import remove_resource
 
     remove_resource(engine.api, kind, ident)  # best effort: the test already names it
 
@@ -80,8 +80,10 @@ def sidecar(
     pytester.makeini(INI)
     before = labelled_now(engine)
     yield
-    from pytest_dockerhost.lease import read_book
-    from pytest_dockerhost.sidecar import Judge, Owner, reuse_key
+    from pytest_dockerhost.cleanup.janitor import Owner
+    from pytest_dockerhost.cleanup.lease import read_book
+    from pytest_dockerhost.cleanup.ownership import Judge
+    from pytest_dockerhost.sidecar.reuse import reuse_key
 
     # This machine's clock is the daemon's: it runs here.
     judge = Judge(Owner.current("", None), read_book(engine, time.time()))

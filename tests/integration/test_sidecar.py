@@ -263,7 +263,7 @@ def test_x(docker_host, docker_client):
     done = cleanup_command(python_bin)
     assert engine.containers.get(first_id).status == "running", done
     run_id = engine.containers.get(first_id).labels[LABEL_RUN]
-    from pytest_dockerhost.sidecar import remove_run
+    from pytest_dockerhost.cleanup.janitor import remove_run
 
     assert remove_run(engine, run_id)
 
@@ -514,8 +514,8 @@ import stat
 
 import pytest
 
-from pytest_dockerhost.endpoint import TLSConfig, parse_url
-from pytest_dockerhost.transport import Failure, request
+from pytest_dockerhost.discovery.endpoint import TLSConfig, parse_url
+from pytest_dockerhost.engine.transport import Failure, request
 
 
 def test_certificate_required(docker_host):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from pytest_dockerhost import certs
+from pytest_dockerhost.sidecar import certs
 
 
 def test_server_certificate_names_and_usages() -> None:

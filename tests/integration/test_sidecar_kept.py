@@ -116,7 +116,7 @@ def test_other_configs_never_remove_a_live_kept_sidecar_and_expired_ones_are_swe
     kept_c = _kept(engine, name_c)
     assert kept_c is not None
     # The test removes its own last kept sidecar; the fixture fails on anything else kept.
-    from pytest_dockerhost.sidecar import remove_run
+    from pytest_dockerhost.cleanup.janitor import remove_run
 
     assert remove_run(engine, kept_c["Labels"][LABEL_RUN])
     for name in names:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pytest_dockerhost.visibility import IMAGE, MARKER, ROLE_PROBE
+from pytest_dockerhost.discovery.visibility import IMAGE, MARKER, ROLE_PROBE
 
 from ..conftest import BUSYBOX
 
@@ -27,7 +27,7 @@ SEES = textwrap.dedent(
     """
     import json, sys
     import docker
-    from pytest_dockerhost.visibility import sees
+    from pytest_dockerhost.discovery.visibility import sees
 
     url, folder = sys.argv[1], sys.argv[2]
     found = sees(url, lambda: docker.DockerClient(base_url=url, version="1.41"), folder)
@@ -85,8 +85,8 @@ def test_a_probe_killed_halfway_is_swept_by_the_next_run(
         f"""
         import os
         import docker
-        from pytest_dockerhost import visibility
-        from pytest_dockerhost.ownership import Owner
+        from pytest_dockerhost.discovery import visibility
+        from pytest_dockerhost.cleanup.ownership import Owner
 
         visibility.label_with(Owner.current("probekilled1", None).labels("probe"))
         client = docker.DockerClient(base_url="{URL}", version="1.41")

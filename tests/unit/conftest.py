@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pytest_dockerhost.settings import Settings
-from pytest_dockerhost.sources import SourceContext
+from pytest_dockerhost.config.settings import Settings
+from pytest_dockerhost.discovery.sources import SourceContext
 
 from ..helpers.tls import Material, make_material
 

@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from pytest_dockerhost.certs import write_client
-from pytest_dockerhost.early import EarlyStart, Say
-from pytest_dockerhost.ownership import Owner
-from pytest_dockerhost.resolution import Resolution
-from pytest_dockerhost.session import DockerSession
-from pytest_dockerhost.settings import Settings
+from pytest_dockerhost.cleanup.ownership import Owner
+from pytest_dockerhost.config.settings import Settings
+from pytest_dockerhost.discovery.resolution import Resolution
+from pytest_dockerhost.run.early import EarlyStart, Say
+from pytest_dockerhost.run.session import DockerSession
+from pytest_dockerhost.sidecar.certs import write_client
 from pytest_dockerhost.sidecar.sharing import Run, SharedSidecar
 from pytest_dockerhost.sidecar.spec import Spec
 

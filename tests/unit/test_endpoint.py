@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_dockerhost.endpoint import DockerHost, DockerURL, TLSConfig, URLError, parse_url
+from pytest_dockerhost.discovery.endpoint import (
+    DockerHost,
+    DockerURL,
+    TLSConfig,
+    URLError,
+    parse_url,
+)
 
 
 @pytest.mark.parametrize(

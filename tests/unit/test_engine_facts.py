@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerhost import network
-from pytest_dockerhost.resolution import resolve
-from pytest_dockerhost.skew import api_skew, docker_py_api
+from pytest_dockerhost.discovery import network
+from pytest_dockerhost.discovery.resolution import resolve
+from pytest_dockerhost.engine.skew import api_skew, docker_py_api
 
 from ..helpers import dood_host
 from ..helpers.servers import docker_api, serving
@@ -104,7 +104,7 @@ def test_the_bridge_gateway_from_what_engines_report(
 def test_preload_exports_the_outer_daemons_platform_only_where_the_api_allows() -> None:
     import json
 
-    from pytest_dockerhost.endpoint import DockerHost
+    from pytest_dockerhost.discovery.endpoint import DockerHost
     from pytest_dockerhost.sidecar.preload import own_platform, same_image
 
     def host(api: str) -> DockerHost:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerhost.usage import ImportWatch
+from pytest_dockerhost.wiring.usage import ImportWatch
 
 
 @pytest.fixture

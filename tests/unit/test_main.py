@@ -83,7 +83,7 @@ def test_a_bad_option_value_gets_the_plugins_own_message(pytester: pytest.Pytest
 
 
 def test_the_diagnostic_takes_the_plugins_help_and_flags(pytester: pytest.Pytester) -> None:
-    from pytest_dockerhost.settings import OPTIONS_BY_NAME
+    from pytest_dockerhost.config.settings import OPTIONS_BY_NAME
 
     result = pytester.run(sys.executable, "-m", "pytest_dockerhost", "--help", timeout=20)
     assert result.ret == 0
@@ -96,9 +96,9 @@ def test_the_diagnostic_takes_the_plugins_help_and_flags(pytester: pytest.Pytest
 
 def test_render_lists_absent_sockets_in_one_line(pytester: pytest.Pytester) -> None:
     from pytest_dockerhost.__main__ import render
-    from pytest_dockerhost.endpoint import TraceEntry
-    from pytest_dockerhost.resolution import NOT_PRESENT, Resolution
-    from pytest_dockerhost.settings import Settings
+    from pytest_dockerhost.config.settings import Settings
+    from pytest_dockerhost.discovery.endpoint import TraceEntry
+    from pytest_dockerhost.discovery.resolution import NOT_PRESENT, Resolution
 
     trace = (
         TraceEntry("DOCKER_HOST", "tcp://d:2375", "failed", 0.01, "d refused", "start it"),

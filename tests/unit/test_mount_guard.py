@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from testcontainers.core.container import DockerContainer
 
-from pytest_dockerhost.endpoint import DockerHost
+from pytest_dockerhost.discovery.endpoint import DockerHost
 from pytest_dockerhost.errors import DockerHostWarning
-from pytest_dockerhost.mount_guard import MountGuard
+from pytest_dockerhost.wiring.mount_guard import MountGuard
 
 from ..helpers import dood_host
 

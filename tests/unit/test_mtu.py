@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_dockerhost.discovery.mtu import DaemonMtu, OwnMtu, engine_version_of_image, own_mtu
 from pytest_dockerhost.messages.mtu import bridge_too_large
-from pytest_dockerhost.mtu import DaemonMtu, OwnMtu, engine_version_of_image, own_mtu
 
 ROUTE = (
     "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"

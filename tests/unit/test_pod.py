@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_dockerhost.pod import ci_name, is_loopback, recognise
-from pytest_dockerhost.url import parse_url
+from pytest_dockerhost.discovery.pod import ci_name, is_loopback, recognise
+from pytest_dockerhost.engine.url import parse_url
 
 
 def test_the_runner_variables_name_the_ci(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pytest_dockerhost.resolution import resolve
+from pytest_dockerhost.discovery.resolution import resolve
 
 from ..helpers.servers import LoopbackServer, closed_port, docker_api, over_tls
 from ..helpers.tls import make_material

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pytest_dockerhost.resolution import resolve
+from pytest_dockerhost.discovery.resolution import resolve
 
 from ..helpers.servers import closed_port, docker_api, serving, silent
 from .conftest import MakeCtx

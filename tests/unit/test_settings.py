@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_dockerhost.config.settings import DEFAULT_TIMEOUT, Settings
 from pytest_dockerhost.errors import SettingError
-from pytest_dockerhost.settings import DEFAULT_TIMEOUT, Settings
 
 
 def test_defaults() -> None:

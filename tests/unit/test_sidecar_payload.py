@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from pytest_dockerhost.config.settings import OPTIONS, OPTIONS_BY_NAME
 from pytest_dockerhost.messages import names
 from pytest_dockerhost.messages import sidecar as say
-from pytest_dockerhost.settings import OPTIONS, OPTIONS_BY_NAME
-from pytest_dockerhost.sidecar import CAPABILITIES, Profile
 from pytest_dockerhost.sidecar.payload import container_config, server_tar, tls_sans
+from pytest_dockerhost.sidecar.spec import CAPABILITIES, Profile
 
 
 def _body(**overrides: object) -> dict[str, object]:
@@ -98,7 +98,7 @@ def test_under_dood_it_joins_our_network_under_its_name() -> None:
 
 
 def test_the_certificate_tar_has_no_ca_key_and_a_private_server_key() -> None:
-    from pytest_dockerhost import certs
+    from pytest_dockerhost.sidecar import certs
 
     if not certs.available():
         pytest.skip("needs cryptography")

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_dockerhost.settings import Settings
-from pytest_dockerhost.sidecar import CAPABILITIES, OFTEN_MISSING, Spec
+from pytest_dockerhost.config.settings import Settings
+from pytest_dockerhost.sidecar.spec import CAPABILITIES, OFTEN_MISSING, Spec
 
 
 def _spec(env: dict[str, str] | None = None, cli: dict[str, Any] | None = None) -> Spec:

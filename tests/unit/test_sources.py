@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerhost.endpoint import TLSConfig
-from pytest_dockerhost.sources.context import docker_context
-from pytest_dockerhost.sources.env import docker_host_env
-from pytest_dockerhost.sources.explicit import explicit_options
-from pytest_dockerhost.sources.properties import parse_properties
-from pytest_dockerhost.sources.properties import testcontainers_properties as tc_properties
-from pytest_dockerhost.sources.sockets import socket_paths, well_known_sockets
-from pytest_dockerhost.transport import Failure, make_ssl_context
+from pytest_dockerhost.discovery.endpoint import TLSConfig
+from pytest_dockerhost.discovery.sources.context import docker_context
+from pytest_dockerhost.discovery.sources.env import docker_host_env
+from pytest_dockerhost.discovery.sources.explicit import explicit_options
+from pytest_dockerhost.discovery.sources.properties import parse_properties
+from pytest_dockerhost.discovery.sources.properties import (
+    testcontainers_properties as tc_properties,
+)
+from pytest_dockerhost.discovery.sources.sockets import socket_paths, well_known_sockets
+from pytest_dockerhost.engine.transport import Failure, make_ssl_context
 
 from .conftest import MakeCtx
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerhost.endpoint import DockerURL, TLSConfig, parse_url
-from pytest_dockerhost.messages.failures import explain
-from pytest_dockerhost.probe import probe, wait_for
-from pytest_dockerhost.transport import Failure, make_ssl_context
+from pytest_dockerhost.discovery.diagnosis import explain
+from pytest_dockerhost.discovery.endpoint import DockerURL, TLSConfig, parse_url
+from pytest_dockerhost.engine.probe import probe, wait_for
+from pytest_dockerhost.engine.transport import Failure, make_ssl_context
 
 from ..helpers import DROP_TO_USER, cannot_run_as_user, servers
 from ..helpers.servers import closed_port, docker_api, over_tls, serving, silent, web_server
@@ -102,10 +102,10 @@ def test_dangling_symlink(short_dir: Path) -> None:
 
 EACCES_CHILD = """
 import sys
-from pytest_dockerhost.messages.failures import explain
-from pytest_dockerhost.endpoint import parse_url
-from pytest_dockerhost.probe import probe
-from pytest_dockerhost.transport import Failure
+from pytest_dockerhost.discovery.diagnosis import explain
+from pytest_dockerhost.discovery.endpoint import parse_url
+from pytest_dockerhost.engine.probe import probe
+from pytest_dockerhost.engine.transport import Failure
 
 url = parse_url("unix://" + sys.argv[1])
 try:
@@ -504,7 +504,7 @@ def test_a_clean_tls_close_is_a_hang_up_not_a_protocol_error() -> None:
     # Debian's OpenSSL 3.0 reports a daemon that hangs up after the handshake this way.
     import ssl
 
-    from pytest_dockerhost.transport import _classify_ssl
+    from pytest_dockerhost.engine.transport import _classify_ssl
 
     failure = _classify_ssl(ssl.SSLZeroReturnError(6, "TLS/SSL connection has been closed (EOF)"))
     assert failure.kind == "tls-eof"

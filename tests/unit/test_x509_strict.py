@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from pytest_dockerhost.probe import probe
-from pytest_dockerhost.resolution import resolve
-from pytest_dockerhost.transport import Failure
-from pytest_dockerhost.url import TLSConfig, parse_url
+from pytest_dockerhost.discovery.resolution import resolve
+from pytest_dockerhost.engine.probe import probe
+from pytest_dockerhost.engine.transport import Failure
+from pytest_dockerhost.engine.url import TLSConfig, parse_url
 
 from ..helpers.servers import docker_api, over_tls, serving
 from .conftest import MakeCtx

@@ -1,0 +1,98 @@
+"""How raw option values (a flag's word, a variable, an ini line) become typed values.
+
+Each parser raises ValueError with what the value must be; ``settings`` adds where the
+value came from. One parser per kind of value, for the CLI, the environment and ini alike.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from . import texts as say_
+
+Mode = Literal["auto", "dood", "dind", "sidecar"]
+MODES: tuple[Mode, ...] = ("auto", "dood", "dind", "sidecar")
+RESOLVE_WHEN = ("auto", "always", "marked")
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_SIDECAR_IMAGE = "docker:dind"
+DEFAULT_LEASE = 60.0  # seconds a run's claim on the daemon lasts unrenewed
+DEFAULT_KEEP_FOR = 24 * 3600.0  # seconds a kept sidecar lives after it was made
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+CI_VARIABLES = ("CI", "JENKINS_URL", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE", "TF_BUILD")
+
+TRUE_WORDS = ("1", "true", "yes", "on", "y", "t")
+FALSE_WORDS = ("0", "false", "no", "off", "n", "f", "")
+
+
+def parse_mode(raw: str) -> Mode:
+    value = raw.strip().lower()
+    for mode in MODES:
+        if value == mode:
+            return mode
+    raise ValueError(say_.one_of(MODES))
+
+
+def parse_resolve(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in RESOLVE_WHEN:
+        raise ValueError(say_.one_of(RESOLVE_WHEN))
+    return value
+
+
+def parse_timeout(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError(say_.SECONDS) from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(say_.POSITIVE_SECONDS)
+    return value
+
+
+def parse_duration(raw: str) -> float:
+    """Seconds, or a number with a unit: 90, 90s, 30m, 24h, 7d."""
+    text = raw.strip().lower()
+    factor = _UNITS.get(text[-1:], 0.0) if text else 0.0
+    number = text[:-1] if factor else text
+    try:
+        value = float(number) * (factor or 1.0)
+    except ValueError:
+        raise ValueError(say_.DURATION) from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(say_.DURATION)
+    return value
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ValueError(say_.BOOLEAN)
+
+
+def parse_text(raw: str) -> str | None:
+    value = raw.strip()
+    return value or None
+
+
+def parse_lines(raw: str) -> tuple[str, ...]:
+    """Lines, spaces or commas between items: no image reference holds either."""
+    return tuple(part for part in raw.replace(",", " ").split() if part)
+
+
+def parse_capabilities(raw: str) -> tuple[str, ...]:
+    names = tuple(
+        word.strip().upper().removeprefix("CAP_") for word in raw.replace(",", " ").split()
+    )
+    bad = [name for name in names if not name.replace("_", "").isalpha()]
+    if bad:
+        raise ValueError(say_.not_capabilities(bad))
+    return names
+
+
+def parse_tls_verify_env(raw: str) -> bool:
+    # The docker CLI turns verification on for any non-empty value, "0" included.
+    return raw != ""

@@ -1,0 +1,242 @@
+"""What a resolved endpoint is: DockerHost, its TLS material, its URL and the trace."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, final
+
+from ..engine.api import EngineAddress, EngineClientLike, open_client
+from ..engine.url import DockerURL, TLSConfig, URLError, parse_url, version_at_least, version_key
+from ..errors import BindMountError
+from ..messages import endpoint as say_
+
+# The URL and TLS names have always been importable from here too.
+__all__ = [
+    "DockerHost",
+    "DockerURL",
+    "TLSConfig",
+    "TraceEntry",
+    "URLError",
+    "parse_url",
+    "version_at_least",
+]
+
+if TYPE_CHECKING:
+    import docker
+
+
+Outcome = Literal["ok", "failed", "skipped", "not selected"]
+
+
+@final
+@dataclass(frozen=True)
+class TraceEntry:
+    """One candidate tried during resolution, and what came of it."""
+
+    source: str
+    url: str
+    outcome: Outcome
+    elapsed: float
+    detail: str = ""
+    fix: str = ""
+    kind: str = ""  # the failure's kind (a FailureKind value), when it failed
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+@final
+@dataclass(frozen=True)
+class DockerHost:
+    """A Docker endpoint that answered, and everything tests need to use it."""
+
+    url: str
+    mode: str  # dood, dind or sidecar
+    source: str
+    tls: TLSConfig | None
+    published_host: str
+    published_host_verified: bool
+    daemon_socket: str | None
+    in_container: bool
+    engine_version: str
+    api_version: str
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # how things were found, e.g. "TLS from /certs/client (found)"
+    trace: tuple[TraceEntry, ...] = ()
+    container_id: str | None = None  # our own container, when we run in one
+    outer: DockerHost | None = None  # the daemon hosting a sidecar
+    sidecar_id: str | None = None
+    privileged: bool | None = None  # for a sidecar
+    extras: Mapping[str, str] = field(default_factory=dict)
+    mounts: tuple[tuple[str, str], ...] = ()  # our container's (path here, path on the host)
+
+    @property
+    def parsed(self) -> DockerURL:
+        return parse_url(self.url)
+
+    @property
+    def address(self) -> EngineAddress:
+        return EngineAddress(self.parsed, self.tls, self.api_version)
+
+    def engine_client(self, timeout: float) -> EngineClientLike:
+        """A client that answers the Engine API calls cleanup and the sidecar make without
+        importing docker-py (which it falls back to, made here, for anything else)."""
+        return open_client(self.address, timeout, lambda t: self.client(timeout=t))
+
+    @property
+    def client_api_version(self) -> str:
+        """The API version to ask docker-py for: the engine's, capped at docker-py's default."""
+        import docker.constants
+
+        default: str = docker.constants.DEFAULT_DOCKER_API_VERSION
+        return min(self.api_version, default, key=version_key)
+
+    def environment(self) -> dict[str, str | None]:
+        """Variables that point docker-py and the docker CLI here; None means 'unset it'."""
+        env: dict[str, str | None] = {
+            "DOCKER_HOST": self.url,
+            "DOCKER_CONTEXT": None,  # DOCKER_HOST wins anyway, but a stale context confuses people
+            "DOCKER_TLS_VERIFY": None,
+            "DOCKER_CERT_PATH": None,
+            "DOCKER_TLS": None,
+        }
+        if self.tls is not None:
+            env["DOCKER_CERT_PATH"] = self.tls.cert_dir
+            if self.tls.verify:
+                env["DOCKER_TLS_VERIFY"] = "1"
+            else:
+                env["DOCKER_TLS"] = "1"
+        return env
+
+    def cli_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """A full environment for a ``docker`` CLI subprocess that talks to this endpoint."""
+        merged = dict(os.environ if base is None else base)
+        for key, value in self.environment().items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        return merged
+
+    def client(self, *, timeout: float = 60.0) -> docker.DockerClient:
+        """A new docker-py client for this endpoint. The caller closes it."""
+        import docker
+
+        tls = self.tls.for_docker_py() if self.tls is not None else False
+        client = docker.DockerClient(
+            base_url=self.url,
+            tls=tls,
+            version=self.client_api_version,
+            timeout=int(timeout),
+            use_ssh_client=self.url.startswith("ssh://"),
+        )
+        # Otherwise REQUESTS_CA_BUNDLE replaces our CA and proxies catch daemon traffic.
+        client.api.trust_env = False
+        return client
+
+    def daemon_path(self, path: str | os.PathLike[str]) -> str:
+        """The bind-mount source the daemon needs for ``path`` as seen from here.
+
+        A bind-mount source is resolved on the daemon's host, not where pytest runs: under
+        DooD a path inside the agent container maps through the agent's own mounts, and a
+        path that is only in the agent cannot be mounted at all. Where no container of ours
+        tells (a pod, a dind service), the daemon is asked with a marker: a folder the pod
+        shares at the same path is the same path there. Raises BindMountError with the fix
+        (share or mount the folder, or copy files in with put_archive).
+        """
+        local = os.path.abspath(os.fspath(path))
+        if self.outer is not None:
+            # A sidecar's daemon sees only what is copied into the sidecar.
+            raise BindMountError(say_.daemon_elsewhere(local, self.url))
+        parsed = self.parsed
+        loopback = parsed.host in ("127.0.0.1", "localhost", "::1")
+        if not self.in_container and (parsed.is_unix or loopback):
+            return local
+        if self.in_container and parsed.is_unix:
+            mapped = _map_mount(self.mounts, local)
+            if mapped is not None:
+                return mapped
+        from .visibility import sees
+
+        folder = local if os.path.isdir(local) else os.path.dirname(local)
+        if sees(self.url, lambda: self.client(timeout=15), folder):
+            return local
+        if parsed.is_unix:
+            raise BindMountError(say_.only_in_this_container(local, self.container_id or ""))
+        raise BindMountError(say_.daemon_elsewhere(local, self.url))
+
+    def engine_line(self) -> str:
+        """The engine's facts, as far as the API tells them (``-v`` and the diagnostic):
+        asks ``/info`` now, which resolution leaves out for its cost on a busy daemon."""
+        from ..engine.probe import engine_details
+
+        details = None
+        if self.parsed.scheme != "ssh":
+            details = engine_details(self.parsed, self.tls, timeout=2.0)
+        kind = self.extras.get("engine_kind", "Docker")
+        if details is not None and details.rootless and not kind.startswith("rootless"):
+            kind = f"rootless {kind}"
+        return say_.engine_facts(
+            kind,
+            self.engine_version,
+            self.api_version,
+            min_api=self.extras.get("min_api", ""),
+            image_store=details.image_store if details else "",
+            cgroup=details.cgroup if details else "",
+        )
+
+    def summary(self) -> str:
+        """The one-line report header."""
+        tls = ""
+        if self.parsed.is_tcp:
+            if self.tls is None:
+                tls = say_.TLS_OFF
+            elif not self.tls.verify:
+                tls = say_.TLS_UNVERIFIED
+            else:
+                tls = say_.TLS_VERIFIED
+        ports = self.published_host + ("" if self.published_host_verified else say_.UNVERIFIED)
+        line = say_.summary(
+            self.mode,
+            self.url,
+            engine=self.engine_label,
+            api=self.api_version,
+            tls=tls,
+            source=self.source,
+            ports=ports,
+        )
+        if self.outer is not None:
+            line += say_.on_sidecar(bool(self.privileged), self.outer.mode, self.outer.url)
+        return line
+
+    @property
+    def engine_label(self) -> str:
+        """The engine's version, with its kind where that is not Docker: "Podman 5.8.6"."""
+        kind = self.extras.get("engine_kind", "Docker")
+        return self.engine_version if kind == "Docker" else f"{kind} {self.engine_version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe form, to hand the endpoint to pytest-xdist workers."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DockerHost:
+        values = dict(data)
+        values["tls"] = TLSConfig(**values["tls"]) if values.get("tls") else None
+        values["outer"] = cls.from_dict(values["outer"]) if values.get("outer") else None
+        values["trace"] = tuple(TraceEntry(**entry) for entry in values.get("trace", ()))
+        values["warnings"] = tuple(values.get("warnings", ()))
+        values["notes"] = tuple(values.get("notes", ()))
+        values["extras"] = dict(values.get("extras") or {})
+        values["mounts"] = tuple((str(a), str(b)) for a, b in values.get("mounts") or ())
+        return cls(**values)
+
+
+def _map_mount(mounts: tuple[tuple[str, str], ...], local: str) -> str | None:
+    from .network import map_path
+
+    return map_path(mounts, local)

@@ -1,0 +1,106 @@
+"""Is the endpoint still there? Asked when a Docker test fails with a connection error,
+so that a daemon that died mid-session is named once, clearly, instead of a wall of
+urllib3 tracebacks in every remaining test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..engine.api import engine_errors
+from ..engine.probe import probe
+from ..engine.transport import Failure
+from ..messages import endpoint as say_
+from .diagnosis import explain
+from .endpoint import DockerHost
+
+_CONNECTION_ERRORS = (
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "RemoteDisconnected",
+    "ProtocolError",
+    "MaxRetryError",
+    "NewConnectionError",
+    "ReadTimeout",
+    "ReadTimeoutError",
+    "SSLError",
+)
+
+
+# What docker-py and testcontainers raise when no daemon answers where they were pointed.
+_UNREACHABLE_TEXT = (
+    "Error while fetching server API version",
+    "Client sent an HTTP request to an HTTPS server",
+)
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc``, then what caused it, and so on (each once)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def unreachable(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or its chain) says the client could not reach a usable daemon."""
+    return looks_like_lost_connection(exc) or any(
+        text in str(link) for link in _chain(exc) for text in _UNREACHABLE_TEXT
+    )
+
+
+def unreachable_text(text: str) -> bool:
+    """The same judgement on a report's text (a collection error, where no exception is left)."""
+    return any(part in text for part in (*_UNREACHABLE_TEXT, "Connection aborted"))
+
+
+def looks_like_lost_connection(exc: BaseException | None) -> bool:
+    """True when ``exc`` or anything in its chain is a connection-level failure."""
+    return any(
+        type(link).__name__ in _CONNECTION_ERRORS
+        or "Connection aborted" in str(link)
+        or "Connection refused" in str(link)
+        for link in _chain(exc)
+    )
+
+
+def endpoint_gone(host: DockerHost, timeout: float = 1.5) -> str:
+    """'' while ``host`` answers; otherwise what happened to it and the fix."""
+    try:
+        probe(host.parsed, host.tls, timeout=timeout)
+    except Failure as failure:
+        detail, fix = explain(failure, host.parsed, host.tls, host.source)
+        return say_.gone(host.url, host.mode, host.source, detail, fix)
+    return ""
+
+
+def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
+    """What the outer daemon says about a sidecar that stopped answering, with its logs."""
+    if host.outer is None or not host.sidecar_id:
+        return ""
+    import docker.errors
+
+    try:
+        client = host.outer.client(timeout=5)
+    except engine_errors() as exc:  # docker-py, and requests' errors it lets through
+        return say_.outer_unreachable(host.outer.url, exc)
+    try:
+        try:
+            container = client.containers.get(host.sidecar_id)
+        except docker.errors.NotFound:
+            return say_.sidecar_removed(host.sidecar_id)
+        state = container.attrs.get("State") or {}
+        logs = container.logs(tail=lines).decode("utf-8", "replace").rstrip()
+    except engine_errors() as exc:  # requests' ConnectionError when that daemon is gone too
+        return say_.outer_silent(host.outer.url, exc)
+    finally:
+        client.close()
+    shown = "\n".join("    " + line for line in logs.splitlines()[-lines:])
+    return say_.sidecar_state(
+        host.sidecar_id,
+        str(state.get("Status", "?")),
+        str(state.get("ExitCode", "?")),
+        bool(state.get("OOMKilled")),
+        shown,
+    )

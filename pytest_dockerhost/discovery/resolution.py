@@ -1,0 +1,395 @@
+"""The candidate chain: collect candidates from the sources, probe them, keep a trace.
+
+Explicitly configured endpoints (``--docker-host``, ini ``docker_host``,
+``DOCKER_HOST``, ``DOCKER_CONTEXT``) are used alone, as the docker CLI does:
+if one fails, resolution fails with the trace rather than quietly talking to
+another daemon. Discovered candidates are tried in order until one answers.
+
+``dind`` mode, and a configured endpoint in a Kubernetes pod, wait (bounded) for the daemon
+to answer ``/_ping``: in a pod, dind starts beside the job, and its socket file or its
+certificates can be there before it listens, or appear only later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, final
+
+from ..config.settings import Settings
+from ..engine.probe import EngineInfo, probe, wait_for
+from ..engine.skew import api_skew
+from ..engine.transport import Failure, FailureKind
+from ..engine.url import DockerURL, TLSConfig
+from ..errors import NoEndpointError
+from ..messages import mtu as say_mtu
+from ..messages import resolution as say_
+from . import network
+from .diagnosis import explain
+from .endpoint import DockerHost, TraceEntry
+from .sources import CHAIN, Candidate, SourceContext
+
+if TYPE_CHECKING:
+    from .pod import Pod
+
+PROBE_TIMEOUT = 1.5  # per socket operation while discovering; keeps a silent host under 3 s
+AUTO_BUDGET = 5.0  # the whole of auto discovery
+WAIT_NOTED = 0.5  # a wait for a starting daemon longer than this is said in the header
+NOT_PRESENT = "not present"
+
+
+@final
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome of resolution: an endpoint, or the message saying why there is none."""
+
+    settings: Settings
+    mode: str
+    host: DockerHost | None
+    trace: tuple[TraceEntry, ...]
+    error: str = ""
+    hints: tuple[str, ...] = field(default_factory=tuple)
+
+    def require(self) -> DockerHost:
+        if self.host is None:
+            raise NoEndpointError(self.error)
+        return self.host
+
+
+def resolve(
+    settings: Settings,
+    *,
+    env: Mapping[str, str] | None = None,
+    ctx: SourceContext | None = None,
+    mode: str | None = None,
+) -> Resolution:
+    """Find a Docker endpoint that answers ``/_ping`` and ``/version``."""
+    ctx = ctx or SourceContext.current(settings, env)
+    mode = mode or settings.mode.value
+    if mode == "sidecar":
+        mode = "auto"  # the sidecar's host daemon is found like any other
+    from .pod import in_kubernetes
+
+    started = time.monotonic()
+    candidates = [_lenient(c, settings) for source in CHAIN for c in source(ctx)]
+    usable = [c for c in candidates if not _mode_mismatch(mode, c)]
+    pinned = [c for c in usable if c.pinned]
+    waits = mode == "dind" or (mode == "auto" and bool(pinned) and in_kubernetes(ctx.env))
+    deadline = started + (settings.timeout.value if waits else AUTO_BUDGET)
+    per_probe = min(PROBE_TIMEOUT, settings.timeout.value)
+    trace: list[TraceEntry] = []
+    # Walk the chain in order so that the trace reads as the order things were considered.
+    for candidate in candidates:
+        reason = _mode_mismatch(mode, candidate)
+        if not reason and pinned and candidate is not pinned[0]:
+            if not candidate.pinned:
+                continue  # discovery is off while an endpoint is configured
+            reason = say_.TAKES_PRECEDENCE.format(source=pinned[0].source)
+        if not reason and _absent_socket(candidate, ctx):
+            reason = NOT_PRESENT
+        if reason:
+            trace.append(TraceEntry(candidate.source, candidate.shown_url, "skipped", 0.0, reason))
+            continue
+        entry, info = _try(
+            candidate,
+            deadline=deadline,
+            per_probe=per_probe,
+            waits=waits,
+            answered=settings.timeout.value,
+        )
+        trace.append(entry)
+        if info is not None:
+            waited = entry.elapsed if waits and entry.elapsed >= WAIT_NOTED else 0.0
+            host = _build_host(settings, candidate, info, trace=trace, mode=mode, waited=waited)
+            return Resolution(settings, mode, host, tuple(trace))
+
+    hints = _hints(usable, pinned, per_probe) if pinned else ()
+    message = _failure_message(settings, mode, trace, hints)
+    return Resolution(settings, mode, None, tuple(trace), message, hints)
+
+
+def _lenient(candidate: Candidate, settings: Settings) -> Candidate:
+    """The candidate with Python's strict X.509 flag off, when the user opted out of it."""
+    if settings.tls_x509_strict.value or candidate.tls is None or not candidate.tls.verify:
+        return candidate
+    return dataclasses.replace(candidate, tls=dataclasses.replace(candidate.tls, x509_strict=False))
+
+
+def _absent_socket(candidate: Candidate, ctx: SourceContext) -> bool:
+    """A discovered socket that is not there: not worth a probe, nor a line of its own."""
+    url = candidate.url
+    return (
+        url is not None
+        and url.is_unix
+        and not candidate.pinned
+        and url.path not in ctx.system_sockets
+        and not os.path.lexists(url.path)
+    )
+
+
+def _mode_mismatch(mode: str, candidate: Candidate) -> str:
+    if candidate.url is None:
+        return ""
+    if mode == "dood" and not candidate.url.is_unix:
+        return say_.DOOD_UNIX_ONLY
+    # A configured socket is a dind's too: ARC's dind container shares its socket.
+    if mode == "dind" and candidate.url.is_unix and not candidate.pinned:
+        return say_.DIND_TCP_ONLY
+    return ""
+
+
+def _late_files(candidate: Candidate) -> frozenset[FailureKind]:
+    """Files a daemon starting beside us has yet to write, worth waiting for: its socket,
+    and its client certificates, each in a folder that is already there (the pod's shared
+    ``emptyDir``). A folder that is not there is a wrong path, said at once."""
+    kinds = set()
+    url, tls = candidate.url, candidate.tls
+    if url is not None and url.is_unix and os.path.isdir(os.path.dirname(url.path)):
+        kinds.add(FailureKind.SOCKET_MISSING)
+    if tls is not None and tls.client_cert and os.path.isdir(os.path.dirname(tls.client_cert)):
+        kinds.add(FailureKind.CERT_MISSING)
+    return frozenset(kinds)
+
+
+def _try(
+    candidate: Candidate, *, deadline: float, per_probe: float, waits: bool, answered: float
+) -> tuple[TraceEntry, EngineInfo | None]:
+    start = time.monotonic()
+    if candidate.url is None:
+        return TraceEntry(
+            candidate.source, candidate.raw, "failed", 0.0, candidate.error, candidate.fix
+        ), None
+    left = deadline - start
+    if left <= 0:
+        return TraceEntry(
+            candidate.source,
+            candidate.shown_url,
+            "skipped",
+            0.0,
+            say_.BUDGET_SPENT,
+        ), None
+    late = _late_files(candidate) if waits else frozenset()
+    try:
+        if waits:
+            info = wait_for(
+                candidate.url,
+                candidate.tls,
+                deadline=deadline,
+                timeout=per_probe,
+                also_retry=late,
+                answered=answered,
+            )
+        else:
+            info = probe(
+                candidate.url, candidate.tls, timeout=min(per_probe, left), answered=answered
+            )
+    except Failure as failure:
+        elapsed = time.monotonic() - start
+        retried = waits and (failure.retryable or failure.kind in late)
+        waited = elapsed if retried else None
+        detail, fix = explain(
+            failure, candidate.url, candidate.tls, candidate.source, waited=waited
+        )
+        if retried:
+            detail = say_.NOT_READY_AFTER.format(seconds=elapsed, detail=detail)
+        return TraceEntry(
+            candidate.source,
+            candidate.shown_url,
+            "failed",
+            elapsed,
+            detail,
+            fix,
+            failure.kind.value,
+        ), None
+    elapsed = time.monotonic() - start
+    return TraceEntry(
+        candidate.source,
+        candidate.shown_url,
+        "ok",
+        elapsed,
+        say_.ENGINE.format(version=info.version, api=info.api_version),
+    ), info
+
+
+def _build_host(
+    settings: Settings,
+    candidate: Candidate,
+    info: EngineInfo,
+    *,
+    trace: list[TraceEntry],
+    mode: str,
+    waited: float = 0.0,
+) -> DockerHost:
+    assert candidate.url is not None
+    url = candidate.url
+    where = network.detect()
+    self_info = None
+    if where.in_container and where.container_id and url.is_unix:
+        self_info = network.inspect_container(url, candidate.tls, where.container_id, PROBE_TIMEOUT)
+    published, verified, how = _published_host(settings, candidate, where, self_info)
+    if url.is_unix:
+        daemon_socket = network.daemon_side_path(self_info, url.path) or url.path
+    else:
+        daemon_socket = "/var/run/docker.sock"  # a dind daemon's own socket, for Ryuk
+    kind = "dood" if url.is_unix else ("dind" if url.is_tcp else url.scheme)
+    # /info can be slow on a busy daemon: the rest of the engine's facts wait for -v.
+    engine = ("rootless " if "(rootless " in candidate.source else "") + info.kind
+    warnings = list(settings.warnings)
+    # A broken config file or a configured endpoint that failed before this one was
+    # passed over: say so, or the user never learns why their setting had no effect.
+    warnings.extend(
+        say_.passed_over(entry.source, entry.detail, entry.fix)
+        for entry in trace
+        if entry.outcome == "failed" and entry.kind != FailureKind.SOCKET_MISSING
+    )
+    if candidate.tls is not None and not candidate.tls.verify:
+        warnings.append(say_.unverified_tls(str(url)))
+    warnings.extend(api_skew(info.min_api))
+    if candidate.tls is not None and not candidate.tls.x509_strict:
+        warnings.append(say_.x509_lenient(settings.tls_x509_strict.source))
+    notes = [*candidate.notes, how] if how else list(candidate.notes)
+    if waited:
+        notes.append(say_.waited_for_daemon(waited, str(url)))
+    from .pod import recognise
+
+    pod = recognise(os.environ, url, candidate.tls, PROBE_TIMEOUT)
+    if pod is not None:
+        notes.append(say_.in_pod(pod.ci, shares_network=pod.shares_network))
+    warnings.extend(_mtu_warnings(url, candidate.tls, where, pod))
+    if info.kind == "Podman" and not _ryuk_ready_for_podman():
+        notes.append(say_.podman_ryuk())
+    return DockerHost(
+        url=str(url),
+        mode=kind,
+        source=candidate.source,
+        tls=candidate.tls,
+        published_host=published,
+        published_host_verified=verified,
+        daemon_socket=daemon_socket,
+        in_container=where.in_container,
+        engine_version=info.version,
+        api_version=info.api_version,
+        warnings=tuple(warnings),
+        trace=tuple(trace),
+        container_id=where.container_id,
+        mounts=network.mounts_of(self_info),
+        notes=tuple(notes),
+        extras={
+            "requested_mode": mode,
+            "os": info.os,
+            "arch": info.arch,
+            "engine_kind": engine,
+            "min_api": info.min_api,
+            "published_how": how,
+        },
+    )
+
+
+def _mtu_warnings(
+    url: DockerURL, tls: TLSConfig | None, where: network.Where, pod: Pod | None
+) -> list[str]:
+    """A CI's daemon whose uplink is our interface (in our pod's network namespace, or on
+    loopback from inside a container) with a bridge MTU larger than that interface's. Not
+    a daemon on this host: it forwards for its containers and answers path MTU probes."""
+    from .mtu import bridge_mtu, own_mtu
+    from .pod import ci_name, is_loopback
+
+    own = own_mtu()
+    if own is None:
+        return []
+    if pod is not None:
+        local = pod.shares_network
+    else:
+        local = where.in_container and not url.is_unix and is_loopback(url.host)
+    bridge = bridge_mtu(url, tls, PROBE_TIMEOUT) if local else None
+    if bridge is None or bridge <= own.mtu:
+        return []
+    ci = ci_name(os.environ)
+    return [say_mtu.bridge_too_large(bridge, own.mtu, own.interface, str(url), ci)]
+
+
+def _ryuk_ready_for_podman() -> bool:
+    """Ryuk off, or told it may run privileged, as Podman needs: nothing to say."""
+    off = os.environ.get("TESTCONTAINERS_RYUK_DISABLED", "").strip().lower() == "true"
+    return off or bool(os.environ.get("TESTCONTAINERS_RYUK_PRIVILEGED", "").strip())
+
+
+def _published_host(
+    settings: Settings,
+    candidate: Candidate,
+    where: network.Where,
+    self_info: dict[str, object] | None,
+) -> tuple[str, bool, str]:
+    """(host, verified, how it was chosen) for ports that test containers publish."""
+    url = candidate.url
+    assert url is not None
+    if settings.published_host.value:
+        return (
+            settings.published_host.value,
+            True,
+            say_.PORTS_SET.format(
+                host=settings.published_host.value, source=settings.published_host.source
+            ),
+        )
+    if not url.is_unix:
+        # The probe just reached this host, and dind publishes on all its addresses.
+        return url.host, True, ""
+    if not where.in_container:
+        return "localhost", True, ""
+    choices: list[tuple[str, str]] = []
+    if network.shares_daemon_network(url, candidate.tls, PROBE_TIMEOUT):
+        # Only a published port that answers proves it: see shares_daemon_network.
+        choices.append(("localhost", say_.PORTS_SAME_NAMESPACE))
+    if self_info is not None:
+        if network.uses_host_network(self_info):
+            return "localhost", True, say_.PORTS_HOST_NETWORK
+        gateway = network.own_gateway(self_info)
+        if gateway:
+            choices.append((gateway, say_.PORTS_OWN_GATEWAY))
+    route = network.default_gateway()
+    if route and all(route != host for host, _ in choices):
+        choices.append((route, say_.PORTS_ROUTE))
+    if not choices:
+        return "localhost", False, say_.PORTS_NO_GATEWAY
+    ports = network.published_ports(url, candidate.tls, PROBE_TIMEOUT)
+    for host, how in choices:
+        if ports and network.can_connect(host, ports[:3]):
+            return host, True, say_.PORTS_VERIFIED.format(host=host, how=how)
+    host, how = choices[0]
+    return host, False, say_.ports_unverified(host, how)
+
+
+def _hints(usable: list[Candidate], pinned: list[Candidate], per_probe: float) -> tuple[str, ...]:
+    """When a configured endpoint fails, say which discovered one would have worked."""
+    for candidate in usable:
+        if candidate.pinned or candidate.url is None or not candidate.url.is_unix:
+            continue
+        if not os.path.exists(candidate.url.path):
+            continue
+        try:
+            info = probe(candidate.url, None, timeout=min(per_probe, 1.0))
+        except Failure:
+            continue
+        return (say_.would_work(candidate.shown_url, info.version, pinned[0].source.split("=")[0]),)
+    return ()
+
+
+def _failure_message(
+    settings: Settings, mode: str, trace: list[TraceEntry], hints: tuple[str, ...]
+) -> str:
+    return say_.no_endpoint(
+        mode,
+        settings.mode.source,
+        failures=[(e.source, e.url, e.detail, e.fix) for e in trace if e.outcome == "failed"],
+        skipped=[
+            (e.source, e.detail)
+            for e in trace
+            if e.outcome == "skipped" and e.detail != NOT_PRESENT
+        ],
+        absent=sum(1 for e in trace if e.detail == NOT_PRESENT),
+        warnings=settings.warnings,
+        hints=hints,
+    )

@@ -1,0 +1,115 @@
+"""Which local folders the daemon sees at the same path, proven with a marker.
+
+A bind mount's source is resolved where the daemon runs. In a pod, dind is a container
+beside ours: there is no container of ours for it to inspect, and only the folders the
+pod shares (an ``emptyDir`` mounted at the same path in both) are the same there. So:
+write a random marker into the folder, bind-mount the folder into a container that never
+starts (of an empty image imported for the purpose), read the marker back through the
+archive API, and remove all three. A folder the daemon lacks fails the create; one it has
+but is another folder holds no such marker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import secrets
+import tarfile
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..labels import L_ROLE
+
+ROLE_PROBE = "probe"
+TARGET = "/pytest-dockerhost-probe"
+IMAGE = "pytest-dockerhost-probe"
+MARKER = ".pytest-dockerhost-probe-"
+_seen: dict[tuple[str, str], bool] = {}  # (daemon URL, folder) -> seen at the same path
+_labels: dict[str, str] = {L_ROLE: ROLE_PROBE}
+
+
+def label_with(labels: Mapping[str, str]) -> None:
+    """The run's owner labels, so that a probe a crash interrupted is swept later."""
+    _labels.clear()
+    _labels.update(labels)
+    _labels[L_ROLE] = ROLE_PROBE
+
+
+def sees(url: str, open_client: Callable[[], Any], folder: str) -> bool | None:
+    """Does the daemon at ``url`` (``open_client()``: a docker-py client of it, closed here)
+    see ``folder`` at the same path? None when that cannot be told: the folder is not
+    writable here, or the daemon refused the probe."""
+    folder = os.path.abspath(folder)
+    key = (url, folder)
+    if key in _seen:
+        return _seen[key]
+    token = secrets.token_hex(16)
+    name = MARKER + token[:12]
+    marker = os.path.join(folder, name)
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token)
+        found = _read_back(open_client, folder, name, token)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(marker)
+    if found is not None:
+        _seen[key] = found
+    return found
+
+
+def _read_back(open_client: Callable[[], Any], folder: str, name: str, token: str) -> bool | None:
+    import docker.errors
+    import requests.exceptions
+    from docker.types import Mount
+
+    failed = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+    client = open_client()
+    api = client.api
+    image = f"{IMAGE}:{token[:12]}"
+    container = ""
+    try:
+        changes = [f"LABEL {key}={json.dumps(value)}" for key, value in _labels.items()]
+        api.import_image_from_data(_empty_tar(), repository=IMAGE, tag=token[:12], changes=changes)
+        mount = Mount(TARGET, folder, type="bind", read_only=True)
+        try:
+            created = api.create_container(
+                image,
+                command=["never-started"],
+                labels=dict(_labels),
+                host_config=api.create_host_config(mounts=[mount]),
+            )
+        except docker.errors.APIError as exc:
+            if "does not exist" in str(exc.explanation or exc):
+                return False  # "bind source path does not exist": not on the daemon's side
+            raise
+        container = str(created["Id"])
+        try:
+            stream, _ = api.get_archive(container, f"{TARGET}/{name}")
+        except docker.errors.NotFound:
+            return False  # there, but another folder of the same name
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile(name)
+            return member is not None and member.read().decode(errors="replace") == token
+    except (*failed, tarfile.TarError):
+        return None
+    finally:
+        if container:
+            with contextlib.suppress(*failed):
+                api.remove_container(container, force=True)
+        with contextlib.suppress(*failed):
+            api.remove_image(image, force=True)
+        client.close()
+
+
+def _empty_tar() -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w"):
+        pass
+    return out.getvalue()

@@ -1,0 +1,188 @@
+"""Prove that an endpoint is a working Docker engine: ``GET /_ping``, then ``GET /version``.
+
+A TCP connect proves nothing (dockerd binds before it is ready), so only a 200
+from ``/_ping`` followed by a version answer counts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import final
+
+from ..messages import details as D
+from .transport import Failure, FailureKind, Response, request
+from .url import MIN_API_VERSION, DockerURL, TLSConfig, version_at_least
+
+HTTPS_HINT = b"Client sent an HTTP request to an HTTPS server"
+
+
+@final
+@dataclass(frozen=True)
+class EngineInfo:
+    version: str
+    api_version: str
+    os: str
+    arch: str
+    kind: str = "Docker"  # or "Podman", from /version's components
+    min_api: str = ""  # the oldest API version the engine still accepts
+
+
+@final
+@dataclass(frozen=True)
+class EngineDetails:
+    """What ``/info`` adds, where the engine tells: the header's engine facts."""
+
+    rootless: bool = False
+    image_store: str = ""  # "containerd", or the graph driver (overlay2, vfs, ...)
+    cgroup: str = ""  # "1" or "2"
+
+
+def engine_kind(data: dict[str, object]) -> str:
+    """Podman when /version names a Podman component, else Docker."""
+    components = data.get("Components")
+    for component in components if isinstance(components, list) else []:
+        if isinstance(component, dict) and "podman" in str(component.get("Name", "")).lower():
+            return "Podman"
+    return "Docker"
+
+
+def engine_details(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineDetails:
+    """Rootless or not, the image store and the cgroup version; empty when /info fails."""
+    try:
+        reply = request(url, tls, "/info", timeout=timeout)
+        data = reply.json() if reply.status == 200 else {}
+    except (Failure, ValueError):
+        return EngineDetails()
+    if not isinstance(data, dict):
+        return EngineDetails()
+    options = [str(o) for o in data.get("SecurityOptions") or []]
+    status = {str(k): str(v) for k, v in (data.get("DriverStatus") or []) if k}
+    snapshotter = "containerd" in status.get("driver-type", "")
+    return EngineDetails(
+        rootless=any("name=rootless" in o for o in options),
+        image_store="containerd" if snapshotter else str(data.get("Driver") or ""),
+        cgroup=str(data.get("CgroupVersion") or ""),
+    )
+
+
+def probe(
+    url: DockerURL, tls: TLSConfig | None, *, timeout: float, answered: float = 0.0
+) -> EngineInfo:
+    """Return the engine's version, or raise a classified ``Failure``.
+
+    ``timeout`` bounds each socket operation; once ``/_ping`` has answered as Docker does,
+    ``/version`` may take up to ``answered`` (a live engine under load can be slow to
+    compose it), so only a host that is silent from the start fails fast."""
+    if url.scheme == "ssh":
+        return _probe_ssh(url, timeout)
+    ping = request(url, tls, "/_ping", timeout=timeout)
+    _check_ping(ping)
+    reply = request(url, tls, "/version", timeout=max(timeout, answered))
+    if reply.status != 200:
+        raise Failure(FailureKind.NOT_DOCKER, D.VERSION_STATUS.format(status=reply.status))
+    try:
+        data = reply.json()
+        info = EngineInfo(
+            version=str(data["Version"]),
+            api_version=str(data["ApiVersion"]),
+            os=str(data.get("Os", "")),
+            arch=str(data.get("Arch", "")),
+            kind=engine_kind(data),
+            min_api=str(data.get("MinAPIVersion", "")),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise Failure(FailureKind.NOT_DOCKER, D.VERSION_NOT_JSON) from None
+    if not version_at_least(info.api_version, MIN_API_VERSION):
+        raise Failure(
+            FailureKind.API_TOO_OLD,
+            D.API_TOO_OLD.format(
+                version=info.version, api=info.api_version, minimum=MIN_API_VERSION
+            ),
+        )
+    return info
+
+
+def _check_ping(ping: Response) -> None:
+    if HTTPS_HINT in ping.body:
+        raise Failure(FailureKind.HTTP_TO_HTTPS, ping.body.decode("utf-8", "replace").strip())
+    is_docker = "api-version" in ping.headers or ping.headers.get("server", "").startswith("Docker")
+    if ping.status == 200 and is_docker:
+        return
+    if is_docker:
+        # dockerd answers 5xx while it is still starting or shutting down.
+        raise Failure(
+            FailureKind.NOT_READY, D.PING_STATUS.format(status=ping.status), retryable=True
+        )
+    server = ping.headers.get("server", "")
+    what = f" (Server: {server})" if server else ""
+    raise Failure(
+        FailureKind.NOT_DOCKER,
+        D.PING_NOT_DOCKER.format(status=ping.status, server=what),
+    )
+
+
+def _probe_ssh(url: DockerURL, timeout: float) -> EngineInfo:
+    # Over ssh we let the docker CLI do the transport, as docker-py's use_ssh_client does.
+    if shutil.which("ssh") is None:
+        raise Failure(FailureKind.SSH_MISSING, D.SSH_NO_CLIENT)
+    if shutil.which("docker") is None:
+        raise Failure(FailureKind.SSH_NO_CLI, D.SSH_NO_DOCKER_CLI)
+    fmt = "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}} {{.Server.Arch}}"
+    try:
+        done = subprocess.run(
+            ["docker", "-H", str(url), "version", "--format", fmt],
+            capture_output=True,
+            text=True,
+            timeout=timeout + 5,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise Failure(
+            FailureKind.TIMEOUT, D.SSH_SILENT.format(url=url, seconds=timeout + 5)
+        ) from None
+    parts = done.stdout.split()
+    if done.returncode != 0 or len(parts) < 2:
+        raise Failure(FailureKind.SSH_ERROR, _ssh_reason(done.stderr))
+    parts += [""] * 4
+    return EngineInfo(parts[0], parts[1], parts[2], parts[3])
+
+
+def _ssh_reason(stderr: str) -> str:
+    """The useful part of the docker CLI's ssh error: what ssh itself said."""
+    text = " ".join(stderr.split())
+    if "stderr=" in text:
+        text = text.rsplit("stderr=", 1)[1]
+    text = text or D.SSH_FAILED
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def wait_for(
+    url: DockerURL,
+    tls: TLSConfig | None,
+    *,
+    deadline: float,
+    timeout: float,
+    max_delay: float = 0.5,
+    also_retry: frozenset[FailureKind] = frozenset(),
+    answered: float = 0.0,
+) -> EngineInfo:
+    """Probe until the engine answers or ``deadline`` (monotonic) passes.
+
+    Only failures that a starting daemon produces are retried, and those of ``also_retry``
+    (files a daemon in this pod writes as it starts); a TLS or configuration error is
+    raised at once, since waiting cannot fix it. ``max_delay`` caps the backoff.
+    """
+    delay = min(0.05, max_delay)
+    while True:
+        try:
+            per_try = min(timeout, max(0.2, deadline - time.monotonic()))
+            return probe(url, tls, timeout=per_try, answered=answered)
+        except Failure as failure:
+            left = deadline - time.monotonic()
+            if not (failure.retryable or failure.kind in also_retry) or left <= 0:
+                raise
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, max_delay)

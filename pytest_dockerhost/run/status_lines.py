@@ -1,0 +1,116 @@
+"""What the header and the terminal summary say about a run: its settings, its endpoint
+(or why there is none), what resolution tried, and what the reaper did."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..messages import header as say_
+from ..messages import reaper as reaped_
+
+if TYPE_CHECKING:
+    from .session import DockerSession
+
+
+def settings_lines(state: DockerSession, verbose: int, *, warnings: bool = True) -> list[str]:
+    """Warnings about the settings, and with -v where each non-default one came from."""
+    lines = [say_.warning(w) for w in state.settings.warnings] if warnings else []
+    if verbose > 0:
+        for name, value, source in state.settings.describe():
+            if source != "default":
+                lines.append(say_.setting(name, value, source))
+    return lines
+
+
+def header_lines(state: DockerSession, verbose: int, *, with_settings: bool = True) -> list[str]:
+    lines: list[str] = []
+    if state.needs_start:
+        # Nothing resolved yet: resolution waits until a selected test needs Docker.
+        return settings_lines(state, verbose) if with_settings else lines
+    if (
+        state.host is None
+        and state.outer is not None
+        and state.sidecar is not None
+        and not state.error
+    ):
+        lines.append(_sidecar_line(state))
+        lines.extend(say_.warning(warning) for warning in state.outer.warnings)
+    elif state.host is not None:
+        lines.append(state.host.summary())
+        lines.extend(say_.note(note) for note in state.host.notes)
+        lines.extend(
+            say_.warning(warning)
+            for warning in state.host.warnings
+            if with_settings or warning not in state.settings.warnings  # shown already
+        )
+    else:
+        lines.append(say_.no_endpoint(state.mode, fail=state.settings.fail_without_docker))
+        if verbose <= 0:
+            lines.extend(say_.detail(line) for line in state.error.splitlines()[1:4])
+    if verbose > 0:
+        trace = (
+            state.host.trace
+            if state.host is not None
+            else (state.resolution.trace if state.resolution is not None else ())
+        )
+        if state.host is not None:
+            lines.append(state.host.engine_line())
+        if with_settings:
+            lines.extend(settings_lines(state, verbose, warnings=False))
+        for entry in trace:
+            lines.append(
+                say_.tried(entry.source, entry.url, entry.outcome, entry.elapsed, entry.detail)
+            )
+            if entry.fix and verbose > 1:
+                lines.append(say_.fix(entry.fix))
+    return lines
+
+
+def summary_lines(state: DockerSession, verbose: int) -> list[str]:
+    """The endpoint's line at the end of the run, when no earlier line showed it: resolved
+    inside a test, or a sidecar that an xdist worker started."""
+    if state.shown:
+        return []
+    state.shown = True
+    if state.settled:
+        return header_lines(state, verbose, with_settings=False)
+    started = state.sidecar.peek() if state.sidecar is not None else None
+    if started is None:
+        return []
+    host = started.host
+    return [host.summary(), *(say_.note(note) for note in host.notes)]
+
+
+def reaper_lines(state: DockerSession) -> list[str]:
+    """What the reaper did at the start (killed runs) and the end (this run)."""
+    lines = [say_.warning(note) for note in state.notes]
+    if state.swept:
+        lines.append(say_.note(reaped_.swept(len(state.swept))))
+    if state.reaped is not None and state.reaped.removed:
+        lines.append(reaped_.removed(len(state.reaped.removed), state.identity.session))
+    if state.reaped is not None and state.reaped.failed:
+        lines.extend(reaped_.not_removed(state.reaped.failed))
+    return lines
+
+
+def _sidecar_line(state: DockerSession) -> str:
+    assert state.outer is not None
+    assert state.sidecar is not None
+    spec = state.sidecar.spec
+    extras = say_.sidecar_extras(
+        spec.image,
+        privileged=spec.privileged,
+        runtime=spec.runtime,
+        cache=spec.cache,
+        reuse=spec.reuse,
+        preload=spec.preload,
+    )
+    outer = state.outer
+    return say_.planned_sidecar(
+        extras,
+        outer.mode,
+        outer.url,
+        engine=outer.engine_label,
+        api=outer.api_version,
+        source=outer.source,
+    )

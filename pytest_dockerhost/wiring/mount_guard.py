@@ -1,0 +1,84 @@
+"""testcontainers' volume mappings, checked against what the daemon can see.
+
+``DockerContainer.with_volume_mapping(host, container)`` hands ``host`` to the daemon,
+which resolves it on its own side. Under DooD the plugin knows the daemon's path for it
+(through our container's mounts) and passes that instead; where the daemon cannot see
+the folder at all (a pod's dind, a dind service, the sidecar), a warning says so before
+the container starts with an empty folder in its place.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BindMountError, DockerHostWarning
+from ..messages.endpoint import mapping_unseen
+
+if TYPE_CHECKING:
+    from ..discovery.endpoint import DockerHost
+
+_MODULE = "testcontainers.core.container"
+
+
+class MountGuard:
+    """Wraps ``with_volume_mapping`` while a host is wired, and puts it back after."""
+
+    def __init__(self) -> None:
+        self._host: DockerHost | None = None
+        self._original: Any = None
+        self._watch: Any = None
+
+    def install(self, host: DockerHost) -> None:
+        self._host = host
+        if _MODULE in sys.modules:
+            self._wrap()
+            return
+        if self._watch is None:
+            from .usage import ImportWatch
+
+            self._watch = ImportWatch(self._wrap, names=(_MODULE,))
+            self._watch.install()
+
+    def _wrap(self) -> None:
+        cls = getattr(sys.modules.get(_MODULE), "DockerContainer", None)
+        original = getattr(cls, "with_volume_mapping", None)
+        if cls is None or original is None or self._original is not None:
+            return
+        guard = self
+
+        @functools.wraps(original)
+        def with_volume_mapping(container: Any, host: Any, *args: Any, **kwargs: Any) -> Any:
+            return original(container, guard.source_for(host), *args, **kwargs)
+
+        self._original = original
+        cls.with_volume_mapping = with_volume_mapping
+
+    def source_for(self, path: Any) -> Any:
+        """The daemon's path for ``path``; ``path`` itself, with a warning, when the daemon
+        cannot see it (or for a named volume, which is not a path)."""
+        host = self._host
+        if host is None or not isinstance(path, (str, os.PathLike)):
+            return path
+        text = os.fspath(path)
+        if not os.path.isabs(text):
+            return path  # a named volume, the daemon's own (or a mistake docker-py names)
+        try:
+            return host.daemon_path(text)
+        except BindMountError as exc:
+            # stacklevel: the user's call, past this method and the wrapper.
+            warnings.warn(DockerHostWarning(mapping_unseen(text, str(exc))), stacklevel=3)
+            return path
+
+    def uninstall(self) -> None:
+        if self._watch is not None:
+            self._watch.uninstall()
+            self._watch = None
+        cls = getattr(sys.modules.get(_MODULE), "DockerContainer", None)
+        if cls is not None and self._original is not None:
+            cls.with_volume_mapping = self._original
+        self._original = None
+        self._host = None

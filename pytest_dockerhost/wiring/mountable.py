@@ -1,0 +1,60 @@
+"""A folder the daemon can bind-mount, made for one test (the ``docker_tmp_path`` fixture).
+
+Tried in order: pytest's own ``tmp_path`` (on the daemon's machine, or mounted into our
+container), then a folder under the rootdir (a pod shares the checkout with dind: ARC's
+``_work``, GitLab's ``/builds``). The first the daemon sees, by ``daemon_path``'s proof,
+is the one; a folder under the rootdir is locked for this process's life, removed after
+the test, and swept by a later run if this one is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..cleanup.tempdirs import PREFIX, private_dir, remove_private_dir, sweep_folders
+from ..errors import BindMountError
+from ..messages.endpoint import UNSEEN, no_mountable_folder
+
+if TYPE_CHECKING:
+    from ..discovery.endpoint import DockerHost
+
+UNDER_ROOTDIR = ".pytest-dockerhost"
+
+
+def mountable_folder(host: DockerHost, tmp_path: Path, rootdir: Path) -> tuple[Path, bool]:
+    """(the folder, whether it is ours to remove). Readable by any user in a container."""
+    tried: list[tuple[str, str]] = []
+    unseen = UNSEEN.format(url=host.url)
+    try:
+        host.daemon_path(tmp_path)
+    except BindMountError:
+        tried.append((str(tmp_path), unseen))
+    else:
+        tmp_path.chmod(0o755)
+        return tmp_path, False
+    base = rootdir / UNDER_ROOTDIR
+    try:
+        base.mkdir(exist_ok=True)
+        sweep_folders(str(base))  # what killed runs left here
+        folder = Path(private_dir(PREFIX, parent=str(base)))
+    except OSError as exc:
+        tried.append((str(base), str(exc)))
+        raise BindMountError(no_mountable_folder(tried)) from None
+    try:
+        host.daemon_path(folder)
+    except BindMountError:
+        tried.append((str(folder), unseen))
+        remove_mountable(folder)
+        raise BindMountError(no_mountable_folder(tried)) from None
+    folder.chmod(0o755)
+    return folder, True
+
+
+def remove_mountable(folder: Path) -> None:
+    """The folder, and its base when nothing else is left in it."""
+    remove_private_dir(str(folder))  # what a container wrote as another user may stay
+    with contextlib.suppress(OSError):
+        os.rmdir(folder.parent)
