@@ -160,3 +160,13 @@ def test_every_recipe_in_examples_has_its_page() -> None:
     assert recipes
     for path in recipes:
         assert f"examples/{path.name}" in text, f"no page in docs/recipes names {path.name}"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """README's second command ends with the test command that .ci/run runs last."""
+    found = re.search(r"^# 2\. .*\n(.+)$", README.read_text(), re.MULTILINE)
+    assert found, "README has no '# 2.' command"
+    command = found.group(1).split("&&")[-1].strip()
+    script = (REPO / ".ci" / "run").read_text().splitlines()
+    steps = [line.strip() for line in script if line.strip() and not line.lstrip().startswith("#")]
+    assert steps[-1] == command == "python -m pytest"
