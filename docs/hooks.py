@@ -24,12 +24,17 @@ def generators() -> list[Path]:
 
 
 def load(path: Path) -> ModuleType:
+    """The generator's module; its folder is importable meanwhile, for its "_" helpers."""
     spec = importlib.util.spec_from_file_location(f"docs_gen_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise PluginError(f"docs generator {path}: cannot be loaded")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 

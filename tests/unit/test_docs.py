@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -118,9 +119,13 @@ def test_the_hook_builds_every_generated_page_and_fails_loudly(
     empty.write_text("def render():\n    return '  '\n")
     with pytest.raises(PluginError, match="returned no page"):
         hooks.generate(empty)
-    (tmp_path / "_helper.py").write_text("")
+    (tmp_path / "_helper.py").write_text("TITLE = '# Helped'\n")
+    helped = tmp_path / "helped.py"
+    helped.write_text("from _helper import TITLE\n\ndef render():\n    return TITLE\n")
+    assert hooks.generate(helped) == "# Helped"
+    sys.modules.pop("_helper", None)
     monkeypatch.setattr(hooks, "GENERATORS", tmp_path)
-    assert [path.name for path in hooks.generators()] == ["broken.py", "empty.py"]
+    assert [path.name for path in hooks.generators()] == ["broken.py", "empty.py", "helped.py"]
 
 
 def test_the_readme_is_short() -> None:
