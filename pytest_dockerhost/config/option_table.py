@@ -188,8 +188,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "report",
         "--docker-report",
         "write what resolution tried, the endpoint, the sidecar's lifecycle and the cleanup "
-        'to FILE as JSON at the end of the run, for CI to keep (schema: README, "The '
-        'report"; environment: PYTEST_DOCKER_REPORT).',
+        "to FILE as JSON at the end of the run, for CI to keep (schema: the docs' \"JSON "
+        'report" page; environment: PYTEST_DOCKER_REPORT).',
         parse_text,
         None,
         ini="docker_report",

@@ -81,5 +81,5 @@ NO_ENDPOINT = "no working Docker endpoint."
 
 JSON = (
     "print the report as JSON instead of the table: the same document --docker-report writes "
-    '(README, "The report"), without a run\'s sidecar and cleanup'
+    "(the docs' \"JSON report\" page), without a run's sidecar and cleanup"
 )

@@ -1,5 +1,5 @@
 """``--docker-report=FILE`` and ``python -m pytest_dockerhost --json``: what resolution and the
-run did, as JSON that CI can keep as an artifact. Its schema is in README ("The report")."""
+run did, as JSON that CI can keep as an artifact. Its schema is in docs/report.md."""
 
 from __future__ import annotations
 

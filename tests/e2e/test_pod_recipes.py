@@ -1,11 +1,13 @@
 """The Kubernetes recipes in examples/kubernetes/ against the pods test_pods.py simulates:
 the dind container's arguments and variables, the job's variables, and the folders the
 two share are the same in the recipe and in the simulation, so what runs green there is
-what the recipe sets up. No cluster runs here; the simulation is the pod."""
+what the recipe sets up. No cluster runs here; the simulation is the pod. The recipes' page
+in docs/ names each file; a missing or empty folder or page fails."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from .test_recipes import check_variables
 pytestmark = pytest.mark.e2e
 
 RECIPES = ROOT / "examples" / "kubernetes"
+PAGE = ROOT / "docs" / "recipes" / "kubernetes.md"
 SETUP = {setup.name: setup for setup in SETUPS}
 # What the pod's platform sets in the job, not the recipe: the kubelet and the runners.
 PLATFORM = {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "GITHUB_ACTIONS", "GITLAB_CI"}
@@ -132,7 +135,21 @@ def test_every_job_runs_the_plain_pytest_command(recipe: str) -> None:
     assert "python -m pytest" in (RECIPES / recipe).read_text(), recipe
 
 
-def test_the_recipes_readme_section_names_each_file() -> None:
-    readme = (ROOT / "README.md").read_text()
-    for path in sorted(RECIPES.iterdir()):
-        assert f"examples/kubernetes/{path.name}" in readme, path.name
+def _recipe_files() -> list[Path]:
+    assert RECIPES.is_dir(), f"{RECIPES} is missing"
+    files = sorted(path for path in RECIPES.iterdir() if path.is_file())
+    assert files, f"{RECIPES} holds no recipe"
+    return files
+
+
+def test_the_recipes_page_names_each_file() -> None:
+    assert PAGE.is_file(), f"{PAGE} is missing"
+    page = PAGE.read_text()
+    assert page.strip(), f"{PAGE} is empty"
+    files = _recipe_files()
+    missing = [path.name for path in files if f"examples/kubernetes/{path.name}" not in page]
+    assert not missing, f"{PAGE} does not name {missing}"
+    # The tests above read these four recipes (and the files beside them): none is skipped.
+    assert {"arc-values.yaml", "jenkins-pod.yaml", "gitlab-ci.yml", "tekton-task.yaml"} <= {
+        path.name for path in files
+    }
