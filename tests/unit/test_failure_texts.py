@@ -18,6 +18,7 @@ from pytest_dockerhost.discovery.endpoint import parse_url
 from pytest_dockerhost.discovery.network import detect
 from pytest_dockerhost.engine.transport import Failure, FailureKind
 from pytest_dockerhost.messages import failures as say_
+from pytest_dockerhost.messages.catalogue import catalogue
 from pytest_dockerhost.messages.failures import Attempt, MachineFacts, SocketFacts
 
 TCP = Attempt("DOCKER_HOST", "tcp://docker:2376", host="docker", tls_source="DOCKER_CERT_PATH=/c")
@@ -363,3 +364,49 @@ def test_the_attempt_carries_the_urls_pieces() -> None:
         "DOCKER_HOST", "ssh://ci@build", host="build", user="ci"
     )
     assert attempt(None, None, "x") == Attempt("x")
+
+
+# ---- the failure catalogue and the troubleshooting page --------------------------------------
+
+
+def test_every_failure_kind_has_a_catalogue_entry() -> None:
+    listed = [kind for entry in catalogue() for kind in entry.kinds]
+    assert {kind.value for kind in FailureKind} <= set(listed)
+    assert len(listed) == len(set(listed)), "a kind listed twice"
+
+
+def test_the_failures_met_after_resolution_are_in_the_catalogue() -> None:
+    kinds = {kind for entry in catalogue() for kind in entry.kinds}
+    assert {
+        "no-endpoint",
+        "endpoint-lost",
+        "bind-mount-unseen",
+        "sidecar-privileged-refused",
+        "setting-invalid",
+    } <= kinds
+
+
+def test_catalogue_entries_are_searchable_and_say_something() -> None:
+    entries = catalogue()
+    titles = [entry.title for entry in entries]
+    assert len(titles) == len(set(titles))
+    probe_kinds = {kind.value for kind in FailureKind}
+    for entry in entries:
+        assert entry.means, entry
+        assert entry.says, entry
+        # A probe failure's fix is said apart from what happened (most later failures are
+        # one paragraph that carries its own fix).
+        if entry.kinds[0] in probe_kinds:
+            assert entry.fixes, entry
+
+
+def test_the_catalogue_says_what_users_see() -> None:
+    """The entries are the plugin's words for the example facts, not copies of them."""
+    (eacces,) = [entry for entry in catalogue() if entry.kinds == ("socket-eacces",)]
+    what, fix = say_.socket_permission("/var/run/docker.sock", JENKINS)
+    assert (eacces.says, eacces.fixes[0].text) == (what, fix)
+    assert "unable to apply caps: operation not permitted" in " ".join(
+        entry.title for entry in catalogue()
+    )
+    (http,) = [entry for entry in catalogue() if entry.kinds == ("http-to-https",)]
+    assert http.title == "Client sent an HTTP request to an HTTPS server."
