@@ -7,9 +7,11 @@ against real files."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -369,6 +371,16 @@ def test_the_attempt_carries_the_urls_pieces() -> None:
 # ---- the failure catalogue and the troubleshooting page --------------------------------------
 
 
+def _troubleshooting() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "docs" / "gen" / "troubleshooting.py"
+    spec = importlib.util.spec_from_file_location("troubleshooting_page", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_every_failure_kind_has_a_catalogue_entry() -> None:
     listed = [kind for entry in catalogue() for kind in entry.kinds]
     assert {kind.value for kind in FailureKind} <= set(listed)
@@ -410,3 +422,29 @@ def test_the_catalogue_says_what_users_see() -> None:
     )
     (http,) = [entry for entry in catalogue() if entry.kinds == ("http-to-https",)]
     assert http.title == "Client sent an HTTP request to an HTTPS server."
+
+
+def test_the_troubleshooting_page_has_every_entry() -> None:
+    page = _troubleshooting().render()
+    assert page.startswith("# Troubleshooting\n")
+    for entry in catalogue():
+        assert f"\n## `{entry.title}`\n" in page, entry.title
+        assert entry.says in page
+        for fix in entry.fixes:
+            assert fix.text in page
+    assert page.count("\n## ") == len(catalogue())
+
+
+def test_the_troubleshooting_page_is_plain_markdown() -> None:
+    """No links (the page must build whatever pages exist), no raw HTML, closed code spans."""
+    page = _troubleshooting().render()
+    assert "](" not in page
+    assert "<" not in page
+    fenced = False
+    for line in page.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if not fenced:
+            assert line.count("`") % 2 == 0, line
+    assert not fenced
