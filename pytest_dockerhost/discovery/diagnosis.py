@@ -32,6 +32,7 @@ def explain(
     at = attempt(url, tls, source)
     if facts is None:
         facts = machine_facts(failure.kind, url)
+    # mypy checks that every FailureKind value is a ProbeFailure.
     return say_.explain(failure.kind.value, failure.detail, at, facts, waited=waited)
 
 

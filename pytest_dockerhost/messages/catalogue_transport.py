@@ -8,9 +8,27 @@ see them from, with example facts, so the troubleshooting page cannot drift from
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from . import details as D
-from .failures import Attempt, MachineFacts, SocketFacts, arc_group_fix, explain
+from .failures import Attempt, MachineFacts, ProbeFailure, SocketFacts, arc_group_fix, explain
+
+# The failures met after the probe: resolution as a whole, a run, the sidecar, settings.
+RunFailure = Literal[
+    "no-endpoint",
+    "endpoint-lost",
+    "bind-mount-unseen",
+    "sidecar-privileged-refused",
+    "sidecar-capabilities-refused",
+    "sidecar-unreachable",
+    "client-too-old",
+    "podman-ryuk",
+    "mtu",
+    "url-invalid",
+    "setting-invalid",
+    "tls-verify-zero",
+    "docker-host-blank",
+]
 
 
 @dataclass(frozen=True)
@@ -26,7 +44,7 @@ class CatalogueEntry:
     """One failure: the texts users search for (the first is its title), what it means, and
     what the plugin says about it. ``fixes`` is empty where ``says`` carries its own fix."""
 
-    kinds: tuple[str, ...]
+    kinds: tuple[ProbeFailure | RunFailure, ...]
     searched: tuple[str, ...]
     means: str
     says: str
@@ -59,7 +77,7 @@ CERT_PATH = "/certs/client"
 
 
 def _transport(
-    kinds: tuple[str, ...],
+    kinds: tuple[ProbeFailure, ...],
     searched: tuple[str, ...],
     means: str,
     detail: str,

@@ -8,8 +8,48 @@ Kinds arrive as ``FailureKind``'s string values: ``engine`` is above this packag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from .names import flag, twins
+
+# ``FailureKind``'s values (engine/transport.py), which this package cannot import: mypy
+# checks that each is one of these where diagnosis passes it, and a unit test that none is
+# left over here.
+ProbeFailure = Literal[
+    "api-too-old",
+    "cert-garbage",
+    "cert-mismatch",
+    "cert-missing",
+    "cert-unreadable",
+    "connect-error",
+    "dns",
+    "empty-reply",
+    "http-to-https",
+    "https-to-http",
+    "not-docker",
+    "not-http",
+    "not-ready",
+    "refused",
+    "scheme",
+    "silent",
+    "socket-dangling",
+    "socket-eacces",
+    "socket-error",
+    "socket-missing",
+    "socket-not-socket",
+    "socket-stale",
+    "ssh-error",
+    "ssh-missing",
+    "ssh-no-cli",
+    "timeout",
+    "tls-client-rejected",
+    "tls-eof",
+    "tls-error",
+    "tls-reset",
+    "tls-timeout",
+    "tls-verify",
+    "unreachable",
+]
 
 ARC_DOCKER_GID = 123  # actions-runner-controller's dind: dockerd --group=123
 NO_GROUP_NAME = "no name here"
@@ -83,9 +123,14 @@ _CHECK_PORT = "Docker listens on 2376 (TLS) or 2375"
 
 
 def explain(
-    kind: str, detail: str, at: Attempt, machine: MachineFacts, *, waited: float | None = None
+    kind: ProbeFailure,
+    detail: str,
+    at: Attempt,
+    machine: MachineFacts,
+    *,
+    waited: float | None = None,
 ) -> tuple[str, str]:
-    """(what happened, how to fix it) for a failure of ``kind`` (a ``FailureKind`` value)."""
+    """(what happened, how to fix it) for a failure of ``kind``."""
     where = at.url if at.url is not None else "?"
     source, tls_src = at.source, at.tls_source
     if kind == "socket-eacces" and at.url is not None:

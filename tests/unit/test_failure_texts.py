@@ -12,6 +12,7 @@ import os
 import socket
 from pathlib import Path
 from types import ModuleType
+from typing import get_args
 
 import pytest
 
@@ -169,6 +170,10 @@ EXPECTED = {
 def test_every_failure_kind_has_its_own_pinned_text() -> None:
     kinds = {kind.value for kind in FailureKind}
     assert kinds - {"socket-eacces"} == set(EXPECTED)
+
+
+def test_messages_name_the_failure_kinds_the_engine_has() -> None:
+    assert set(get_args(say_.ProbeFailure)) == {kind.value for kind in FailureKind}
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
