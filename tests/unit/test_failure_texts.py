@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import get_args
@@ -453,3 +455,26 @@ def test_the_troubleshooting_page_is_plain_markdown() -> None:
         if not fenced:
             assert line.count("`") % 2 == 0, line
     assert not fenced
+
+
+WITHOUT_GRP_AND_PWD = """
+import sys
+sys.modules["grp"] = None  # as on Windows: importing them raises ImportError
+sys.modules["pwd"] = None
+import pytest_dockerhost.plugin
+from pytest_dockerhost.discovery.diagnosis import explain
+from pytest_dockerhost.engine.transport import Failure, FailureKind
+from pytest_dockerhost.engine.url import DockerURL
+print(explain(Failure(FailureKind.REFUSED, "refused"), DockerURL("tcp", "h", 1), None, "S")[0])
+"""
+
+
+def test_the_plugin_loads_and_explains_where_grp_and_pwd_do_not_exist() -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", WITHOUT_GRP_AND_PWD],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (child.returncode, child.stdout) == (0, "refused\n"), child.stderr
