@@ -295,7 +295,8 @@ def _tls_entries() -> list[CatalogueEntry]:
             ("cert-missing",),
             (
                 "Path to a certificate and key files must be provided through the "
-                "client_config param",
+                "client_cert param",
+                "Invalid CA certificate provided for `ca_cert`.",
                 "could not read CA certificate",
             ),
             "TLS is on, and a certificate or key file is not where the configuration says",
