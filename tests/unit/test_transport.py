@@ -17,8 +17,10 @@ import pytest
 
 from pytest_dockerhost.discovery.diagnosis import explain
 from pytest_dockerhost.discovery.endpoint import DockerURL, TLSConfig, parse_url
+from pytest_dockerhost.discovery.network import detect
 from pytest_dockerhost.engine.probe import probe, wait_for
 from pytest_dockerhost.engine.transport import Failure, make_ssl_context
+from pytest_dockerhost.messages.failures import MachineFacts, socket_missing_fix
 
 from ..helpers import DROP_TO_USER, cannot_run_as_user, servers
 from ..helpers.servers import closed_port, docker_api, over_tls, serving, silent, web_server
@@ -63,7 +65,19 @@ def test_missing_socket(short_dir: Path) -> None:
     failure, what, fix = fail(parse_url(f"unix://{short_dir}/none.sock"), None)
     assert failure.kind == "socket-missing"
     assert what == f"{short_dir}/none.sock does not exist"
-    assert "start Docker" in fix or "mount the host's socket" in fix
+    # This machine's fix: the one for whether this process runs in a container.
+    assert fix == socket_missing_fix(detect().in_container)
+    url = parse_url(f"unix://{short_dir}/none.sock")
+    on_a_host = explain(failure, url, None, "DOCKER_HOST", facts=MachineFacts())
+    assert on_a_host == (what, "start Docker, or set DOCKER_HOST to a daemon that runs")
+    _, in_container = explain(
+        failure, url, None, "DOCKER_HOST", facts=MachineFacts(in_container=True)
+    )
+    assert in_container == (
+        "mount the host's socket into this container: docker run -v "
+        "/var/run/docker.sock:/var/run/docker.sock ... (plus --group-add with the socket's "
+        "gid), or set DOCKER_HOST=tcp://docker:2376 for a dind service"
+    )
 
 
 def test_stale_socket_file(short_dir: Path) -> None:

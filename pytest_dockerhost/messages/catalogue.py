@@ -1,0 +1,128 @@
+"""Every failure the plugin explains, keyed by the error text users paste into a search box:
+the probe's failures (``catalogue_transport``) and those met later in a run.
+
+Each entry's text is rendered by the message function users see it from, with example
+facts, so the troubleshooting page cannot drift from the plugin's words.
+"""
+
+from __future__ import annotations
+
+from ..config import texts as settings_texts
+from ..config.parsing import MODES
+from ..config.settings import OPTIONS_BY_NAME
+from . import details as D
+from . import endpoint, mtu, resolution, sidecar
+from .catalogue_transport import HOST, TCP, CatalogueEntry, Fix, transport_entries
+from .failures import explain
+from .sources import bad_url
+from .urls import URLProblem
+
+
+def _run_entries() -> list[CatalogueEntry]:
+    outer = "unix:///var/run/docker.sock"
+    refused = D.REFUSED.format(host="docker", port=2376)
+    lost_detail, lost_fix = explain("refused", refused, TCP, HOST)
+    workspace = "/__w/app/app/tests/data"
+    mode = OPTIONS_BY_NAME["mode"]
+    url_what, url_fix = bad_url(
+        "DOCKER_HOST", "http://docker:2375", *URLProblem.HTTP.say(rest="docker:2375")
+    )
+    return [
+        CatalogueEntry(
+            ("no-endpoint",),
+            ("docker.errors.DockerException: Error while fetching server API version",),
+            "no Docker endpoint answered: no socket, no DOCKER_HOST, no context",
+            resolution.no_endpoint(
+                "auto", "default", failures=(), skipped=(), absent=6, warnings=(), hints=()
+            ),
+        ),
+        CatalogueEntry(
+            ("endpoint-lost",),
+            ("Max retries exceeded with url: /v1.41/containers/create",),
+            "the endpoint worked at the start of the session and stopped answering later",
+            endpoint.gone("tcp://docker:2376", "dind", "DOCKER_HOST", lost_detail, lost_fix),
+        ),
+        CatalogueEntry(
+            ("bind-mount-unseen",),
+            (
+                "a bind-mounted folder is empty inside the container",
+                "with_volume_mapping",
+            ),
+            "bind-mount sources are resolved on the daemon's host, not where pytest runs",
+            endpoint.mapping_unseen(
+                workspace, endpoint.only_in_this_container(workspace, "3f2a9c1b7d4e")
+            ),
+            (Fix(endpoint.daemon_elsewhere(workspace, "tcp://docker:2376"), "under dind"),),
+        ),
+        CatalogueEntry(
+            ("sidecar-privileged-refused",),
+            (
+                "OCI runtime create failed: unable to apply caps: operation not permitted",
+                "unable to apply caps: operation not permitted",
+            ),
+            "the engine cannot grant every capability --privileged asks for",
+            sidecar.privileged_refused(
+                outer, "unable to apply caps: operation not permitted", "default"
+            ),
+        ),
+        CatalogueEntry(
+            ("sidecar-capabilities-refused",),
+            ('invalid CapAdd: unknown capability: "CAP_BPF"',),
+            "the engine refused a capability of the sidecar's explicit set",
+            sidecar.capabilities_refused(outer, 'unknown capability: "CAP_BPF"'),
+        ),
+        CatalogueEntry(
+            ("sidecar-unreachable",),
+            ("sidecar mode cannot reach a sidecar",),
+            "the daemon that would host the sidecar runs where its ports cannot be reached",
+            sidecar.unreachable("tcp://build-host:2376", "DOCKER_HOST"),
+        ),
+        CatalogueEntry(
+            ("client-too-old",),
+            ("client version 1.41 is too old. Minimum supported API version is 1.44",),
+            "the engine refuses the API version docker-py speaks by default",
+            endpoint.docker_py_too_old("1.41", "1.44"),
+        ),
+        CatalogueEntry(
+            ("podman-ryuk",),
+            ("Container did not emit logs containing '.* Started!'", "Could not connect to Ryuk"),
+            "testcontainers' reaper (Ryuk) cannot start on Podman without privileges",
+            resolution.podman_ryuk(),
+        ),
+        CatalogueEntry(
+            ("mtu",),
+            ("net/http: TLS handshake timeout",),
+            "the daemon's bridge MTU is larger than the job's link, so big packets stall",
+            mtu.bridge_too_large(1500, 1450, "eth0", "tcp://docker:2376", "GitLab CI"),
+        ),
+        CatalogueEntry(
+            ("url-invalid",),
+            ("is not a valid Docker URL",),
+            "the endpoint's URL is malformed",
+            url_what,
+            (Fix(url_fix),),
+        ),
+        CatalogueEntry(
+            ("setting-invalid",),
+            ("is not valid: must be one of",),
+            "a setting has a value the plugin does not take; the error names where it was set",
+            settings_texts.invalid(mode.env or mode.flag, "dnd", settings_texts.one_of(MODES)),
+        ),
+        CatalogueEntry(
+            ("tls-verify-zero",),
+            ("DOCKER_TLS_VERIFY=0",),
+            "DOCKER_TLS_VERIFY turns verification on whatever its value, 0 included",
+            settings_texts.tls_verify_zero("0"),
+        ),
+        CatalogueEntry(
+            ("docker-host-blank",),
+            ("DOCKER_HOST is set but empty",),
+            "DOCKER_HOST is set, but to nothing a client can connect to",
+            settings_texts.docker_host_blank(settings_texts.BLANK_EMPTY),
+        ),
+    ]
+
+
+def catalogue() -> tuple[CatalogueEntry, ...]:
+    """Every failure the plugin explains, transport kinds first."""
+    return (*transport_entries(), *_run_entries())
