@@ -7,7 +7,7 @@ from .base import Candidate, SourceContext, url_candidate
 
 def docker_host_env(ctx: SourceContext) -> list[Candidate]:
     s = ctx.settings
-    if s.host.source != "DOCKER_HOST" or s.host.value is None:
+    if not s.host.from_variable("DOCKER_HOST") or s.host.value is None:
         return []
     return [
         url_candidate(
