@@ -24,7 +24,7 @@ def resolution_report(resolution: Resolution) -> dict[str, Any]:
         **_head(resolution.settings, resolution.mode),
         "candidates": [_candidate(entry) for entry in resolution.trace],
         "endpoint": _endpoint(host) if host is not None else None,
-        "error": resolution.error if host is None else "",
+        "error": str(resolution.error) if resolution.error is not None else "",
         "hints": list(resolution.hints),
     }
 

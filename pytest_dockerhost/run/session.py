@@ -98,7 +98,7 @@ class DockerSession:
 
         self.resolution = resolve(self.settings)
         if self.resolution.host is None:
-            self.error = self.resolution.error
+            self.error = str(self.resolution.error)
             if self.mode == "sidecar":
                 from ..messages.header import NO_SIDECAR_DAEMON
 
