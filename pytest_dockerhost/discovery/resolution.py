@@ -30,7 +30,7 @@ from ..messages import mtu as say_mtu
 from ..messages import resolution as say_
 from . import network
 from .diagnosis import explain
-from .endpoint import DockerHost, TraceEntry
+from .endpoint import DockerHost, EngineFacts, TraceEntry
 from .sources import CHAIN, Candidate, SourceContext
 
 if TYPE_CHECKING:
@@ -237,7 +237,6 @@ def _build_host(
         daemon_socket = network.daemon_side_path(self_info, url.path) or url.path
     else:
         daemon_socket = "/var/run/docker.sock"  # a dind daemon's own socket, for Ryuk
-    kind = "dood" if url.is_unix else ("dind" if url.is_tcp else url.scheme)
     # /info can be slow on a busy daemon: the rest of the engine's facts wait for -v.
     engine = ("rootless " if "(rootless " in candidate.source else "") + info.kind
     warnings = list(settings.warnings)
@@ -265,29 +264,28 @@ def _build_host(
     if info.kind == "Podman" and not _ryuk_ready_for_podman():
         notes.append(say_.podman_ryuk())
     return DockerHost(
-        url=str(url),
-        mode=kind,
+        docker_url=url,
+        requested=requested,
         source=candidate.source,
         tls=candidate.tls,
         published_host=published,
         published_host_verified=verified,
         daemon_socket=daemon_socket,
         in_container=where.in_container,
-        engine_version=info.version,
-        api_version=info.api_version,
+        engine=EngineFacts(
+            version=info.version,
+            api_version=info.api_version,
+            kind=engine,
+            min_api=info.min_api,
+            os=info.os,
+            arch=info.arch,
+        ),
+        published_how=how,
         warnings=tuple(warnings),
         trace=tuple(trace),
         container_id=where.container_id,
         mounts=network.mounts_of(self_info),
         notes=tuple(notes),
-        extras={
-            "requested_mode": requested,
-            "os": info.os,
-            "arch": info.arch,
-            "engine_kind": engine,
-            "min_api": info.min_api,
-            "published_how": how,
-        },
     )
 
 

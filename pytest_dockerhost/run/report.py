@@ -107,15 +107,15 @@ def _endpoint(host: DockerHost) -> dict[str, Any]:
             "source": tls.source,
         },
         "engine": {
-            "kind": host.extras.get("engine_kind", "Docker"),
+            "kind": host.engine.kind,
             "version": host.engine_version,
             "api": host.api_version,
-            "min_api": host.extras.get("min_api", ""),
+            "min_api": host.engine.min_api,
         },
         "published_ports": {
             "host": host.published_host,
             "verified": host.published_host_verified,
-            "how": host.extras.get("published_how", ""),
+            "how": host.published_how,
         },
         "in_container": host.in_container,
         "notes": list(host.notes),
