@@ -6,10 +6,12 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, final
 
 from ..config.parsing import Mode
 from ..engine.api import EngineAddress, EngineClientLike, open_client
+from ..engine.transport import FailureKind
 from ..engine.url import (
     DockerURL,
     Scheme,
@@ -56,7 +58,7 @@ class TraceEntry:
     elapsed: float
     detail: str = ""
     fix: str = ""
-    kind: str = ""  # the failure's kind (a FailureKind value), when it failed
+    kind: FailureKind | None = None  # why it failed, when it did
 
     @property
     def ok(self) -> bool:
@@ -281,7 +283,7 @@ class DockerHost:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, to hand the endpoint to pytest-xdist workers."""
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self, dict_factory=_plain)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DockerHost:
@@ -293,11 +295,21 @@ class DockerHost:
         if sidecar:
             outer = cls.from_dict(sidecar["outer"])
             values["sidecar"] = SidecarInfo(**{**sidecar, "outer": outer})
-        values["trace"] = tuple(TraceEntry(**entry) for entry in values.get("trace", ()))
+        values["trace"] = tuple(_trace_entry(entry) for entry in values.get("trace", ()))
         values["warnings"] = tuple(values.get("warnings", ()))
         values["notes"] = tuple(values.get("notes", ()))
         values["mounts"] = tuple((str(a), str(b)) for a, b in values.get("mounts") or ())
         return cls(**values)
+
+
+def _plain(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    # execnet hands workers plain types only: an enum goes as its value.
+    return {key: value.value if isinstance(value, Enum) else value for key, value in items}
+
+
+def _trace_entry(data: Mapping[str, Any]) -> TraceEntry:
+    kind = data.get("kind")
+    return TraceEntry(**{**data, "kind": FailureKind(kind) if kind else None})
 
 
 def _map_mount(mounts: tuple[tuple[str, str], ...], local: str) -> str | None:

@@ -205,7 +205,7 @@ def _try(
             elapsed,
             detail,
             fix,
-            failure.kind.value,
+            failure.kind,
         ), None
     elapsed = time.monotonic() - start
     return TraceEntry(

@@ -88,7 +88,7 @@ def _candidate(entry: TraceEntry) -> dict[str, Any]:
         "seconds": round(entry.elapsed, 4),
         "detail": entry.detail,
         "fix": entry.fix,
-        "failure": entry.kind,
+        "failure": entry.kind.value if entry.kind is not None else "",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -12,9 +13,11 @@ from pytest_dockerhost.discovery.endpoint import (
     EngineFacts,
     SidecarInfo,
     TLSConfig,
+    TraceEntry,
     URLError,
     parse_url,
 )
+from pytest_dockerhost.engine.transport import FailureKind
 
 
 @pytest.mark.parametrize(
@@ -166,13 +169,20 @@ def test_round_trip_through_a_dict() -> None:
 
 
 def test_a_sidecar_round_trips_through_json_with_its_outer_daemon() -> None:
-    outer = _host(url="unix:///var/run/docker.sock", tls=None)
+    refused = TraceEntry("DOCKER_HOST", "tcp://d:2375", "failed", 0.1, "d refused", "start it")
+    refused = dataclasses.replace(refused, kind=FailureKind.REFUSED)
+    outer = _host(url="unix:///var/run/docker.sock", tls=None, trace=(refused,))
     host = _sidecar(outer)
     data = json.loads(json.dumps(host.to_dict()))  # as xdist hands it to workers
     again = DockerHost.from_dict(data)
     assert again == host
     assert again.outer == outer
-    assert (again.url, again.mode, again.outer.mode if again.outer else "") == (
+    assert again.outer is not None
+    assert again.outer.trace[0].kind is FailureKind.REFUSED
+    kind = host.to_dict()["sidecar"]["outer"]["trace"][0]["kind"]
+    assert type(kind) is str  # execnet carries plain types only
+    assert kind == "refused"
+    assert (again.url, again.mode, again.outer.mode) == (
         "tcp://127.0.0.1:32768",
         "sidecar",
         "dood",
