@@ -54,6 +54,10 @@ class Resolution:
     error: NoEndpointError | None = None  # set exactly when host is None
     hints: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        if (self.host is None) == (self.error is None):
+            raise ValueError("a Resolution has an endpoint or the error saying why not")
+
     def require(self) -> DockerHost:
         if self.host is None:
             assert self.error is not None
