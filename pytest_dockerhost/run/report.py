@@ -8,6 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..config.parsing import Mode
     from ..config.settings import Settings
     from ..discovery.endpoint import DockerHost, TraceEntry
     from ..discovery.resolution import Resolution
@@ -64,7 +65,7 @@ def write(path: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _head(settings: Settings, mode: str) -> dict[str, Any]:
+def _head(settings: Settings, mode: Mode) -> dict[str, Any]:
     from importlib.metadata import version
 
     return {
