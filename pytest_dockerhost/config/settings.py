@@ -7,6 +7,7 @@ error messages are the same everywhere.
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from typing import Any, Generic, TypeVar, final
 from ..errors import SettingError
 from . import texts as say_
 from .option_table import OPTIONS, OPTIONS_BY_NAME, OptionSpec, dest
-from .origin import Origin
 from .parsing import (
     CI_VARIABLES,
     DEFAULT_TIMEOUT,
@@ -45,6 +45,15 @@ __all__ = [
 T = TypeVar("T")
 
 
+class Origin(enum.Enum):
+    """Which of the four places, in precedence order, a setting's value came from."""
+
+    CLI = "cli"  # a command-line flag
+    ENV = "env"  # an environment variable
+    INI = "ini"  # an ini key
+    DEFAULT = "default"
+
+
 @final
 @dataclass(frozen=True)
 class Setting(Generic[T]):
@@ -58,7 +67,9 @@ class Setting(Generic[T]):
     @property
     def source(self) -> str:
         """Where the value came from, as messages name it."""
-        return say_.setting_source(self.origin, self.where)
+        if self.origin is Origin.DEFAULT:
+            return say_.DEFAULT_SOURCE
+        return say_.ini_source(self.where) if self.origin is Origin.INI else self.where
 
     @property
     def is_default(self) -> bool:
@@ -177,8 +188,7 @@ def _pick(spec: OptionSpec, cli: Any, env: Mapping[str, str], ini: Any) -> Setti
                 source="DOCKER_HOST",
             )
     if spec.ini is not None and ini not in (None, "", [], ()):
-        source = say_.setting_source(Origin.INI, spec.ini)
-        return Setting(_convert(spec, ini, source), Origin.INI, spec.ini)
+        return Setting(_convert(spec, ini, say_.ini_source(spec.ini)), Origin.INI, spec.ini)
     return Setting(spec.default, Origin.DEFAULT)
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .origin import Origin
-
 
 def one_of(choices: Iterable[str]) -> str:
     return f"must be one of {', '.join(choices)}"
@@ -39,12 +37,13 @@ BLANK_EMPTY = "empty"
 BLANK_SPACES = "blank (only whitespace)"
 
 
-def setting_source(origin: Origin, where: str) -> str:
-    """Where a setting came from, as every message names it: the flag or the variable
-    itself, ``ini docker_mode``, or ``default``."""
-    if origin is Origin.DEFAULT:
-        return "default"
-    return f"ini {where}" if origin is Origin.INI else where
+# Where a setting came from, as every message names it: the flag or the variable itself,
+# ``ini docker_mode``, or ``default``.
+DEFAULT_SOURCE = "default"
+
+
+def ini_source(key: str) -> str:
+    return f"ini {key}"
 
 
 def invalid(source: str, shown: str | None, why: str) -> str:
