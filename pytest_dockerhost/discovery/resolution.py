@@ -378,7 +378,9 @@ def _hints(usable: list[Candidate], pinned: list[Candidate], per_probe: float) -
             info = probe(candidate.url, None, timeout=min(per_probe, 1.0))
         except Failure:
             continue
-        return (say_.would_work(candidate.shown_url, info.version, pinned[0].source.split("=")[0]),)
+        setting = pinned[0].pinned_by
+        assert setting is not None
+        return (say_.would_work(candidate.shown_url, info.version, setting),)
     return ()
 
 

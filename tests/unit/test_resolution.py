@@ -58,6 +58,32 @@ def test_pinned_failure_does_not_fall_back_but_hints(make_ctx: MakeCtx, short_di
     assert "run `python -m pytest_dockerhost`" in str(result.error)
 
 
+@pytest.mark.parametrize(
+    ("configured", "setting"),
+    [
+        ({"env": {"DOCKER_CONTEXT": "gone"}}, "DOCKER_CONTEXT"),
+        ({"cli": {"host": "tcp://127.0.0.1:{port}"}}, "--docker-host"),
+        ({"ini": {"host": "tcp://127.0.0.1:{port}"}}, "ini docker_host"),
+    ],
+)
+def test_the_hint_names_the_setting_that_configured_the_failed_endpoint(
+    make_ctx: MakeCtx, short_dir: Path, configured: dict[str, dict[str, str]], setting: str
+) -> None:
+    path = str(short_dir / "docker.sock")
+    port = closed_port()
+    given = {
+        where: {key: value.format(port=port) for key, value in values.items()}
+        for where, values in configured.items()
+    }
+    env = given.pop("env", {})
+    ctx = make_ctx(env, system_sockets=(path,), **given)
+    with serving(docker_api(), unix_path=path):
+        result = resolve(ctx.settings, ctx=ctx)
+    assert result.hints == (
+        f"unix://{path} answers (engine 20.10.24); to use it, remove {setting}",
+    )
+
+
 def test_no_endpoint_is_an_error_that_require_raises(make_ctx: MakeCtx) -> None:
     ctx = make_ctx(cli={"mode": "sidecar"})
     result = resolve(ctx.settings, ctx=ctx)

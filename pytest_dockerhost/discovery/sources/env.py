@@ -14,7 +14,7 @@ def docker_host_env(ctx: SourceContext) -> list[Candidate]:
             "DOCKER_HOST",
             s.host.value,
             ctx=ctx,
-            pinned=True,
+            pinned_by="DOCKER_HOST",
             tls_verify=s.tls_verify.value,
             tls_verify_source=s.tls_verify.source,
             cert_path=s.cert_path.value,

@@ -23,7 +23,7 @@ def _from_url(ctx: SourceContext, source: str, raw: str) -> Candidate:
         source,
         raw,
         ctx=ctx,
-        pinned=True,
+        pinned_by=source,
         tls_verify=s.tls_verify.value,
         tls_verify_source=s.tls_verify.source,
         cert_path=s.cert_path.value,
