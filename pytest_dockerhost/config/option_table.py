@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, final
+from typing import Any, Literal, final
 
 from .parsing import (
     CI_VARIABLES,
@@ -27,6 +27,9 @@ from .parsing import (
     parse_tls_verify_env,
 )
 
+# How the CLI and ini take an option's value.
+OptionKind = Literal["string", "bool", "lines", "choice"]
+
 
 @final
 @dataclass(frozen=True, eq=False)  # compared by identity: one per option
@@ -40,7 +43,7 @@ class OptionSpec:
     default: Any
     ini: str | None = None
     env: str | None = None
-    kind: str = "string"  # how the CLI and ini take it: string, bool, lines, choice
+    kind: OptionKind = "string"
     env_parse: Callable[[str], Any] | None = None
     choices: tuple[str, ...] = ()
     metavar: str | None = None

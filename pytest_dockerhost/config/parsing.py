@@ -13,7 +13,10 @@ from . import texts as say_
 
 Mode = Literal["auto", "dood", "dind", "sidecar"]
 MODES: tuple[Mode, ...] = ("auto", "dood", "dind", "sidecar")
-RESOLVE_WHEN = ("auto", "always", "marked")
+# What resolution searches with: a sidecar's outer daemon is found as ``auto`` finds one.
+SearchMode = Literal["auto", "dood", "dind"]
+Resolve = Literal["auto", "always", "marked"]
+RESOLVE_WHEN: tuple[Resolve, ...] = ("auto", "always", "marked")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_SIDECAR_IMAGE = "docker:dind"
 DEFAULT_LEASE = 60.0  # seconds a run's claim on the daemon lasts unrenewed
@@ -33,11 +36,17 @@ def parse_mode(raw: str) -> Mode:
     raise ValueError(say_.one_of(MODES))
 
 
-def parse_resolve(raw: str) -> str:
+def parse_resolve(raw: str) -> Resolve:
     value = raw.strip().lower()
-    if value not in RESOLVE_WHEN:
-        raise ValueError(say_.one_of(RESOLVE_WHEN))
-    return value
+    for when in RESOLVE_WHEN:
+        if value == when:
+            return when
+    raise ValueError(say_.one_of(RESOLVE_WHEN))
+
+
+def search_mode(mode: Mode) -> SearchMode:
+    """The mode resolution works with: a sidecar's host daemon is found like any other."""
+    return "auto" if mode == "sidecar" else mode
 
 
 def parse_timeout(raw: str) -> float:

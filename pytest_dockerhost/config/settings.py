@@ -7,6 +7,7 @@ error messages are the same everywhere.
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -15,7 +16,15 @@ from typing import Any, Generic, TypeVar, final
 from ..errors import SettingError
 from . import texts as say_
 from .option_table import OPTIONS, OPTIONS_BY_NAME, OptionSpec, dest
-from .parsing import CI_VARIABLES, DEFAULT_TIMEOUT, FALSE_WORDS, MODES, TRUE_WORDS, Mode
+from .parsing import (
+    CI_VARIABLES,
+    DEFAULT_TIMEOUT,
+    FALSE_WORDS,
+    MODES,
+    TRUE_WORDS,
+    Mode,
+    Resolve,
+)
 
 # Names other modules have always imported from here.
 __all__ = [
@@ -27,6 +36,8 @@ __all__ = [
     "OPTIONS_BY_NAME",
     "TRUE_WORDS",
     "OptionSpec",
+    "Origin",
+    "Setting",
     "Settings",
     "dest",
 ]
@@ -34,17 +45,39 @@ __all__ = [
 T = TypeVar("T")
 
 
+class Origin(enum.Enum):
+    """Which of the four places, in precedence order, a setting's value came from."""
+
+    CLI = "cli"  # a command-line flag
+    ENV = "env"  # an environment variable
+    INI = "ini"  # an ini key
+    DEFAULT = "default"
+
+
 @final
 @dataclass(frozen=True)
 class Setting(Generic[T]):
-    """A value and the place it came from, e.g. ``--docker-mode`` or ``PYTEST_DOCKER_MODE``."""
+    """A value and the place it came from: its origin, and the flag, variable or ini key
+    (``where``) that gave it, e.g. ``--docker-mode`` or ``PYTEST_DOCKER_MODE``."""
 
     value: T
-    source: str
+    origin: Origin
+    where: str = ""  # empty for the default
+
+    @property
+    def source(self) -> str:
+        """Where the value came from, as messages name it."""
+        if self.origin is Origin.DEFAULT:
+            return say_.DEFAULT_SOURCE
+        return say_.ini_source(self.where) if self.origin is Origin.INI else self.where
 
     @property
     def is_default(self) -> bool:
-        return self.source == "default"
+        return self.origin is Origin.DEFAULT
+
+    def from_variable(self, name: str) -> bool:
+        """Whether the environment variable ``name`` gave this value."""
+        return self.origin is Origin.ENV and self.where == name
 
 
 @final
@@ -53,7 +86,7 @@ class Settings:
     """The effective configuration, each value with its source."""
 
     mode: Setting[Mode]
-    resolve: Setting[str]
+    resolve: Setting[Resolve]
     host: Setting[str | None]
     socket: Setting[str | None]
     cert_path: Setting[str | None]
@@ -100,7 +133,7 @@ class Settings:
         for spec in OPTIONS:
             values[spec.name] = _pick(spec, cli.get(spec.name), env, ini.get(spec.name))
         tls_env = env.get("DOCKER_TLS_VERIFY")
-        from_env = values["tls_verify"].source == "DOCKER_TLS_VERIFY"
+        from_env = values["tls_verify"].from_variable("DOCKER_TLS_VERIFY")
         if from_env and (tls_env or "").strip().lower() in ("0", "false", "no", "off"):
             warnings.append(say_.tls_verify_zero(str(tls_env)))
         on_ci = next((name for name in CI_VARIABLES if env.get(name, "").strip()), None)
@@ -121,10 +154,13 @@ class Settings:
                 ini[spec.name] = config.getini(spec.ini)
         return cls.from_sources(cli, os.environ, ini)
 
-    def describe(self) -> Iterable[tuple[str, str, str]]:
-        """(name, value, source) for every setting, for ``-v`` output and the diagnostic."""
+    def describe(self, *, given_only: bool = False) -> Iterable[tuple[str, str, str]]:
+        """(name, value, source) for every setting, for ``-v`` output and the diagnostic;
+        ``given_only``: only the ones not left at their default."""
         for spec in OPTIONS:
             setting: Setting[Any] = getattr(self, spec.name)
+            if given_only and setting.is_default:
+                continue
             yield spec.name, _show(setting.value), setting.source
 
 
@@ -138,12 +174,12 @@ def _show(value: object) -> str:
 
 def _pick(spec: OptionSpec, cli: Any, env: Mapping[str, str], ini: Any) -> Setting[Any]:
     if cli is not None and cli not in ([], ()):
-        return Setting(_convert(spec, cli, spec.flag), spec.flag)
+        return Setting(_convert(spec, cli, spec.flag), Origin.CLI, spec.flag)
     if spec.env is not None and spec.env in env:
         raw = env[spec.env]
         parse = spec.env_parse or spec.parse
         if raw.strip() or spec.env_parse is not None:
-            return Setting(_convert(spec, raw, spec.env, parse), spec.env)
+            return Setting(_convert(spec, raw, spec.env, parse), Origin.ENV, spec.env)
         if spec.name == "host":
             # An empty DOCKER_HOST is almost always a CI variable that was not filled in.
             state = say_.BLANK_EMPTY if raw == "" else say_.BLANK_SPACES
@@ -152,8 +188,8 @@ def _pick(spec: OptionSpec, cli: Any, env: Mapping[str, str], ini: Any) -> Setti
                 source="DOCKER_HOST",
             )
     if spec.ini is not None and ini not in (None, "", [], ()):
-        return Setting(_convert(spec, ini, f"ini {spec.ini}"), f"ini {spec.ini}")
-    return Setting(spec.default, "default")
+        return Setting(_convert(spec, ini, say_.ini_source(spec.ini)), Origin.INI, spec.ini)
+    return Setting(spec.default, Origin.DEFAULT)
 
 
 def _convert(

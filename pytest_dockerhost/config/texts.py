@@ -37,6 +37,15 @@ BLANK_EMPTY = "empty"
 BLANK_SPACES = "blank (only whitespace)"
 
 
+# Where a setting came from, as every message names it: the flag or the variable itself,
+# ``ini docker_mode``, or ``default``.
+DEFAULT_SOURCE = "default"
+
+
+def ini_source(key: str) -> str:
+    return f"ini {key}"
+
+
 def invalid(source: str, shown: str | None, why: str) -> str:
     if shown is None:
         return f"{source} is not valid: {why}."

@@ -5,11 +5,22 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, final
 
+from ..config.parsing import Mode
 from ..engine.api import EngineAddress, EngineClientLike, open_client
-from ..engine.url import DockerURL, TLSConfig, URLError, parse_url, version_at_least, version_key
+from ..engine.transport import FailureKind
+from ..engine.url import (
+    DockerURL,
+    Scheme,
+    TLSConfig,
+    URLError,
+    parse_url,
+    version_at_least,
+    version_key,
+)
 from ..errors import BindMountError
 from ..messages import endpoint as say_
 
@@ -17,6 +28,8 @@ from ..messages import endpoint as say_
 __all__ = [
     "DockerHost",
     "DockerURL",
+    "EngineFacts",
+    "SidecarInfo",
     "TLSConfig",
     "TraceEntry",
     "URLError",
@@ -29,6 +42,9 @@ if TYPE_CHECKING:
 
 
 Outcome = Literal["ok", "failed", "skipped", "not selected"]
+# How the header names the way the engine is reached: the transport, or our own sidecar.
+Reached = Literal["dood", "dind", "ssh", "sidecar"]
+_REACHED_BY: dict[Scheme, Reached] = {"unix": "dood", "tcp": "dind", "ssh": "ssh"}
 
 
 @final
@@ -42,7 +58,7 @@ class TraceEntry:
     elapsed: float
     detail: str = ""
     fix: str = ""
-    kind: str = ""  # the failure's kind (a FailureKind value), when it failed
+    kind: FailureKind | None = None  # why it failed, when it did
 
     @property
     def ok(self) -> bool:
@@ -51,36 +67,81 @@ class TraceEntry:
 
 @final
 @dataclass(frozen=True)
+class EngineFacts:
+    """What the engine said about itself when it answered ``/version``."""
+
+    version: str
+    api_version: str
+    kind: str = "Docker"  # or "Podman", "rootless Docker", ...
+    min_api: str = ""  # the oldest API it accepts, when it says
+    os: str = ""
+    arch: str = ""
+
+
+@final
+@dataclass(frozen=True)
+class SidecarInfo:
+    """The plugin's own dind container behind an endpoint, and the daemon that hosts it."""
+
+    run_id: str
+    name: str
+    outer: DockerHost  # the daemon hosting the sidecar
+    container_id: str | None
+    privileged: bool
+
+
+@final
+@dataclass(frozen=True)
 class DockerHost:
     """A Docker endpoint that answered, and everything tests need to use it."""
 
-    url: str
-    mode: str  # dood, dind or sidecar
+    docker_url: DockerURL
+    requested: Mode  # the mode the run asked for; the transport is the URL's scheme
     source: str
     tls: TLSConfig | None
     published_host: str
     published_host_verified: bool
     daemon_socket: str | None
     in_container: bool
-    engine_version: str
-    api_version: str
+    engine: EngineFacts
+    published_how: str = ""  # how published_host was chosen, when not the obvious way
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # how things were found, e.g. "TLS from /certs/client (found)"
     trace: tuple[TraceEntry, ...] = ()
     container_id: str | None = None  # our own container, when we run in one
-    outer: DockerHost | None = None  # the daemon hosting a sidecar
-    sidecar_id: str | None = None
-    privileged: bool | None = None  # for a sidecar
-    extras: Mapping[str, str] = field(default_factory=dict)
+    sidecar: SidecarInfo | None = None  # set when this is our own sidecar's daemon
     mounts: tuple[tuple[str, str], ...] = ()  # our container's (path here, path on the host)
 
     @property
-    def parsed(self) -> DockerURL:
-        return parse_url(self.url)
+    def url(self) -> str:
+        """The URL as users see it and DOCKER_HOST takes it."""
+        return str(self.docker_url)
+
+    @property
+    def transport(self) -> Scheme:
+        return self.docker_url.scheme
+
+    @property
+    def mode(self) -> Reached:
+        """How the header names the way it is reached: dood, dind, ssh or sidecar."""
+        return "sidecar" if self.sidecar is not None else _REACHED_BY[self.transport]
+
+    @property
+    def outer(self) -> DockerHost | None:
+        """The daemon hosting our sidecar, when this is one."""
+        return self.sidecar.outer if self.sidecar is not None else None
+
+    @property
+    def engine_version(self) -> str:
+        return self.engine.version
+
+    @property
+    def api_version(self) -> str:
+        return self.engine.api_version
 
     @property
     def address(self) -> EngineAddress:
-        return EngineAddress(self.parsed, self.tls, self.api_version)
+        return EngineAddress(self.docker_url, self.tls, self.api_version)
 
     def engine_client(self, timeout: float) -> EngineClientLike:
         """A client that answers the Engine API calls cleanup and the sidecar make without
@@ -132,7 +193,7 @@ class DockerHost:
             tls=tls,
             version=self.client_api_version,
             timeout=int(timeout),
-            use_ssh_client=self.url.startswith("ssh://"),
+            use_ssh_client=self.transport == "ssh",
         )
         # Otherwise REQUESTS_CA_BUNDLE replaces our CA and proxies catch daemon traffic.
         client.api.trust_env = False
@@ -152,7 +213,7 @@ class DockerHost:
         if self.outer is not None:
             # A sidecar's daemon sees only what is copied into the sidecar.
             raise BindMountError(say_.daemon_elsewhere(local, self.url))
-        parsed = self.parsed
+        parsed = self.docker_url
         loopback = parsed.host in ("127.0.0.1", "localhost", "::1")
         if not self.in_container and (parsed.is_unix or loopback):
             return local
@@ -175,16 +236,16 @@ class DockerHost:
         from ..engine.probe import engine_details
 
         details = None
-        if self.parsed.scheme != "ssh":
-            details = engine_details(self.parsed, self.tls, timeout=2.0)
-        kind = self.extras.get("engine_kind", "Docker")
+        if self.transport != "ssh":
+            details = engine_details(self.docker_url, self.tls, timeout=2.0)
+        kind = self.engine.kind
         if details is not None and details.rootless and not kind.startswith("rootless"):
             kind = f"rootless {kind}"
         return say_.engine_facts(
             kind,
             self.engine_version,
             self.api_version,
-            min_api=self.extras.get("min_api", ""),
+            min_api=self.engine.min_api,
             image_store=details.image_store if details else "",
             cgroup=details.cgroup if details else "",
         )
@@ -192,7 +253,7 @@ class DockerHost:
     def summary(self) -> str:
         """The one-line report header."""
         tls = ""
-        if self.parsed.is_tcp:
+        if self.docker_url.is_tcp:
             if self.tls is None:
                 tls = say_.TLS_OFF
             elif not self.tls.verify:
@@ -209,31 +270,46 @@ class DockerHost:
             source=self.source,
             ports=ports,
         )
-        if self.outer is not None:
-            line += say_.on_sidecar(bool(self.privileged), self.outer.mode, self.outer.url)
+        if self.sidecar is not None:
+            outer = self.sidecar.outer
+            line += say_.on_sidecar(self.sidecar.privileged, outer.mode, outer.url)
         return line
 
     @property
     def engine_label(self) -> str:
         """The engine's version, with its kind where that is not Docker: "Podman 5.8.6"."""
-        kind = self.extras.get("engine_kind", "Docker")
+        kind = self.engine.kind
         return self.engine_version if kind == "Docker" else f"{kind} {self.engine_version}"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, to hand the endpoint to pytest-xdist workers."""
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self, dict_factory=_plain)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DockerHost:
         values = dict(data)
+        values["docker_url"] = DockerURL(**values["docker_url"])
         values["tls"] = TLSConfig(**values["tls"]) if values.get("tls") else None
-        values["outer"] = cls.from_dict(values["outer"]) if values.get("outer") else None
-        values["trace"] = tuple(TraceEntry(**entry) for entry in values.get("trace", ()))
+        values["engine"] = EngineFacts(**values["engine"])
+        sidecar = values.get("sidecar")
+        if sidecar:
+            outer = cls.from_dict(sidecar["outer"])
+            values["sidecar"] = SidecarInfo(**{**sidecar, "outer": outer})
+        values["trace"] = tuple(_trace_entry(entry) for entry in values.get("trace", ()))
         values["warnings"] = tuple(values.get("warnings", ()))
         values["notes"] = tuple(values.get("notes", ()))
-        values["extras"] = dict(values.get("extras") or {})
         values["mounts"] = tuple((str(a), str(b)) for a, b in values.get("mounts") or ())
         return cls(**values)
+
+
+def _plain(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    # execnet hands workers plain types only: an enum goes as its value.
+    return {key: value.value if isinstance(value, Enum) else value for key, value in items}
+
+
+def _trace_entry(data: Mapping[str, Any]) -> TraceEntry:
+    kind = data.get("kind")
+    return TraceEntry(**{**data, "kind": FailureKind(kind) if kind else None})
 
 
 def _map_mount(mounts: tuple[tuple[str, str], ...], local: str) -> str | None:

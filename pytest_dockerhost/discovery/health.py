@@ -68,37 +68,38 @@ def looks_like_lost_connection(exc: BaseException | None) -> bool:
 def endpoint_gone(host: DockerHost, timeout: float = 1.5) -> str:
     """'' while ``host`` answers; otherwise what happened to it and the fix."""
     try:
-        probe(host.parsed, host.tls, timeout=timeout)
+        probe(host.docker_url, host.tls, timeout=timeout)
     except Failure as failure:
-        detail, fix = explain(failure, host.parsed, host.tls, host.source)
+        detail, fix = explain(failure, host.docker_url, host.tls, host.source)
         return say_.gone(host.url, host.mode, host.source, detail, fix)
     return ""
 
 
 def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
     """What the outer daemon says about a sidecar that stopped answering, with its logs."""
-    if host.outer is None or not host.sidecar_id:
+    sidecar = host.sidecar
+    if sidecar is None or not sidecar.container_id:
         return ""
     import docker.errors
 
     try:
-        client = host.outer.client(timeout=5)
+        client = sidecar.outer.client(timeout=5)
     except engine_errors() as exc:  # docker-py, and requests' errors it lets through
-        return say_.outer_unreachable(host.outer.url, exc)
+        return say_.outer_unreachable(sidecar.outer.url, exc)
     try:
         try:
-            container = client.containers.get(host.sidecar_id)
+            container = client.containers.get(sidecar.container_id)
         except docker.errors.NotFound:
-            return say_.sidecar_removed(host.sidecar_id)
+            return say_.sidecar_removed(sidecar.container_id)
         state = container.attrs.get("State") or {}
         logs = container.logs(tail=lines).decode("utf-8", "replace").rstrip()
     except engine_errors() as exc:  # requests' ConnectionError when that daemon is gone too
-        return say_.outer_silent(host.outer.url, exc)
+        return say_.outer_silent(sidecar.outer.url, exc)
     finally:
         client.close()
     shown = "\n".join("    " + line for line in logs.splitlines()[-lines:])
     return say_.sidecar_state(
-        host.sidecar_id,
+        sidecar.container_id,
         str(state.get("Status", "?")),
         str(state.get("ExitCode", "?")),
         bool(state.get("OOMKilled")),

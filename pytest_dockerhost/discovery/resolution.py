@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, final
 
+from ..config.parsing import Mode, SearchMode, search_mode
 from ..config.settings import Settings
 from ..engine.probe import EngineInfo, probe, wait_for
 from ..engine.skew import api_skew
@@ -29,7 +30,7 @@ from ..messages import mtu as say_mtu
 from ..messages import resolution as say_
 from . import network
 from .diagnosis import explain
-from .endpoint import DockerHost, TraceEntry
+from .endpoint import DockerHost, EngineFacts, TraceEntry
 from .sources import CHAIN, Candidate, SourceContext
 
 if TYPE_CHECKING:
@@ -44,18 +45,23 @@ NOT_PRESENT = "not present"
 @final
 @dataclass(frozen=True)
 class Resolution:
-    """The outcome of resolution: an endpoint, or the message saying why there is none."""
+    """The outcome of resolution: an endpoint, or the error saying why there is none."""
 
     settings: Settings
-    mode: str
+    mode: SearchMode
     host: DockerHost | None
     trace: tuple[TraceEntry, ...]
-    error: str = ""
+    error: NoEndpointError | None = None  # set exactly when host is None
     hints: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if (self.host is None) == (self.error is None):
+            raise ValueError("a Resolution has an endpoint or the error saying why not")
 
     def require(self) -> DockerHost:
         if self.host is None:
-            raise NoEndpointError(self.error)
+            assert self.error is not None
+            raise self.error.with_traceback(None)  # a fresh traceback each time it is raised
         return self.host
 
 
@@ -64,26 +70,25 @@ def resolve(
     *,
     env: Mapping[str, str] | None = None,
     ctx: SourceContext | None = None,
-    mode: str | None = None,
+    mode: Mode | None = None,
 ) -> Resolution:
     """Find a Docker endpoint that answers ``/_ping`` and ``/version``."""
     ctx = ctx or SourceContext.current(settings, env)
-    mode = mode or settings.mode.value
-    if mode == "sidecar":
-        mode = "auto"  # the sidecar's host daemon is found like any other
+    requested = mode or settings.mode.value
+    searched = search_mode(requested)
     from .pod import in_kubernetes
 
     started = time.monotonic()
     candidates = [_lenient(c, settings) for source in CHAIN for c in source(ctx)]
-    usable = [c for c in candidates if not _mode_mismatch(mode, c)]
+    usable = [c for c in candidates if not _mode_mismatch(searched, c)]
     pinned = [c for c in usable if c.pinned]
-    waits = mode == "dind" or (mode == "auto" and bool(pinned) and in_kubernetes(ctx.env))
+    waits = searched == "dind" or (searched == "auto" and bool(pinned) and in_kubernetes(ctx.env))
     deadline = started + (settings.timeout.value if waits else AUTO_BUDGET)
     per_probe = min(PROBE_TIMEOUT, settings.timeout.value)
     trace: list[TraceEntry] = []
     # Walk the chain in order so that the trace reads as the order things were considered.
     for candidate in candidates:
-        reason = _mode_mismatch(mode, candidate)
+        reason = _mode_mismatch(searched, candidate)
         if not reason and pinned and candidate is not pinned[0]:
             if not candidate.pinned:
                 continue  # discovery is off while an endpoint is configured
@@ -103,12 +108,14 @@ def resolve(
         trace.append(entry)
         if info is not None:
             waited = entry.elapsed if waits and entry.elapsed >= WAIT_NOTED else 0.0
-            host = _build_host(settings, candidate, info, trace=trace, mode=mode, waited=waited)
-            return Resolution(settings, mode, host, tuple(trace))
+            host = _build_host(
+                settings, candidate, info, trace=trace, requested=requested, waited=waited
+            )
+            return Resolution(settings, searched, host, tuple(trace))
 
     hints = _hints(usable, pinned, per_probe) if pinned else ()
-    message = _failure_message(settings, mode, trace, hints)
-    return Resolution(settings, mode, None, tuple(trace), message, hints)
+    error = NoEndpointError(_failure_message(settings, searched, trace, hints))
+    return Resolution(settings, searched, None, tuple(trace), error, hints)
 
 
 def _lenient(candidate: Candidate, settings: Settings) -> Candidate:
@@ -130,7 +137,7 @@ def _absent_socket(candidate: Candidate, ctx: SourceContext) -> bool:
     )
 
 
-def _mode_mismatch(mode: str, candidate: Candidate) -> str:
+def _mode_mismatch(mode: SearchMode, candidate: Candidate) -> str:
     if candidate.url is None:
         return ""
     if mode == "dood" and not candidate.url.is_unix:
@@ -202,7 +209,7 @@ def _try(
             elapsed,
             detail,
             fix,
-            failure.kind.value,
+            failure.kind,
         ), None
     elapsed = time.monotonic() - start
     return TraceEntry(
@@ -220,7 +227,7 @@ def _build_host(
     info: EngineInfo,
     *,
     trace: list[TraceEntry],
-    mode: str,
+    requested: Mode,
     waited: float = 0.0,
 ) -> DockerHost:
     assert candidate.url is not None
@@ -234,7 +241,6 @@ def _build_host(
         daemon_socket = network.daemon_side_path(self_info, url.path) or url.path
     else:
         daemon_socket = "/var/run/docker.sock"  # a dind daemon's own socket, for Ryuk
-    kind = "dood" if url.is_unix else ("dind" if url.is_tcp else url.scheme)
     # /info can be slow on a busy daemon: the rest of the engine's facts wait for -v.
     engine = ("rootless " if "(rootless " in candidate.source else "") + info.kind
     warnings = list(settings.warnings)
@@ -262,29 +268,28 @@ def _build_host(
     if info.kind == "Podman" and not _ryuk_ready_for_podman():
         notes.append(say_.podman_ryuk())
     return DockerHost(
-        url=str(url),
-        mode=kind,
+        docker_url=url,
+        requested=requested,
         source=candidate.source,
         tls=candidate.tls,
         published_host=published,
         published_host_verified=verified,
         daemon_socket=daemon_socket,
         in_container=where.in_container,
-        engine_version=info.version,
-        api_version=info.api_version,
+        engine=EngineFacts(
+            version=info.version,
+            api_version=info.api_version,
+            kind=engine,
+            min_api=info.min_api,
+            os=info.os,
+            arch=info.arch,
+        ),
+        published_how=how,
         warnings=tuple(warnings),
         trace=tuple(trace),
         container_id=where.container_id,
         mounts=network.mounts_of(self_info),
         notes=tuple(notes),
-        extras={
-            "requested_mode": mode,
-            "os": info.os,
-            "arch": info.arch,
-            "engine_kind": engine,
-            "min_api": info.min_api,
-            "published_how": how,
-        },
     )
 
 
@@ -373,12 +378,14 @@ def _hints(usable: list[Candidate], pinned: list[Candidate], per_probe: float) -
             info = probe(candidate.url, None, timeout=min(per_probe, 1.0))
         except Failure:
             continue
-        return (say_.would_work(candidate.shown_url, info.version, pinned[0].source.split("=")[0]),)
+        setting = pinned[0].pinned_by
+        assert setting is not None
+        return (say_.would_work(candidate.shown_url, info.version, setting),)
     return ()
 
 
 def _failure_message(
-    settings: Settings, mode: str, trace: list[TraceEntry], hints: tuple[str, ...]
+    settings: Settings, mode: SearchMode, trace: list[TraceEntry], hints: tuple[str, ...]
 ) -> str:
     return say_.no_endpoint(
         mode,

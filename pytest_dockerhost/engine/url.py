@@ -6,7 +6,7 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, final
+from typing import Any, Literal, final
 
 from ..errors import DockerHostError
 from ..messages.urls import EXAMPLE, SCHEMES, URLProblem, host_example
@@ -15,6 +15,10 @@ from ..messages.urls import EXAMPLE, SCHEMES, URLProblem, host_example
 MIN_API_VERSION = "1.24"
 TLS_PORT = 2376
 PLAIN_PORT = 2375
+
+# How the engine is reached: a local unix socket, TCP (TLS or not), or the ssh CLI.
+Scheme = Literal["unix", "tcp", "ssh"]
+_SCHEMES: dict[str, Scheme] = {"unix": "unix", "tcp": "tcp", "ssh": "ssh"}
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
 
@@ -32,7 +36,7 @@ class URLError(DockerHostError):
 class DockerURL:
     """A parsed endpoint URL: ``unix:///path``, ``tcp://host:port`` or ``ssh://user@host``."""
 
-    scheme: str
+    scheme: Scheme
     host: str = ""  # tcp and ssh
     port: int | None = None
     path: str = ""  # unix
@@ -87,13 +91,14 @@ def parse_url(raw: str, *, tls: bool | None = None) -> DockerURL:
     scheme = scheme.lower()
     if scheme in SCHEMES:
         raise _fail(SCHEMES[scheme], rest=rest)
-    if scheme == "unix":
+    known = _SCHEMES.get(scheme)
+    if known == "unix":
         if not rest:
             raise _fail(URLProblem.UNIX_NO_PATH)
         if not rest.startswith("/"):
             raise _fail(URLProblem.UNIX_RELATIVE, rest=rest)
         return DockerURL("unix", path=rest, raw=text)
-    if scheme in ("tcp", "ssh"):
+    if known is not None:
         user = ""
         hostport = rest.rstrip("/")
         if "/" in hostport:
@@ -103,9 +108,9 @@ def parse_url(raw: str, *, tls: bool | None = None) -> DockerURL:
                 raise _fail(URLProblem.TCP_USER, bare=hostport.rsplit("@", 1)[1])
             user, hostport = hostport.rsplit("@", 1)
         host, port = _split_hostport(hostport, scheme)
-        if port is None and scheme == "tcp":
+        if port is None and known == "tcp":
             port = TLS_PORT if tls else PLAIN_PORT
-        return DockerURL(scheme, host=host, port=port, user=user, raw=text)
+        return DockerURL(known, host=host, port=port, user=user, raw=text)
     if not scheme or not scheme.isascii() or not scheme.isalpha():
         raise _fail(URLProblem.NOT_A_SCHEME, scheme=scheme)
     raise _fail(URLProblem.UNSUPPORTED, scheme=scheme)

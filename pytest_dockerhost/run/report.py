@@ -8,6 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..config.parsing import Mode
     from ..config.settings import Settings
     from ..discovery.endpoint import DockerHost, TraceEntry
     from ..discovery.resolution import Resolution
@@ -24,7 +25,7 @@ def resolution_report(resolution: Resolution) -> dict[str, Any]:
         **_head(resolution.settings, resolution.mode),
         "candidates": [_candidate(entry) for entry in resolution.trace],
         "endpoint": _endpoint(host) if host is not None else None,
-        "error": resolution.error if host is None else "",
+        "error": str(resolution.error) if resolution.error is not None else "",
         "hints": list(resolution.hints),
     }
 
@@ -64,7 +65,7 @@ def write(path: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _head(settings: Settings, mode: str) -> dict[str, Any]:
+def _head(settings: Settings, mode: Mode) -> dict[str, Any]:
     from importlib.metadata import version
 
     return {
@@ -88,7 +89,7 @@ def _candidate(entry: TraceEntry) -> dict[str, Any]:
         "seconds": round(entry.elapsed, 4),
         "detail": entry.detail,
         "fix": entry.fix,
-        "failure": entry.kind,
+        "failure": entry.kind.value if entry.kind is not None else "",
     }
 
 
@@ -107,15 +108,15 @@ def _endpoint(host: DockerHost) -> dict[str, Any]:
             "source": tls.source,
         },
         "engine": {
-            "kind": host.extras.get("engine_kind", "Docker"),
+            "kind": host.engine.kind,
             "version": host.engine_version,
             "api": host.api_version,
-            "min_api": host.extras.get("min_api", ""),
+            "min_api": host.engine.min_api,
         },
         "published_ports": {
             "host": host.published_host,
             "verified": host.published_host_verified,
-            "how": host.extras.get("published_how", ""),
+            "how": host.published_how,
         },
         "in_container": host.in_container,
         "notes": list(host.notes),

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..config.parsing import Mode
 from ..config.settings import Settings
 from ..errors import DockerHostError, NoEndpointError
 
@@ -79,7 +80,7 @@ class DockerSession:
         return self._identity
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         return self.settings.mode.value
 
     @property
@@ -98,7 +99,7 @@ class DockerSession:
 
         self.resolution = resolve(self.settings)
         if self.resolution.host is None:
-            self.error = self.resolution.error
+            self.error = str(self.resolution.error)
             if self.mode == "sidecar":
                 from ..messages.header import NO_SIDECAR_DAEMON
 

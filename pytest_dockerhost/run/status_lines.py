@@ -16,9 +16,8 @@ def settings_lines(state: DockerSession, verbose: int, *, warnings: bool = True)
     """Warnings about the settings, and with -v where each non-default one came from."""
     lines = [say_.warning(w) for w in state.settings.warnings] if warnings else []
     if verbose > 0:
-        for name, value, source in state.settings.describe():
-            if source != "default":
-                lines.append(say_.setting(name, value, source))
+        for name, value, source in state.settings.describe(given_only=True):
+            lines.append(say_.setting(name, value, source))
     return lines
 
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 from ..cleanup.janitor import Owner, api_text
-from ..discovery.endpoint import DockerHost
+from ..discovery.endpoint import DockerHost, EngineFacts, SidecarInfo
 from ..discovery.mtu import DaemonMtu
 from ..engine.api import engine_errors
-from ..engine.url import TLSConfig
+from ..engine.url import TLSConfig, parse_url
 from ..errors import SidecarError
 from ..messages import sidecar as say_
 from .payload import INNER_PORT, Registries
@@ -163,24 +163,26 @@ class SidecarBase:
         if not verified:
             warnings.append(say_.published_unverified(published, INNER_PORT))
         return DockerHost(
-            url=url,
-            mode="sidecar",
+            docker_url=parse_url(url),
+            requested="sidecar",
             source=f"sidecar {name} ({self.spec.image})",
             tls=tls,
             published_host=published,
             published_host_verified=verified,
             daemon_socket="/var/run/docker.sock",  # the inner daemon's own socket, for Ryuk
             in_container=self.outer.in_container,
-            engine_version=info.version,
-            api_version=info.api_version,
+            engine=EngineFacts(info.version, info.api_version),  # its kind, as before: Docker
             warnings=tuple(warnings),
             notes=tuple(notes),
             trace=self.outer.trace,
             container_id=self.outer.container_id,
-            outer=self.outer,
-            sidecar_id=self.container_id,
-            privileged=self.profile.privileged,
-            extras={"run_id": self.owner.run_id, "sidecar_name": name},
+            sidecar=SidecarInfo(
+                run_id=self.owner.run_id,
+                name=name,
+                outer=self.outer,
+                container_id=self.container_id,
+                privileged=self.profile.privileged,
+            ),
         )
 
     def _api_error(self, what: str, exc: Exception) -> str:

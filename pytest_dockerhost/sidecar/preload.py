@@ -140,7 +140,7 @@ def own_platform(outer: DockerHost | None) -> str | None:
     multi-platform image then neither fails to export nor sends foreign platforms."""
     if outer is None or not version_at_least(outer.api_version, "1.48"):
         return None
-    os_name, arch = outer.extras.get("os", ""), outer.extras.get("arch", "")
+    os_name, arch = outer.engine.os, outer.engine.arch
     if not os_name or not arch:
         return None
     return json.dumps({"os": os_name, "architecture": arch})

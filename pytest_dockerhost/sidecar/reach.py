@@ -17,7 +17,7 @@ class Reach(SidecarBase):
     def _topology(self) -> Topology:
         """host: publish 2376 on the daemon host's loopback; network: share a network with
         our own container (DooD)."""
-        parsed = self.outer.parsed
+        parsed = self.outer.docker_url
         if self.outer.in_container and parsed.is_unix and self.outer.container_id:
             try:
                 me = self.client.api.inspect_container(self.outer.container_id)

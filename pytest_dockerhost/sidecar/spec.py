@@ -79,6 +79,7 @@ class Spec:
     image_source: str
     privileged: bool
     privileged_source: str
+    privileged_given: bool  # set explicitly, not left at its default
     runtime: str | None
     cache: str | None
     reuse: bool
@@ -102,6 +103,7 @@ class Spec:
             image_source=settings.sidecar_image.source,
             privileged=settings.sidecar_privileged.value,
             privileged_source=settings.sidecar_privileged.source,
+            privileged_given=not settings.sidecar_privileged.is_default,
             runtime=settings.sidecar_runtime.value,
             cache=settings.sidecar_cache.value,
             reuse=settings.sidecar_reuse.value,
@@ -126,7 +128,7 @@ class Spec:
         setting that was given explicitly is honoured exactly, with no fallback past it."""
         caps, skipped = self.capabilities(same_machine)
         unprivileged = Profile(False, tuple(caps), tuple(skipped))
-        if self.privileged and self.privileged_source != "default":
+        if self.privileged and self.privileged_given:
             return [Profile(True)]
         attempts = [Profile(True)] if self.privileged else []
         if self.privileged:

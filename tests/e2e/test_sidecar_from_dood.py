@@ -34,10 +34,10 @@ SIDECAR_ENV = {
 WHICH = """
 
 def test_which_sidecar(docker_host):
-    print(f"E2E sidecar {docker_host.sidecar_id} at {docker_host.url}")
+    print(f"E2E sidecar {docker_host.sidecar.container_id} at {docker_host.url}")
     outer = docker_host.outer.client()
     try:
-        labels = outer.containers.get(docker_host.sidecar_id).labels
+        labels = outer.containers.get(docker_host.sidecar.container_id).labels
     finally:
         outer.close()
     print(f"E2E sidecar owner {labels['org.pytest-dockerhost.owner-container']}")

@@ -31,9 +31,9 @@ def wait(path):
 def test_side_by_side(docker_host, docker_client):
     me, other = os.environ["ME"], os.environ["OTHER"]
     shared = pathlib.Path(os.environ["SHARED"])
-    (shared / f"{me}-id").write_text(docker_host.extras["run_id"])
+    (shared / f"{me}-id").write_text(docker_host.sidecar.run_id)
     other_id = wait(shared / f"{other}-id")
-    assert other_id != docker_host.extras["run_id"]
+    assert other_id != docker_host.sidecar.run_id
     outer = docker_host.outer.client()
     try:
         theirs = outer.containers.list(filters={"label": f"{LABEL}={other_id}"})

@@ -22,7 +22,7 @@ import time
 
 
 def test_waits(docker_host):
-    pathlib.Path(os.environ["RUN_ID_FILE"]).write_text(docker_host.extras["run_id"])
+    pathlib.Path(os.environ["RUN_ID_FILE"]).write_text(docker_host.sidecar.run_id)
     for _ in range(1200):
         if pathlib.Path("release").exists():
             return

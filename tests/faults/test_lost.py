@@ -26,7 +26,8 @@ import time
 
 def test_first(docker_host, docker_client):
     assert docker_client.ping()
-    pathlib.Path("ids").write_text(docker_host.extras["run_id"] + " " + docker_host.sidecar_id)
+    sidecar = docker_host.sidecar
+    pathlib.Path("ids").write_text(sidecar.run_id + " " + sidecar.container_id)
     for _ in range(1200):
         if pathlib.Path("gone").exists():
             break

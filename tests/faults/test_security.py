@@ -30,7 +30,7 @@ def test_material(docker_host, docker_env):
     key = docker_host.tls.client_key
     folder = os.path.dirname(key)
     with open(os.environ["PATHS_FILE"], "w") as handle:
-        handle.write(docker_host.extras["run_id"] + "\\n" + folder)
+        handle.write(docker_host.sidecar.run_id + "\\n" + folder)
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
     for name in os.listdir(folder):
         if "key" in name:

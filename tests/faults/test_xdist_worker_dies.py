@@ -45,7 +45,7 @@ import pytest
 @pytest.mark.parametrize("n", range(6))
 def test_docker(docker_host, docker_client, n):
     with open(os.environ["RUN_ID_FILE"], "w") as handle:
-        handle.write(docker_host.extras["run_id"])
+        handle.write(docker_host.sidecar.run_id)
     assert docker_client.ping()
 """
 

@@ -18,19 +18,19 @@ DROP_TO_USER = ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]
 def dood_host(mounts: tuple[tuple[str, str], ...] = ()) -> DockerHost:
     """A DooD endpoint as resolution builds it for a job in a container, for unit tests
     that need one and never connect (``mounts``: the job container's, as inspected)."""
-    from pytest_dockerhost.discovery.endpoint import DockerHost
+    from pytest_dockerhost.discovery.endpoint import DockerHost, EngineFacts
+    from pytest_dockerhost.engine.url import parse_url
 
     return DockerHost(
-        url="unix:///var/run/docker.sock",
-        mode="dood",
+        docker_url=parse_url("unix:///var/run/docker.sock"),
+        requested="auto",
         source="/var/run/docker.sock (the system socket)",
         tls=None,
         published_host="172.17.0.1",
         published_host_verified=True,
         daemon_socket="/var/run/docker.sock",
         in_container=True,
-        engine_version="20.10.24",
-        api_version="1.41",
+        engine=EngineFacts("20.10.24", "1.41"),
         container_id="c0ffee",
         mounts=mounts,
     )

@@ -145,7 +145,7 @@ LABEL = "org.pytest-dockerhost.run"
 
 @pytest.mark.parametrize("n", range(6))
 def test_one_sidecar(docker_host, docker_client, n):
-    run_id = docker_host.extras["run_id"]
+    run_id = docker_host.sidecar.run_id
     with open(os.environ["RUN_ID_FILE"], "w") as handle:
         handle.write(run_id)
     outer = docker_host.outer.client()
@@ -242,7 +242,7 @@ import os
 
 def test_x(docker_host, docker_client):
     with open(os.environ["ID_FILE"], "a") as handle:
-        handle.write(docker_host.sidecar_id + "\\n")
+        handle.write(docker_host.sidecar.container_id + "\\n")
     assert docker_client.ping()
 """
     )
@@ -283,7 +283,7 @@ import time
 def test_hangs(docker_client, docker_host):
     # Written whole, then renamed: the outer test never reads half a run id.
     with open({str(ready)!r} + ".tmp", "w") as handle:
-        handle.write(docker_host.extras["run_id"])
+        handle.write(docker_host.sidecar.run_id)
     os.replace({str(ready)!r} + ".tmp", {str(ready)!r})
     time.sleep(120)
 """
@@ -338,7 +338,7 @@ import time
 def test_hangs(docker_client, docker_host):
     # Written whole, then renamed: the outer test never reads half a run id.
     with open({str(ready)!r} + ".tmp", "w") as handle:
-        handle.write(docker_host.extras["run_id"])
+        handle.write(docker_host.sidecar.run_id)
     os.replace({str(ready)!r} + ".tmp", {str(ready)!r})
     time.sleep(120)
 """
@@ -542,7 +542,7 @@ def test_certificate_required(docker_host):
 def test_only_loopback(docker_host):
     outer = docker_host.outer.client()
     try:
-        sidecar = outer.containers.get(docker_host.sidecar_id)
+        sidecar = outer.containers.get(docker_host.sidecar.container_id)
     finally:
         outer.close()
     bindings = [b for port in sidecar.ports.values() if port for b in port]

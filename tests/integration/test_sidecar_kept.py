@@ -24,7 +24,7 @@ import time
 
 def test_kept(docker_host, docker_client):
     folder = pathlib.Path(os.environ["ID_DIR"])
-    (folder / f"{os.environ['WHO']}.tmp").write_text(docker_host.extras["sidecar_name"])
+    (folder / f"{os.environ['WHO']}.tmp").write_text(docker_host.sidecar.name)
     (folder / f"{os.environ['WHO']}.tmp").rename(folder / os.environ["WHO"])
     while os.environ.get("HOLD") and not (folder / "release").exists():
         time.sleep(0.05)

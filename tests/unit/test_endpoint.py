@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 
 from pytest_dockerhost.discovery.endpoint import (
     DockerHost,
     DockerURL,
+    EngineFacts,
+    SidecarInfo,
     TLSConfig,
+    TraceEntry,
     URLError,
     parse_url,
 )
+from pytest_dockerhost.engine.transport import FailureKind
 
 
 @pytest.mark.parametrize(
@@ -102,18 +109,17 @@ def test_cert_dir_when_files_share_a_folder() -> None:
     assert TLSConfig(False, None, None, None, "t").cert_dir is None
 
 
-def _host(**changes: object) -> DockerHost:
+def _host(url: str = "tcp://docker:2376", api: str = "1.41", **changes: object) -> DockerHost:
     values: dict[str, object] = {
-        "url": "tcp://docker:2376",
-        "mode": "dind",
+        "docker_url": parse_url(url),
+        "requested": "auto",
         "source": "DOCKER_HOST",
         "tls": _tls(),
         "published_host": "docker",
         "published_host_verified": True,
         "daemon_socket": "/var/run/docker.sock",
         "in_container": True,
-        "engine_version": "20.10.24",
-        "api_version": "1.41",
+        "engine": EngineFacts("20.10.24", api),
     }
     values.update(changes)
     return DockerHost(**values)  # type: ignore[arg-type]
@@ -126,7 +132,7 @@ def test_summary_is_the_header_line() -> None:
     )
     plain = _host(url="tcp://docker:2375", tls=None, published_host_verified=False)
     assert "TLS off) via DOCKER_HOST; published ports on docker (unverified)" in plain.summary()
-    unix = _host(url="unix:///var/run/docker.sock", mode="dood", tls=None)
+    unix = _host(url="unix:///var/run/docker.sock", tls=None)
     assert unix.summary().startswith(
         "docker: dood unix:///var/run/docker.sock (engine 20.10.24, API 1.41) via"
     )
@@ -152,14 +158,82 @@ def test_cli_env_unsets_stale_variables() -> None:
 
 
 def test_round_trip_through_a_dict() -> None:
-    host = _host(warnings=("w",), notes=("n",), extras={"os": "linux"}, mounts=(("/a", "/b"),))
+    host = _host(
+        warnings=("w",),
+        notes=("n",),
+        engine=EngineFacts("28.5.2", "1.51", kind="Podman", min_api="1.24", os="linux"),
+        published_how="on the route",
+        mounts=(("/a", "/b"),),
+    )
     assert DockerHost.from_dict(host.to_dict()) == host
+
+
+def test_a_sidecar_round_trips_through_json_with_its_outer_daemon() -> None:
+    refused = TraceEntry("DOCKER_HOST", "tcp://d:2375", "failed", 0.1, "d refused", "start it")
+    refused = dataclasses.replace(refused, kind=FailureKind.REFUSED)
+    outer = _host(url="unix:///var/run/docker.sock", tls=None, trace=(refused,))
+    host = _sidecar(outer)
+    data = json.loads(json.dumps(host.to_dict()))  # as xdist hands it to workers
+    again = DockerHost.from_dict(data)
+    assert again == host
+    assert again.outer == outer
+    assert again.outer is not None
+    assert again.outer.trace[0].kind is FailureKind.REFUSED
+    kind = host.to_dict()["sidecar"]["outer"]["trace"][0]["kind"]
+    assert type(kind) is str  # execnet carries plain types only
+    assert kind == "refused"
+    assert (again.url, again.mode, again.outer.mode) == (
+        "tcp://127.0.0.1:32768",
+        "sidecar",
+        "dood",
+    )
+
+
+def _sidecar(outer: DockerHost, *, privileged: bool = True) -> DockerHost:
+    return _host(
+        url="tcp://127.0.0.1:32768",
+        requested="sidecar",
+        source="sidecar pytest-dockerhost-r1 (docker:dind)",
+        published_host="127.0.0.1",
+        sidecar=SidecarInfo("r1", "pytest-dockerhost-r1", outer, "c0ffee", privileged),
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "mode"),
+    [("unix:///var/run/docker.sock", "dood"), ("tcp://docker:2375", "dind"), ("ssh://me@b", "ssh")],
+)
+def test_the_header_names_the_transport_reached(url: str, mode: str) -> None:
+    host = _host(url=url, requested="dind" if mode == "dind" else "auto", tls=None)
+    assert (host.mode, host.url) == (mode, url)
+    assert host.summary().startswith(f"docker: {mode} {url} (engine 20.10.24, API 1.41")
+
+
+def test_a_sidecar_header_names_its_privilege_and_the_daemon_hosting_it() -> None:
+    outer = _host(url="unix:///var/run/docker.sock", tls=None)
+    assert (
+        _sidecar(outer)
+        .summary()
+        .endswith("; sidecar (privileged) on dood unix:///var/run/docker.sock")
+    )
+    assert (
+        _sidecar(outer, privileged=False)
+        .summary()
+        .startswith(
+            "docker: sidecar tcp://127.0.0.1:32768 (engine 20.10.24, API 1.41, TLS verified) via "
+            "sidecar pytest-dockerhost-r1 (docker:dind); published ports on 127.0.0.1; "
+            "sidecar (unprivileged) on dood"
+        )
+    )
+
+
+def test_the_engine_label_names_a_kind_other_than_docker() -> None:
+    assert _host().engine_label == "20.10.24"
+    assert _host(engine=EngineFacts("5.8.6", "1.44", kind="Podman")).engine_label == "Podman 5.8.6"
 
 
 def test_client_api_version_is_capped_at_docker_py_default() -> None:
     import docker.constants
 
-    assert _host(api_version="1.24").client_api_version == "1.24"
-    assert (
-        _host(api_version="9.99").client_api_version == docker.constants.DEFAULT_DOCKER_API_VERSION
-    )
+    assert _host(api="1.24").client_api_version == "1.24"
+    assert _host(api="9.99").client_api_version == docker.constants.DEFAULT_DOCKER_API_VERSION

@@ -104,12 +104,12 @@ def test_the_bridge_gateway_from_what_engines_report(
 def test_preload_exports_the_outer_daemons_platform_only_where_the_api_allows() -> None:
     import json
 
-    from pytest_dockerhost.discovery.endpoint import DockerHost
+    from pytest_dockerhost.discovery.endpoint import DockerHost, EngineFacts
     from pytest_dockerhost.sidecar.preload import own_platform, same_image
 
     def host(api: str) -> DockerHost:
-        arm = {"os": "linux", "arch": "arm64"}
-        return dataclasses.replace(dood_host(), api_version=api, extras=arm)
+        arm = EngineFacts("20.10.24", api, os="linux", arch="arm64")
+        return dataclasses.replace(dood_host(), engine=arm)
 
     platform = own_platform(host("1.51"))
     assert platform is not None

@@ -99,6 +99,7 @@ def test_render_lists_absent_sockets_in_one_line(pytester: pytest.Pytester) -> N
     from pytest_dockerhost.config.settings import Settings
     from pytest_dockerhost.discovery.endpoint import TraceEntry
     from pytest_dockerhost.discovery.resolution import NOT_PRESENT, Resolution
+    from pytest_dockerhost.errors import NoEndpointError
 
     trace = (
         TraceEntry("DOCKER_HOST", "tcp://d:2375", "failed", 0.01, "d refused", "start it"),
@@ -110,7 +111,8 @@ def test_render_lists_absent_sockets_in_one_line(pytester: pytest.Pytester) -> N
             NOT_PRESENT,
         ),
     )
-    text = render(Resolution(Settings.from_sources({}, {}, {}), "auto", None, trace, "x"))
+    failed = NoEndpointError("x")
+    text = render(Resolution(Settings.from_sources({}, {}, {}), "auto", None, trace, failed))
     assert "not present: /h/.rd/docker.sock" in text
     assert "1. d refused" in text
     assert "   fix: start it" in text

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from testcontainers.core.container import DockerContainer
 
-from pytest_dockerhost.discovery.endpoint import DockerHost
+from pytest_dockerhost.discovery.endpoint import DockerHost, EngineFacts, SidecarInfo
+from pytest_dockerhost.engine.url import parse_url
 from pytest_dockerhost.errors import DockerHostWarning
 from pytest_dockerhost.wiring.mount_guard import MountGuard
 
@@ -34,14 +35,13 @@ def unconnected() -> DockerContainer:
 def sidecar() -> DockerHost:
     return dataclasses.replace(
         dood_host(),
-        url="tcp://pytest-dockerhost-x:2376",
-        mode="sidecar",
+        docker_url=parse_url("tcp://pytest-dockerhost-x:2376"),
+        requested="sidecar",
         source="sidecar",
         published_host="pytest-dockerhost-x",
-        engine_version="28.5.2",
-        api_version="1.51",
+        engine=EngineFacts("28.5.2", "1.51"),
         container_id=None,
-        outer=dood_host(),
+        sidecar=SidecarInfo("run", "pytest-dockerhost-x", dood_host(), "c1", privileged=True),
     )
 
 

@@ -107,7 +107,7 @@ def test_auto_outside_a_pod_does_not_wait(make_ctx: MakeCtx, short_dir: Path) ->
         stale.close()
     assert result.host is None
     assert elapsed < 1
-    assert f"{path} exists but no daemon listens on it" in result.error, result.error
+    assert f"{path} exists but no daemon listens on it" in str(result.error), result.error
 
 
 def test_dind_mode_picks_up_client_certificates_that_appear_late(
@@ -151,7 +151,7 @@ def test_a_certificate_folder_that_is_not_there_fails_at_once(
     result = resolve(ctx.settings, ctx=ctx)
     assert time.monotonic() - started < 1
     assert result.host is None
-    assert f"{missing}/ca.pem does not exist" in result.error, result.error
+    assert f"{missing}/ca.pem does not exist" in str(result.error), result.error
 
 
 def test_a_late_daemon_that_never_comes_is_bounded_and_says_what_it_waited_for(
@@ -163,6 +163,6 @@ def test_a_late_daemon_that_never_comes_is_bounded_and_says_what_it_waited_for(
     result = resolve(ctx.settings, ctx=ctx)
     assert 0.9 < time.monotonic() - started < 2.5
     assert result.host is None
-    assert f"what happened: not ready after 1.0 s: {path} does not exist" in result.error, (
+    assert f"what happened: not ready after 1.0 s: {path} does not exist" in str(result.error), (
         result.error
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_dockerhost.config.settings import DEFAULT_TIMEOUT, Settings
+from pytest_dockerhost.config.settings import DEFAULT_TIMEOUT, Origin, Settings
 from pytest_dockerhost.errors import SettingError
 
 
@@ -185,3 +185,34 @@ def test_describe_lists_every_setting_with_its_source() -> None:
     assert rows["timeout"] == ("4.0", "ini docker_timeout")
     assert rows["host"] == ("-", "default")
     assert rows["required"] == ("false", "default")
+
+
+def test_each_setting_knows_its_origin_and_where_the_text_names_it() -> None:
+    s = Settings.from_sources(
+        {"mode": "dood"}, {"DOCKER_HOST": "tcp://b:2375"}, {"timeout": "4", "host": "tcp://c"}
+    )
+    assert (s.mode.origin, s.mode.where, s.mode.source) == (
+        Origin.CLI,
+        "--docker-mode",
+        "--docker-mode",
+    )
+    assert (s.host.origin, s.host.source) == (Origin.ENV, "DOCKER_HOST")
+    assert s.host.from_variable("DOCKER_HOST")
+    assert (s.timeout.origin, s.timeout.source) == (Origin.INI, "ini docker_timeout")
+    assert (s.reap.origin, s.reap.source, s.reap.is_default) == (Origin.DEFAULT, "default", True)
+
+
+def test_ini_docker_host_is_not_the_variable() -> None:
+    s = Settings.from_sources({}, {}, {"host": "tcp://c:2375"})
+    assert s.host.origin is Origin.INI
+    assert not s.host.from_variable("DOCKER_HOST")
+
+
+def test_describe_given_only_leaves_defaults_out() -> None:
+    s = Settings.from_sources({"mode": "dood"}, {"DOCKER_CERT_PATH": "/c"}, {"timeout": "4"})
+    rows = {name: source for name, _, source in s.describe(given_only=True)}
+    assert rows == {
+        "mode": "--docker-mode",
+        "cert_path": "DOCKER_CERT_PATH",
+        "timeout": "ini docker_timeout",
+    }

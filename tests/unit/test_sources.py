@@ -45,9 +45,11 @@ def test_explicit_host_and_socket(make_ctx: MakeCtx) -> None:
 
 
 def test_ini_host_is_explicit_and_named(make_ctx: MakeCtx) -> None:
-    (found,) = explicit_options(make_ctx(ini={"host": "tcp://docker"}))
+    ctx = make_ctx(ini={"host": "tcp://docker"})
+    (found,) = explicit_options(ctx)
     assert found.source == "ini docker_host"
     assert str(found.url) == "tcp://docker:2375"
+    assert docker_host_env(ctx) == []  # the setting's origin is ini, not the variable
 
 
 def test_docker_host_is_not_an_explicit_option(make_ctx: MakeCtx) -> None:

@@ -52,25 +52,33 @@ class Candidate:
     source: str
     url: DockerURL | None
     tls: TLSConfig | None = None
-    pinned: bool = False  # explicitly configured: used alone, never silently replaced
+    # The setting that configured it, as a hint names it ("remove DOCKER_HOST"); None for
+    # a discovered one. A configured candidate is used alone, never silently replaced.
+    pinned_by: str | None = None
     raw: str = ""
     error: str = ""
     fix: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
+    def pinned(self) -> bool:
+        return self.pinned_by is not None
+
+    @property
     def shown_url(self) -> str:
         return str(self.url) if self.url is not None else self.raw
 
     @classmethod
-    def broken(cls, source: str, raw: str, error: str, fix: str, *, pinned: bool) -> Candidate:
+    def broken(
+        cls, source: str, raw: str, error: str, fix: str, *, pinned_by: str | None
+    ) -> Candidate:
         return cls(
             source=source,
             url=None,
             raw=_clip(raw, 100) if raw else "",
             error=error,
             fix=fix,
-            pinned=pinned,
+            pinned_by=pinned_by,
         )
 
 
@@ -79,7 +87,7 @@ def url_candidate(
     raw: str,
     *,
     ctx: SourceContext,
-    pinned: bool,
+    pinned_by: str | None,
     tls_verify: bool | None,
     tls_verify_source: str,
     cert_path: str | None,
@@ -91,9 +99,9 @@ def url_candidate(
         url = parse_url(raw, tls=tls_on)
     except URLError as exc:
         what, fix = say_.bad_url(source, _clip(raw), str(exc), exc.fix)
-        return Candidate.broken(source, raw, what, fix, pinned=pinned)
+        return Candidate.broken(source, raw, what, fix, pinned_by=pinned_by)
     if not url.is_tcp:
-        return Candidate(source=source, url=url, pinned=pinned, raw=raw)
+        return Candidate(source=source, url=url, pinned_by=pinned_by, raw=raw)
     tls, notes = tls_for_tcp(
         url,
         ctx,
@@ -103,7 +111,7 @@ def url_candidate(
         cert_path=cert_path,
         cert_path_source=cert_path_source,
     )
-    return Candidate(source=source, url=url, tls=tls, pinned=pinned, raw=raw, notes=notes)
+    return Candidate(source=source, url=url, tls=tls, pinned_by=pinned_by, raw=raw, notes=notes)
 
 
 def tls_for_tcp(

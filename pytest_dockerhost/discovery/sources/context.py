@@ -26,7 +26,7 @@ def docker_context(ctx: SourceContext) -> list[Candidate]:
     folder = config_dir(ctx)
     named = ctx.env.get("DOCKER_CONTEXT", "").strip()
     if named:
-        name, source, pinned = named, f"DOCKER_CONTEXT={named}", True
+        name, source, pinned_by = named, f"DOCKER_CONTEXT={named}", "DOCKER_CONTEXT"
     else:
         config_file = folder / "config.json"
         try:
@@ -35,41 +35,41 @@ def docker_context(ctx: SourceContext) -> list[Candidate]:
             return []
         except OSError as exc:
             what, fix = say_.unreadable_config(ctx.show(config_file), exc.strerror or exc)
-            return [Candidate.broken(ctx.show(config_file), "", what, fix, pinned=False)]
+            return [Candidate.broken(ctx.show(config_file), "", what, fix, pinned_by=None)]
         try:
             config: Any = json.loads(text) if text.strip() else {}
             if not isinstance(config, dict):
                 raise ValueError(say_.NOT_AN_OBJECT)
         except ValueError as exc:
             what, fix = say_.config_not_json(ctx.show(config_file), exc)
-            return [Candidate.broken(ctx.show(config_file), "", what, fix, pinned=False)]
+            return [Candidate.broken(ctx.show(config_file), "", what, fix, pinned_by=None)]
         name = str(config.get("currentContext") or "").strip()
-        source, pinned = say_.current_context(name, ctx.show(config_file)), False
+        source, pinned_by = say_.current_context(name, ctx.show(config_file)), None
     if not name or name == "default":
         return []
-    return [_context_candidate(ctx, folder, name, source, pinned)]
+    return [_context_candidate(ctx, folder, name, source, pinned_by)]
 
 
 def _context_candidate(
-    ctx: SourceContext, folder: Path, name: str, source: str, pinned: bool
+    ctx: SourceContext, folder: Path, name: str, source: str, pinned_by: str | None
 ) -> Candidate:
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
     meta_file = folder / "contexts" / "meta" / digest / "meta.json"
     try:
         meta: Any = json.loads(meta_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        what, fix = say_.context_missing(name, ctx.show(meta_file), pinned=pinned)
-        return Candidate.broken(source, "", what, fix, pinned=pinned)
+        what, fix = say_.context_missing(name, ctx.show(meta_file), pinned=pinned_by is not None)
+        return Candidate.broken(source, "", what, fix, pinned_by=pinned_by)
     except (OSError, ValueError) as exc:
         what, fix = say_.context_unreadable(name, exc)
-        return Candidate.broken(source, "", what, fix, pinned=pinned)
+        return Candidate.broken(source, "", what, fix, pinned_by=pinned_by)
     try:
         endpoint = meta["Endpoints"]["docker"]
         host = str(endpoint["Host"])
         skip_verify = bool(endpoint.get("SkipTLSVerify", False))
     except (KeyError, TypeError):
         what, fix = say_.context_no_endpoint(name)
-        return Candidate.broken(source, "", what, fix, pinned=pinned)
+        return Candidate.broken(source, "", what, fix, pinned_by=pinned_by)
     tls_dir = folder / "contexts" / "tls" / digest / "docker"
     tls: TLSConfig | None = None
     notes: tuple[str, ...] = ()
@@ -87,10 +87,10 @@ def _context_candidate(
         url = parse_url(host, tls=tls is not None)
     except URLError as exc:
         what, fix = say_.context_bad_host(name, host, exc, exc.fix)
-        return Candidate.broken(source, host, what, fix, pinned=pinned)
+        return Candidate.broken(source, host, what, fix, pinned_by=pinned_by)
     if not url.is_tcp:
         tls = None
-    return Candidate(source=source, url=url, tls=tls, pinned=pinned, raw=host, notes=notes)
+    return Candidate(source=source, url=url, tls=tls, pinned_by=pinned_by, raw=host, notes=notes)
 
 
 def _if_exists(path: Path) -> str | None:

@@ -12,7 +12,7 @@ def explicit_options(ctx: SourceContext) -> list[Candidate]:
         path = s.socket.value
         raw = path if "://" in path else f"unix://{path}"
         found.append(_from_url(ctx, s.socket.source, raw))
-    if s.host.value is not None and s.host.source != "DOCKER_HOST":
+    if s.host.value is not None and not s.host.from_variable("DOCKER_HOST"):
         found.append(_from_url(ctx, s.host.source, s.host.value))
     return found
 
@@ -23,7 +23,7 @@ def _from_url(ctx: SourceContext, source: str, raw: str) -> Candidate:
         source,
         raw,
         ctx=ctx,
-        pinned=True,
+        pinned_by=source,
         tls_verify=s.tls_verify.value,
         tls_verify_source=s.tls_verify.source,
         cert_path=s.cert_path.value,

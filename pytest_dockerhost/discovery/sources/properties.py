@@ -86,7 +86,7 @@ def testcontainers_properties(ctx: SourceContext) -> list[Candidate]:
         return []
     except OSError as exc:
         what, fix = say_.unreadable_properties(ctx.show(path), exc.strerror or exc)
-        return [Candidate.broken(ctx.show(path), "", what, fix, pinned=False)]
+        return [Candidate.broken(ctx.show(path), "", what, fix, pinned_by=None)]
     props = parse_properties(text)
     verify_raw = props.get("docker.tls.verify", "").strip()
     cert_path = props.get("docker.cert.path", "").strip() or None
@@ -100,7 +100,7 @@ def testcontainers_properties(ctx: SourceContext) -> list[Candidate]:
                 f"{ctx.show(path)} {key}",
                 value,
                 ctx=ctx,
-                pinned=False,
+                pinned_by=None,
                 tls_verify=verify_raw.lower() in ("1", "true", "yes") if verify_raw else None,
                 tls_verify_source=f"{ctx.show(path)} docker.tls.verify",
                 cert_path=cert_path,
