@@ -77,6 +77,7 @@ class KeptSidecars:
         return None
 
     def _try(self, entry: dict[str, Any], name: str, t0: float) -> Reattached | None:
+        """This kept sidecar, if its client certificates are here and its daemon answers."""
         cert_dir = reuse_cert_dir(name)
         tls = client_tls(cert_dir, "the kept sidecar's")
         if not all(p and os.path.exists(p) for p in (tls.ca_cert, tls.client_cert, tls.client_key)):
