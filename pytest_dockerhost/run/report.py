@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ..config.settings import Settings
     from ..discovery.endpoint import DockerHost, TraceEntry
     from ..discovery.resolution import Resolution
-    from ..sidecar.base import Started
+    from ..sidecar.started import Started
     from .session import DockerSession
 
 SCHEMA = 1

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from ..cleanup.reaper import Reaped, RunIdentity
     from ..discovery.endpoint import DockerHost
     from ..discovery.resolution import Resolution
-    from ..sidecar.base import Started
     from ..sidecar.sharing import SharedSidecar
+    from ..sidecar.started import Started
     from ..wiring.testcontainers import Wiring
     from .early import EarlyStart, Say
 

@@ -19,9 +19,14 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, final
+
+from ..engine.url import TLSConfig
+from ..errors import SidecarError
+from ..messages import sidecar as say_
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -164,3 +169,45 @@ def write_client(folder: str, ca_cert: bytes, client_cert: bytes, client_key: by
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.chmod(path, mode)
+
+
+def client_tls(folder: str, whose: str) -> TLSConfig:
+    """Verified TLS with the client files in our private cert ``folder``."""
+    return TLSConfig(
+        verify=True,
+        ca_cert=os.path.join(folder, "ca.pem"),
+        client_cert=os.path.join(folder, "cert.pem"),
+        client_key=os.path.join(folder, "key.pem"),
+        source=f"{whose} certificates in {folder}",
+    )
+
+
+@final
+class CertMaker:
+    """Makes the sidecar's certificates on a thread while the engine creates the container."""
+
+    def __init__(self, sans: list[str]) -> None:
+        self._made: list[Material | None] = []
+        self._failed: list[BaseException] = []
+        self.delivered = False
+        self._thread = threading.Thread(
+            target=self._make, args=(sans,), name="pytest-dockerhost-certs", daemon=True
+        )
+        self._thread.start()
+
+    def _make(self, sans: list[str]) -> None:
+        try:
+            self._made.append(make(sans) if available() else None)
+        except Exception as exc:  # handed to the main thread by deliver()
+            self._failed.append(exc)
+
+    def deliver(self, cert_dir: str) -> Material | None:
+        """The certificates (None: the image makes its own), the client half in ``cert_dir``."""
+        self._thread.join()
+        self.delivered = True
+        if self._failed or not self._made:
+            raise SidecarError(say_.no_certificates(f": {self._failed[0]}" if self._failed else ""))
+        material = self._made[0]
+        if material is not None:
+            write_client(cert_dir, material.ca_cert, material.client_cert, material.client_key)
+        return material

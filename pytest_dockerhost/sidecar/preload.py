@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import queue
 import threading
@@ -16,10 +17,30 @@ from ..engine.api import APIError, EngineClientLike, engine_errors
 from ..engine.url import version_at_least
 from ..errors import SidecarError
 from ..messages import sidecar as say_
-from .spec import Say
+from .spec import Say, Spec
+from .started import Started
 
 CHUNK = 1024 * 1024
 READ_AHEAD = 16  # chunks held between the export and the load: 16 MB at most
+
+
+def check_preloadable(outer_client: EngineClientLike, spec: Spec, outer: DockerHost) -> None:
+    """Before anything is started: every image to preload must be on the outer daemon."""
+    for image in spec.preload:
+        try:
+            outer_client.api.inspect_image(image)
+        except engine_errors() as exc:
+            raise SidecarError(preload_missing(image, spec.preload_source, outer, exc)) from None
+
+
+def with_preloaded(
+    outer_client: EngineClientLike, started: Started, spec: Spec, say: Say
+) -> Started:
+    """``started`` once the images ``spec`` names are in it (what was copied recorded)."""
+    if not spec.preload:
+        return started
+    copied = preload(outer_client, started.host, spec.preload, source=spec.preload_source, say=say)
+    return dataclasses.replace(started, preloaded=tuple(copied))
 
 
 def preload(

@@ -27,9 +27,9 @@ from ..discovery.endpoint import DockerHost
 from ..errors import DockerHostError, SidecarError
 from ..labels import L_ROLE, L_RUN
 from ..messages import sidecar as say_
-from .base import Started
 from .lifecycle import Sidecar
 from .spec import Say, Spec
+from .started import Started
 
 STATE = "state.json"
 COLLECTED = "collected-"  # + the xdist worker's id: "docker" or "none"
@@ -140,9 +140,9 @@ class SharedSidecar:
             self.run.owner,
             os.path.join(self.run.folder, "client"),
             say=self.say or (lambda _: None),
+            cancelled=self.cancelled,
+            leased=self.leased,
         )
-        sidecar.cancelled = self.cancelled
-        sidecar.leased = self.leased
         self._sidecar = sidecar
         try:
             started = sidecar.start()
