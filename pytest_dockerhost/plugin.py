@@ -7,7 +7,7 @@ runs which never touch Docker pay almost nothing for the plugin.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -57,7 +57,7 @@ def _plugin(config: pytest.Config, *, early: bool) -> DockerHostPlugin | None:
     if plugin is not None:
         return plugin
     from .errors import SettingError
-    from .run.hooks import WORKER_KEY, DockerHostPlugin
+    from .run.hooks import DockerHostPlugin, handed_over
 
     namespace = config.known_args_namespace if early else None
     try:
@@ -69,28 +69,10 @@ def _plugin(config: pytest.Config, *, early: bool) -> DockerHostPlugin | None:
     plugin = DockerHostPlugin(config, settings, early=early)
     config.stash[_PLUGIN] = plugin
     config.pluginmanager.register(plugin, _PLUGIN_NAME)
-    if early:
-        handed = _xdist_workerinput()
-        if handed is not None and WORKER_KEY in handed:
-            plugin.lifecycle.adopt(handed[WORKER_KEY])
+    handed = handed_over() if early else None
+    if handed is not None:
+        plugin.lifecycle.adopt(handed)
     return plugin
-
-
-def _xdist_workerinput() -> dict[str, Any] | None:
-    """In a pytest-xdist worker, before ``config.workerinput`` exists: the dict the controller
-    sent, which xdist's worker script holds while it builds the config."""
-    import os
-    import sys
-
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        return None
-    frame = sys._getframe(1)
-    while frame is not None:
-        found = frame.f_globals.get("workerinput")
-        if frame.f_globals.get("__name__") == "__channelexec__" and isinstance(found, dict):
-            return found
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

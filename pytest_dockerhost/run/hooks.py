@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
 WORKER_KEY = "pytest_dockerhost"  # in xdist's workerinput: the owner's endpoint
+# The same, in the environment xdist's local workers start with: config.workerinput comes
+# only after a worker has imported its conftests, and a module-level docker.from_env() in
+# one must already reach the owner's endpoint (the sidecar, never the daemon under it).
+HANDOVER_ENV = "PYTEST_DOCKERHOST_HANDOVER"
 TEST_HOOKS = "dockerhost-tests"
 XDIST_HOOKS = "dockerhost-xdist"
 
@@ -31,6 +35,18 @@ def runs_tests(config: pytest.Config) -> bool:
     known = config.known_args_namespace
     flags = ("help", "version", "markers", "showfixtures", "show_fixtures_per_test", "collectonly")
     return not any(getattr(known, flag, False) for flag in flags)
+
+
+def handed_over() -> dict[str, Any] | None:
+    """In an xdist worker, before its conftests: the owner's endpoint, taken out of the
+    environment so that the processes its tests start do not inherit it."""
+    text = os.environ.pop(HANDOVER_ENV, None)
+    if text is None or "PYTEST_XDIST_WORKER" not in os.environ:
+        return None
+    import json
+
+    data = json.loads(text)
+    return data if isinstance(data, dict) else None
 
 
 class DockerHostPlugin:
@@ -294,8 +310,17 @@ class XdistHooks:
     def __init__(self, lifecycle: EndpointLifecycle) -> None:
         self.lifecycle = lifecycle
 
+    def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Any) -> None:
+        # Before the local workers start (restarted ones too): they inherit it.
+        import json
+
+        os.environ[HANDOVER_ENV] = json.dumps(self.lifecycle.export())
+
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[WORKER_KEY] = self.lifecycle.export()
+        node.workerinput[WORKER_KEY] = self.lifecycle.export()  # workers elsewhere (ssh)
+
+    def pytest_sessionfinish(self) -> None:
+        os.environ.pop(HANDOVER_ENV, None)  # a run inside a test process leaves nothing
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         # The owner collects nothing: its workers tell whether any test needs Docker.
