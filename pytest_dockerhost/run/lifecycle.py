@@ -217,7 +217,9 @@ class EndpointLifecycle:
         if self.error is None:
             from ..messages.header import internal_error
 
-            self._fail(NoEndpointError(internal_error(exc)))
+            self.error = NoEndpointError(internal_error(exc))
+            if self.host is None:  # an endpoint already wired stays the run's endpoint
+                self.phase = Phase.FAILED
 
     def cancel_sidecar(self) -> None:
         """No selected test needs Docker after all: stop the early start and remove it."""
