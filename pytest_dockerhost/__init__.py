@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
-
-def _load_without_assertion_rewriting() -> None:
-    """pytest rewrites the asserts of every module of a plugin's distribution, each through
-    a loader of its own: most of this plugin's cost on a run that never touches Docker.
-    These modules have no asserts worth rewriting, so the rest of the package loads as
-    usual. (Private to pytest: without those attributes, nothing changes.)"""
-    for finder in sys.meta_path:
-        marked = getattr(finder, "_must_rewrite", None)
-        if type(finder).__name__ == "AssertionRewritingHook" and isinstance(marked, set):
-            marked.discard(__name__)
-            cache = getattr(finder, "_marked_for_rewrite_cache", None)
-            if isinstance(cache, dict):
-                cache.clear()
-
-
-_load_without_assertion_rewriting()
-
-from .errors import DockerHostError, NoEndpointError, SettingError, SidecarError  # noqa: E402
+from .errors import DockerHostError, NoEndpointError, SettingError, SidecarError
 
 if TYPE_CHECKING:
     from .config.settings import Settings

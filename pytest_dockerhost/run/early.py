@@ -1,10 +1,10 @@
 """Start the sidecar early, on a thread, while pytest collects and xdist boots its workers.
 
 The thread does what the first test would otherwise wait for: the owner's claim on the
-outer daemon (lease, sweep) and the sidecar's start. Its progress lines are queued and
-said by the main thread; its errors are not raised there but kept where the first test
-that needs Docker finds them (``SharedSidecar``'s state), so they read exactly as they
-would without the thread. ``cancel`` stops waiting for it when no test needs Docker.
+outer daemon (lease, sweep) and the sidecar's start. Its progress lines are queued
+(``tell``) and said by the main thread; its errors are not raised there but kept where the
+first test that needs Docker finds them (``SharedSidecar``'s state), so they read exactly
+as they would without the thread. ``cancel`` stops waiting for it when no test needs Docker.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ CANCEL_WAIT = 10.0
 class EarlyStart:
     """One background start: begun once, waited for once, or cancelled."""
 
-    def __init__(self, work: Callable[[Say, threading.Event], None]) -> None:
+    def __init__(self, work: Callable[[threading.Event], None]) -> None:
         self._work = work
         self._lines: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.cancelled = threading.Event()
@@ -54,11 +54,15 @@ class EarlyStart:
 
     def _run(self) -> None:
         try:
-            self._work(self._lines.put, self.cancelled)
+            self._work(self.cancelled)
         except BaseException as exc:  # a bug of ours: the waiter reports it
             self.crashed = exc
         finally:
             self._ended.set()
+
+    def tell(self, text: str) -> None:
+        """A progress line from the thread, for the main thread to say (``wait``, ``flush``)."""
+        self._lines.put(text)
 
     def wait(self, say: Say) -> None:
         """Until the start is done, saying its progress lines as they come."""
@@ -77,9 +81,7 @@ class EarlyStart:
         self._ended.wait(CANCEL_WAIT)
 
 
-def start_sidecar(
-    claim: Claim, sidecar: SharedSidecar, say: Say, cancelled: threading.Event
-) -> None:
+def start_sidecar(claim: Claim, sidecar: SharedSidecar, cancelled: threading.Event) -> None:
     """The owner's start, on the early thread: what only waits on the engine runs side by
     side (the lease, the sweep; the outer's /info in the start itself), what needs the
     lease waits for it."""
@@ -105,6 +107,5 @@ def start_sidecar(
 
     sidecar.cancelled = cancelled
     sidecar.leased = leased
-    sidecar.say = say
     with contextlib.suppress(SidecarError):  # kept in its state for the first test
         sidecar.get()

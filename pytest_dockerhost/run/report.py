@@ -7,13 +7,15 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
+from .lifecycle import Phase
+
 if TYPE_CHECKING:
     from ..config.parsing import Mode
     from ..config.settings import Settings
     from ..discovery.endpoint import DockerHost, TraceEntry
     from ..discovery.resolution import Resolution
     from ..sidecar.started import Started
-    from .session import DockerSession
+    from .lifecycle import EndpointLifecycle
 
 SCHEMA = 1
 
@@ -30,7 +32,7 @@ def resolution_report(resolution: Resolution) -> dict[str, Any]:
     }
 
 
-def run_report(state: DockerSession) -> dict[str, Any]:
+def run_report(state: EndpointLifecycle) -> dict[str, Any]:
     """A pytest run's report: resolution's, then the sidecar's lifecycle and the cleanup."""
     if state.resolution is not None:
         data = resolution_report(state.resolution)
@@ -41,15 +43,15 @@ def run_report(state: DockerSession) -> dict[str, Any]:
     if state.host is not None:
         data["endpoint"] = _endpoint(state.host)
         data["error"] = ""
-    elif state.error:
-        data["error"] = state.error
+    elif state.error is not None:
+        data["error"] = str(state.error)
     data["sidecar"] = _sidecar(state)
-    reaped = state.reaped
+    reaped = state.cleanup.reaped
     data["cleanup"] = {
-        "swept": list(state.swept),
+        "swept": list(state.cleanup.swept),
         "removed": list(reaped.removed) if reaped else [],
         "failed": list(reaped.failed) if reaped else [],
-        "notes": list(state.notes),
+        "notes": list(state.cleanup.notes),
     }
     return data
 
@@ -125,8 +127,8 @@ def _endpoint(host: DockerHost) -> dict[str, Any]:
     }
 
 
-def _sidecar(state: DockerSession) -> dict[str, Any] | None:
-    if state.mode != "sidecar":
+def _sidecar(state: EndpointLifecycle) -> dict[str, Any] | None:
+    if state.strategy != "sidecar":
         return None
     shared = state.sidecar
     spec = shared.spec if shared is not None else None
@@ -135,7 +137,7 @@ def _sidecar(state: DockerSession) -> dict[str, Any] | None:
         "image": spec.image if spec else state.settings.sidecar_image.value,
         "outcome": _outcome(state, started),
         "kept_for_reuse": state.settings.sidecar_reuse.value,
-        "error": state.error if state.host is None else "",
+        "error": str(state.error) if state.host is None and state.error is not None else "",
         "timings": dict(state.sidecar_timings),
     }
     if started is not None:
@@ -150,9 +152,9 @@ def _sidecar(state: DockerSession) -> dict[str, Any] | None:
     return data
 
 
-def _outcome(state: DockerSession, started: Started | None) -> str:
-    if state.sidecar_cancelled:
+def _outcome(state: EndpointLifecycle, started: Started | None) -> str:
+    if Phase.CANCELLED in (state.phase, state.ended_in):
         return "cancelled"
     if started is not None:
         return "reused" if started.reused else "started"
-    return "failed" if state.error else "not started"
+    return "failed" if state.error is not None else "not started"

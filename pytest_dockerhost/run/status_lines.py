@@ -9,10 +9,11 @@ from ..messages import header as say_
 from ..messages import reaper as reaped_
 
 if TYPE_CHECKING:
-    from .session import DockerSession
+    from ..config.settings import Settings
+    from .lifecycle import EndpointLifecycle
 
 
-def settings_lines(state: DockerSession, verbose: int, *, warnings: bool = True) -> list[str]:
+def settings_lines(state: EndpointLifecycle, verbose: int, *, warnings: bool = True) -> list[str]:
     """Warnings about the settings, and with -v where each non-default one came from."""
     lines = [say_.warning(w) for w in state.settings.warnings] if warnings else []
     if verbose > 0:
@@ -21,7 +22,9 @@ def settings_lines(state: DockerSession, verbose: int, *, warnings: bool = True)
     return lines
 
 
-def header_lines(state: DockerSession, verbose: int, *, with_settings: bool = True) -> list[str]:
+def header_lines(
+    state: EndpointLifecycle, verbose: int, *, with_settings: bool = True
+) -> list[str]:
     lines: list[str] = []
     if state.needs_start:
         # Nothing resolved yet: resolution waits until a selected test needs Docker.
@@ -45,7 +48,8 @@ def header_lines(state: DockerSession, verbose: int, *, with_settings: bool = Tr
     else:
         lines.append(say_.no_endpoint(state.mode, fail=state.settings.fail_without_docker))
         if verbose <= 0:
-            lines.extend(say_.detail(line) for line in state.error.splitlines()[1:4])
+            error = str(state.error) if state.error is not None else ""
+            lines.extend(say_.detail(line) for line in error.splitlines()[1:4])
     if verbose > 0:
         trace = (
             state.host.trace
@@ -65,12 +69,9 @@ def header_lines(state: DockerSession, verbose: int, *, with_settings: bool = Tr
     return lines
 
 
-def summary_lines(state: DockerSession, verbose: int) -> list[str]:
+def summary_lines(state: EndpointLifecycle, verbose: int) -> list[str]:
     """The endpoint's line at the end of the run, when no earlier line showed it: resolved
     inside a test, or a sidecar that an xdist worker started."""
-    if state.shown:
-        return []
-    state.shown = True
     if state.settled:
         return header_lines(state, verbose, with_settings=False)
     started = state.sidecar.peek() if state.sidecar is not None else None
@@ -80,19 +81,20 @@ def summary_lines(state: DockerSession, verbose: int) -> list[str]:
     return [host.summary(), *(say_.note(note) for note in host.notes)]
 
 
-def reaper_lines(state: DockerSession) -> list[str]:
+def reaper_lines(state: EndpointLifecycle) -> list[str]:
     """What the reaper did at the start (killed runs) and the end (this run)."""
-    lines = [say_.warning(note) for note in state.notes]
-    if state.swept:
-        lines.append(say_.note(reaped_.swept(len(state.swept))))
-    if state.reaped is not None and state.reaped.removed:
-        lines.append(reaped_.removed(len(state.reaped.removed), state.identity.session))
-    if state.reaped is not None and state.reaped.failed:
-        lines.extend(reaped_.not_removed(state.reaped.failed))
+    cleanup = state.cleanup
+    lines = [say_.warning(note) for note in cleanup.notes]
+    if cleanup.swept:
+        lines.append(say_.note(reaped_.swept(len(cleanup.swept))))
+    if cleanup.reaped is not None and cleanup.reaped.removed:
+        lines.append(reaped_.removed(len(cleanup.reaped.removed), state.identity.session))
+    if cleanup.reaped is not None and cleanup.reaped.failed:
+        lines.extend(reaped_.not_removed(cleanup.reaped.failed))
     return lines
 
 
-def _sidecar_line(state: DockerSession) -> str:
+def _sidecar_line(state: EndpointLifecycle) -> str:
     assert state.outer is not None
     assert state.sidecar is not None
     spec = state.sidecar.spec
@@ -113,3 +115,13 @@ def _sidecar_line(state: DockerSession) -> str:
         api=outer.api_version,
         source=outer.source,
     )
+
+
+def report_failure_line(settings: Settings, exc: OSError) -> str:
+    """--docker-report could not be written: said in the summary, with where the path came
+    from."""
+    from ..messages.reports import report_unwritable
+
+    setting = settings.report
+    assert setting.value is not None
+    return say_.warning(report_unwritable(setting.value, setting.source, exc))

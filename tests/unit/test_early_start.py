@@ -13,8 +13,8 @@ import pytest
 from pytest_dockerhost.cleanup.ownership import Owner
 from pytest_dockerhost.config.settings import Settings
 from pytest_dockerhost.discovery.resolution import Resolution
-from pytest_dockerhost.run.early import EarlyStart, Say
-from pytest_dockerhost.run.session import DockerSession
+from pytest_dockerhost.run.early import EarlyStart
+from pytest_dockerhost.run.lifecycle import EndpointLifecycle, Phase
 from pytest_dockerhost.sidecar.certs import write_client
 from pytest_dockerhost.sidecar.sharing import Run, SharedSidecar
 from pytest_dockerhost.sidecar.spec import Spec
@@ -26,10 +26,10 @@ def test_progress_is_said_by_the_waiting_thread_in_order() -> None:
     said: list[tuple[str, str]] = []
     release = threading.Event()
 
-    def work(say: Say, cancelled: threading.Event) -> None:
-        say("pulling the sidecar image")
+    def work(cancelled: threading.Event) -> None:
+        early.tell("pulling the sidecar image")
         release.wait(5)
-        say("preloaded busybox")
+        early.tell("preloaded busybox")
 
     early = EarlyStart(work)
     early.begin()
@@ -45,7 +45,7 @@ def test_progress_is_said_by_the_waiting_thread_in_order() -> None:
 def test_cancel_stops_a_start_that_checks_for_it_and_waits_for_its_end() -> None:
     seen: list[str] = []
 
-    def work(say: Say, cancelled: threading.Event) -> None:
+    def work(cancelled: threading.Event) -> None:
         while not cancelled.wait(0.01):
             pass
         time.sleep(0.05)  # removing what it made
@@ -59,7 +59,7 @@ def test_cancel_stops_a_start_that_checks_for_it_and_waits_for_its_end() -> None
 
 
 def test_a_crash_in_the_thread_is_kept_for_the_waiter_not_raised_in_the_thread() -> None:
-    def work(say: Say, cancelled: threading.Event) -> None:
+    def work(cancelled: threading.Event) -> None:
         raise RuntimeError("a bug")
 
     early = EarlyStart(work)
@@ -72,7 +72,7 @@ def test_in_thread_tells_the_start_itself_from_everyone_else() -> None:
     answers: list[bool] = []
     holder: list[EarlyStart] = []
 
-    def work(say: Say, cancelled: threading.Event) -> None:
+    def work(cancelled: threading.Event) -> None:
         answers.append(holder[0].in_thread())
 
     early = EarlyStart(work)
@@ -87,27 +87,28 @@ def test_a_ctrl_c_while_a_test_waits_for_the_start_leaves_it_for_the_end_to_wait
     """The start writes into the run folder (client certificates) until it ends; the end of
     the run removes that folder only after it, even when the wait for it was interrupted."""
     settings = Settings.from_sources({"mode": "sidecar"}, {}, {})
-    session = DockerSession(settings)
-    run = Run.new(Owner.current("0123456789ab", None))
-    outer = dood_host()  # never reached: the start here is the test's own
-    session.resolution = Resolution(settings, "sidecar", outer, ())  # resolved: the outer
-    session.sidecar = SharedSidecar(run, outer, Spec.from_settings(settings), owner=True)
     writing = threading.Event()
-
-    def work(say: Say, cancelled: threading.Event) -> None:
-        say("starting the sidecar")
-        writing.wait(5)
-        time.sleep(0.2)  # still starting when the run's end begins
-        write_client(os.path.join(run.folder, "client"), b"ca", b"cert", b"key")
 
     def ctrl_c(line: str) -> None:
         writing.set()
         raise KeyboardInterrupt
 
+    session = EndpointLifecycle(settings, say=ctrl_c)
+    run = Run.new(Owner.current("0123456789ab", None))
+    outer = dood_host()  # never reached: the start here is the test's own
+    session.resolution = Resolution(settings, "sidecar", outer, ())  # resolved: the outer
+    session.sidecar = SharedSidecar(run, outer, Spec.from_settings(settings), owner=True)
+    session.phase = Phase.STARTING
+
+    def work(cancelled: threading.Event) -> None:
+        early.tell("starting the sidecar")
+        writing.wait(5)
+        time.sleep(0.2)  # still starting when the run's end begins
+        write_client(os.path.join(run.folder, "client"), b"ca", b"cert", b"key")
+
     early = EarlyStart(work)
     session._early = early
     early.begin()
-    session.say = ctrl_c
     with pytest.raises(KeyboardInterrupt):
         session.require()
     session.close()
@@ -120,7 +121,7 @@ def test_a_real_ctrl_c_in_the_wait_does_not_make_a_running_start_look_ended() ->
     (its lock is released on the thread's behalf): the end of the run must not believe it."""
     release = threading.Event()
 
-    def work(say: Say, cancelled: threading.Event) -> None:
+    def work(cancelled: threading.Event) -> None:
         release.wait(5)
 
     early = EarlyStart(work)

@@ -412,3 +412,25 @@ def test_a_fixture_requested_dynamically_still_resolves(
         "    assert request.getfixturevalue('docker_host').engine_version == '20.10.24'\n"
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_worker_takes_the_hand_over_out_of_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pytest-xdist's local workers inherit the owner's endpoint in their environment; a
+    worker takes it out, so that the processes its tests start do not adopt it."""
+    import json
+    import os
+
+    from pytest_dockerhost.run.hooks import HANDOVER_ENV, handed_over
+
+    data = {"host": None, "error": "no daemon", "run": {"run_id": "r", "session": "s"}}
+    monkeypatch.setenv(HANDOVER_ENV, json.dumps(data))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    assert handed_over() is None  # not a worker: a leftover, dropped
+    assert HANDOVER_ENV not in os.environ
+    monkeypatch.setenv(HANDOVER_ENV, json.dumps(data))
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    assert handed_over() == data
+    assert HANDOVER_ENV not in os.environ
+    assert handed_over() is None

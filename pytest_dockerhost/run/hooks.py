@@ -1,0 +1,336 @@
+"""The plugin's pytest hooks for one run, as methods of an object registered once (the way
+pytest-xdist's ``DSession`` and pytest's ``LFPlugin`` are): it owns the hook timing (what
+the terminal has shown, whether collection is under way) and the writer of progress lines,
+and drives the endpoint's lifecycle. ``plugin.py`` keeps what pytest needs at module level."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..config.settings import Settings
+from .lifecycle import EndpointLifecycle, Phase
+
+if TYPE_CHECKING:
+    from ..discovery.endpoint import DockerHost
+    from ..errors import DockerHostError
+    from ..wiring.usage import ImportWatch
+
+MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
+WORKER_KEY = "pytest_dockerhost"  # in xdist's workerinput: the owner's endpoint
+# The same, in the environment xdist's local workers start with: config.workerinput comes
+# only after a worker has imported its conftests, and a module-level docker.from_env() in
+# one must already reach the owner's endpoint (the sidecar, never the daemon under it).
+HANDOVER_ENV = "PYTEST_DOCKERHOST_HANDOVER"
+TEST_HOOKS = "dockerhost-tests"
+XDIST_HOOKS = "dockerhost-xdist"
+
+
+def runs_tests(config: pytest.Config) -> bool:
+    """Not --help, --version, --markers, --fixtures or --collect-only: a run whose tests may
+    need a sidecar soon (xdist workers never start one: they adopt the owner's)."""
+    known = config.known_args_namespace
+    flags = ("help", "version", "markers", "showfixtures", "show_fixtures_per_test", "collectonly")
+    return not any(getattr(known, flag, False) for flag in flags)
+
+
+def handed_over() -> dict[str, Any] | None:
+    """In an xdist worker, before its conftests: the owner's endpoint, taken out of the
+    environment so that the processes its tests start do not inherit it."""
+    text = os.environ.pop(HANDOVER_ENV, None)
+    if text is None or "PYTEST_XDIST_WORKER" not in os.environ:
+        return None
+    import json
+
+    data = json.loads(text)
+    return data if isinstance(data, dict) else None
+
+
+class DockerHostPlugin:
+    """One run's hooks: when to resolve, what the header and the summary say."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, *, early: bool) -> None:
+        self.config = config
+        # Made before the conftests (``early``), it knows whether this run runs tests.
+        start_early = runs_tests(config) if early else True
+        self.lifecycle = EndpointLifecycle(settings, say=self._say, start_early=start_early)
+        self.collecting = False  # between pytest_collection and its finish
+        self._midline = False  # "collecting ... " is on the terminal, waiting for its count
+        self.shown = False  # the endpoint's line has been printed (header or collection)
+        self.early_lines: list[str] = []  # progress said before the terminal existed
+        self.module_cache: dict[str, bool] = {}  # module name -> imports docker/testcontainers
+        self.report_failure: OSError | None = None  # --docker-report could not be written
+        self._watch: ImportWatch | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.lifecycle.settings
+
+    # --- before the conftests, and at configure time -------------------------------------
+
+    def load_early(self) -> None:
+        """Before the first conftest is imported: code that imports docker or testcontainers
+        resolves and wires the endpoint then, so that a module-level docker.from_env()
+        already reaches it."""
+        from ..wiring.usage import ImportWatch, docker_imported
+
+        settings = self.settings
+        self.lifecycle.begin_sidecar()  # a sidecar: now, before the conftests import
+        when = settings.resolve.value
+        explicit = not settings.mode.is_default or settings.on_ci is not None
+        if when == "always" or (when == "auto" and explicit and docker_imported()):
+            # Imported before pytest loaded us (another plugin): no import left to watch for.
+            self.activate()
+        elif when == "auto":
+            self._watch = ImportWatch(self._activate_on_import)
+            self._watch.install()
+
+    def configure(self) -> None:
+        config = self.config
+        lifecycle = self.lifecycle
+        deferred = lifecycle.phase is Phase.DEFERRED
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None and WORKER_KEY in workerinput and lifecycle.role == "owner":
+            lifecycle.adopt(workerinput[WORKER_KEY])
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(XdistHooks(lifecycle), XDIST_HOOKS)
+        if deferred:
+            self.activate()
+
+    def _activate_on_import(self) -> None:
+        """``activate`` from inside the user's ``import docker``, which must not fail."""
+        try:
+            self.activate()
+        except Exception as exc:  # a bug of ours: keep it for the tests, not the import line
+            self.lifecycle.keep_crash(exc)
+
+    def activate(self) -> None:
+        """Resolve and wire now (code that may use Docker is about to run), with the per-test
+        hooks that turn an unreachable daemon into the plugin's diagnosis."""
+        lifecycle = self.lifecycle
+        waiting = lifecycle.role == "owner" and not hasattr(self.config, "workerinput")
+        if "PYTEST_XDIST_WORKER" in os.environ and waiting:
+            # A worker that does not know the owner's endpoint yet must not resolve (or
+            # start a sidecar) on its own: wait for config.workerinput.
+            lifecycle.defer()
+            return
+        manager = self.config.pluginmanager
+        if not manager.has_plugin(TEST_HOOKS):
+            manager.register(DockerTestHooks(self), TEST_HOOKS)
+        lifecycle.activate(wait=False)  # a sidecar still starting: the first test waits for it
+
+    def require(self) -> DockerHost:
+        """The endpoint for a fixture or a marked test; otherwise skipped or failed, with
+        the reason (outside the except block, so that no exception chain is printed)."""
+        from ..errors import DockerHostError, EndpointLostError
+
+        try:
+            return self.lifecycle.require()
+        except DockerHostError as exc:
+            from .reports import verdict
+
+            failed, message = verdict(
+                self.settings, str(exc), lost=isinstance(exc, EndpointLostError)
+            )
+        if failed:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+    # --- the run ---------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # tryfirst: resolve before pytest-xdist starts workers and before the header is
+        # written. A plain run waits for collection instead.
+        lifecycle = self.lifecycle
+        if not lifecycle.needs_start:
+            return
+        xdist_owner = session.config.pluginmanager.has_plugin("dsession")
+        if lifecycle.starts_at_session_start or xdist_owner:
+            lifecycle.start()
+
+    def pytest_collection(self, session: pytest.Session) -> None:
+        self.collecting = True  # progress lines must not land after "collecting ... "
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # tryfirst: before the terminal reporter asks for pytest_report_collectionfinish.
+        from ..wiring.usage import may_use_docker
+
+        lifecycle = self.lifecycle
+        found = False
+        imports = self.settings.resolve.value != "marked"
+        for item in session.items:
+            if may_use_docker(item, self.module_cache, imports=imports):
+                item.stash[MAY_USE] = True
+                found = True
+        if found:
+            self.activate()  # no per-test hooks and no resolution for Docker-free runs
+        else:
+            lifecycle.cancel_sidecar()  # started early, at session start: not needed after all
+        worker = getattr(session.config, "workerinput", {}).get("workerid")
+        sidecar = lifecycle.sidecar
+        if worker and sidecar is not None and not sidecar.owner:
+            sidecar.record_collection(worker, found)  # the owner cancels on "none"s
+        self.collecting = False
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(session.config, "workerinput"):
+            return
+        self.lifecycle.finish()  # the owner reaps, once every worker is done
+        if self.settings.report.value:
+            self._write_report()
+
+    def _write_report(self) -> None:
+        from .report import run_report, write
+
+        path = self.settings.report.value
+        assert path is not None
+        try:
+            write(path, run_report(self.lifecycle))
+        except OSError as exc:  # said in the summary, with where the path came from
+            self.report_failure = exc
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._watch is not None:
+            self._watch.uninstall()
+            self._watch = None
+        self.lifecycle.close()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
+        # The import that fails may be the one that resolved (too late for the test hooks).
+        report = yield
+        lifecycle = self.lifecycle
+        if report.failed and lifecycle.host is None and lifecycle.error is not None:
+            from .reports import replace_collect_report
+
+            why = str(lifecycle.error)
+            replace_collect_report(report, str(collector.path), self.settings, why)
+        return report
+
+    # --- what the terminal says ----------------------------------------------------------
+
+    def _say(self, text: str) -> None:
+        """Progress lines (a sidecar image pull) shown live, even while output is captured."""
+        config = self.config
+        if hasattr(config, "workerinput"):
+            return
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            # A conftest that imports docker at its top starts a sidecar before the
+            # terminal exists: the header shows these lines.
+            self.early_lines.append(text)
+            return
+        capman = config.pluginmanager.get_plugin("capturemanager")
+        with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            if self.collecting and not self._midline:
+                self._midline = True
+                reporter.write("\n")
+            reporter.write_line(text)
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        lifecycle = self.lifecycle
+        # Before resolution (it waits for collection) this is only the settings' lines.
+        self.shown = lifecycle.settled
+        early, self.early_lines = self.early_lines, []
+        verbose = config.get_verbosity()
+        if lifecycle.needs_start and not self.settings.warnings and verbose <= 0 and not early:
+            return []  # a Docker-free run has nothing to say: not even the messages are imported
+        from .status_lines import header_lines
+
+        return [*early, *header_lines(lifecycle, verbose)]
+
+    def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
+        if self.shown or not self.lifecycle.settled or config.get_verbosity() < 0:
+            return []
+        from .status_lines import header_lines
+
+        self.shown = True
+        return header_lines(self.lifecycle, config.get_verbosity(), with_settings=False)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        # Resolved during a test, or a sidecar an xdist worker started: the line goes here.
+        if hasattr(config, "workerinput"):
+            return
+        lifecycle = self.lifecycle
+        if self.report_failure is not None:  # asked for: said even with -q
+            from .status_lines import report_failure_line
+
+            terminalreporter.write_line(report_failure_line(self.settings, self.report_failure))
+        if config.get_verbosity() < 0:
+            return
+        endpoint_said = self.shown or not (lifecycle.settled or lifecycle.sidecar)
+        if endpoint_said and lifecycle.cleanup.nothing_to_say:
+            return  # nothing left to say: a Docker-free run imports no messages
+        from .status_lines import reaper_lines, summary_lines
+
+        lines = [] if self.shown else summary_lines(lifecycle, config.get_verbosity())
+        self.shown = True
+        for line in [*lines, *reaper_lines(lifecycle)]:
+            terminalreporter.write_line(line)
+
+
+class DockerTestHooks:
+    """Per-test hooks, registered once the run may use Docker."""
+
+    def __init__(self, plugin: DockerHostPlugin) -> None:
+        self.plugin = plugin
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if item.get_closest_marker("docker") is not None:
+            self.plugin.require()
+        elif item.stash.get(MAY_USE, False):
+            self.plugin.lifecycle.activate()  # wired before it runs; it may not need it
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        if report.failed and call.excinfo is not None:
+            exc = call.excinfo.value
+            if not isinstance(exc, pytest.fail.Exception):
+                why: DockerHostError | None = self.plugin.lifecycle.explain_failure(exc)
+                if why is not None:
+                    from ..errors import EndpointLostError
+                    from .reports import replace_test_report
+
+                    lost = isinstance(why, EndpointLostError)
+                    settings = self.plugin.settings
+                    replace_test_report(report, item, settings, why=str(why), lost=lost, exc=exc)
+        return report
+
+
+class XdistHooks:
+    """Registered only when pytest-xdist is present: hand the endpoint to workers."""
+
+    def __init__(self, lifecycle: EndpointLifecycle) -> None:
+        self.lifecycle = lifecycle
+
+    def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Any) -> None:
+        # Before the local workers start (restarted ones too): they inherit it.
+        import json
+
+        os.environ[HANDOVER_ENV] = json.dumps(self.lifecycle.export())
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[WORKER_KEY] = self.lifecycle.export()  # workers elsewhere (ssh)
+
+    def pytest_sessionfinish(self) -> None:
+        os.environ.pop(HANDOVER_ENV, None)  # a run inside a test process leaves nothing
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # The owner collects nothing: its workers tell whether any test needs Docker.
+        shared = self.lifecycle.sidecar
+        dsession = node.config.pluginmanager.get_plugin("dsession")
+        specs = getattr(getattr(dsession, "nodemanager", None), "specs", None)
+        if (
+            shared is not None
+            and shared.owner
+            and specs
+            and shared.no_worker_needs_docker(len(specs))
+        ):
+            self.lifecycle.cancel_sidecar()
