@@ -6,8 +6,10 @@ lets its lease go. Without a lease it touches nothing on the daemon."""
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from pytest_dockerhost.cleanup.claim import Claim
 from pytest_dockerhost.cleanup.lease import PREFIX
 from pytest_dockerhost.cleanup.ownership import Owner
 from pytest_dockerhost.cleanup.reaper import LABEL_SESSION, Reaped, RunIdentity, marker_name
+from pytest_dockerhost.cleanup.tempdirs import LOCK
 from pytest_dockerhost.discovery.endpoint import DockerHost
 from pytest_dockerhost.labels import L_RUN
 from pytest_dockerhost.messages.reaper import unavailable
@@ -23,6 +26,18 @@ from ..helpers import dood_host
 from ..helpers.servers import FakeEngine, fake_engine
 
 DEAD, LIVE = "deadrun00001", "liverun00001"
+
+
+@pytest.fixture(autouse=True)
+def dead_runs_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The claim sweeps the temp dir for folders of dead runs: here a temp dir of the test's
+    own, never the machine's (where a concurrent test's killed runs left theirs on purpose),
+    holding one folder whose owner is gone (its lock is free)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = tmp_path / "pytest-dockerhost-deadrun00001-key"
+    folder.mkdir()
+    (folder / LOCK).touch()
+    return folder
 
 
 @pytest.fixture
@@ -68,7 +83,7 @@ def _claim(host: DockerHost, run: str = "ourrun000001") -> Claim:
 
 
 def test_the_start_sweeps_a_dead_runs_things_and_leaves_a_live_runs_and_a_bystanders(
-    engine: FakeEngine, host: DockerHost
+    engine: FakeEngine, host: DockerHost, dead_runs_folder: Path
 ) -> None:
     _run_on(engine, DEAD, renewed_ago=120)  # its lease lapsed a minute ago
     _run_on(engine, LIVE, renewed_ago=5)
@@ -78,6 +93,7 @@ def test_the_start_sweeps_a_dead_runs_things_and_leaves_a_live_runs_and_a_bystan
     try:
         assert claim.notes == []
         assert claim.lease is not None
+        assert not dead_runs_folder.exists()
         assert sorted(engine.deletes()) == sorted(
             [
                 f"containers/test-{DEAD}",
@@ -165,7 +181,7 @@ def test_an_abandoned_claim_lapses_and_the_next_run_sweeps_what_it_left(
 
 
 def test_without_a_lease_the_claim_removes_nothing_on_the_daemon(
-    engine: FakeEngine, host: DockerHost
+    engine: FakeEngine, host: DockerHost, dead_runs_folder: Path
 ) -> None:
     _run_on(engine, DEAD, renewed_ago=120)
     engine.refuse["POST /volumes/create"] = (403, "read-only socket proxy")
@@ -177,6 +193,7 @@ def test_without_a_lease_the_claim_removes_nothing_on_the_daemon(
     assert engine.deletes() == []
     assert not claim.marked
     assert [r.method for r in engine.requests] == ["POST"]
+    assert not dead_runs_folder.exists()  # this machine's folders are judged by their locks
     assert claim.end().removed == ()
 
 
