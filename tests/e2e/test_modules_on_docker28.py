@@ -22,13 +22,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_dockerhost.cleanup.reaper import LABEL_SESSION
+from pytest_dockerhost.labels import L_OWNER_HOST, L_RUN
+
 from ..conftest import AGENT, BUSYBOX, DIND, DIND28, ROOT
-from .helpers import started_images
+from ..helpers import engine_events
+from .helpers import LABEL, started_images
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +58,60 @@ MODULES = {
 EXPECTED_SKIPS = ("this engine accepts --privileged",)
 INNER_LIMIT = 1500  # seconds; each group takes 2 to 3 minutes here
 SUMMARY = re.compile(r"^(?:=+ )?(?P<counts>.*\d+ passed.*) in [\d.]+s", re.M)
+# The labels whose values name one run or one test: the plugin's run, testcontainers'
+# session (the plugin makes it the run's), and the e2e tests' own.
+OWNED_BY = (L_RUN, LABEL_SESSION, LABEL)
+WATCHED = {"type": ["container", "image", "volume", "network"]}
+
+
+@dataclass(frozen=True)
+class Owned:
+    """What the inner run and its tests made, as Docker 28 saw it in the run's window: the
+    values of their own labels, the volumes and networks they created (by name), and the
+    host names the plugin stamps as its owner's (Docker 28's, whose UTS namespace the inner
+    run shares, and its containers', where the plugin runs in an agent). Another tool's
+    images and containers on the machine's engine carry none of these."""
+
+    labels: frozenset[tuple[str, str]]
+    names: frozenset[str]
+    hostnames: frozenset[str]
+
+    @classmethod
+    def from_events(cls, events: list[dict[str, Any]], hostname: str) -> Owned:
+        labels: set[tuple[str, str]] = set()
+        names: set[str] = set()
+        hostnames = {hostname}
+        for event in events:
+            kind, attributes = event.get("Type"), _attributes(event)
+            labels.update((key, attributes[key]) for key in OWNED_BY if attributes.get(key))
+            if event.get("Action") != "create":
+                continue
+            if kind == "container":  # its host name, unless it sets one
+                hostnames.add(str(event["Actor"]["ID"])[:12])
+            elif kind in ("volume", "network"):
+                names.add(_name(event))
+        return cls(frozenset(labels), frozenset(names), frozenset(hostnames))
+
+    def stamped(self, event: dict[str, Any]) -> bool:
+        """Made by a plugin that ran on Docker 28's host or in one of its containers."""
+        return _attributes(event).get(L_OWNER_HOST) in self.hostnames
+
+    def claims(self, event: dict[str, Any]) -> bool:
+        if event.get("Type") in ("volume", "network"):
+            return _name(event) in self.names
+        attributes = _attributes(event)
+        return self.stamped(event) or any(
+            (key, attributes.get(key)) in self.labels for key in OWNED_BY
+        )
+
+
+def _attributes(event: dict[str, Any]) -> dict[str, str]:
+    return dict(event.get("Actor", {}).get("Attributes") or {})
+
+
+def _name(event: dict[str, Any]) -> str:
+    # A network's event names it in its attributes; a volume's ID is its name.
+    return str(_attributes(event).get("name") or event["Actor"]["ID"])
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +164,17 @@ def test_the_modules_pass_with_docker_28_as_the_machines_engine(
     unexpected = [line for line in skipped if not any(why in line for why in EXPECTED_SKIPS)]
     assert not unexpected, "\n".join(unexpected)
     # The engine's own events: the modules' containers started on Docker 28, and nothing
-    # started on this machine's own engine meanwhile.
+    # of theirs reached this machine's own engine meanwhile. Only what the run owns is
+    # compared: other tools build and run things on a shared engine at the same time.
     assert started_images(machine28.client, since, until), tail
-    assert started_images(engine, since, until) == [], tail
+    hostname = machine28.container.attrs["Config"]["Hostname"]
+    inner = engine_events(machine28.client, since, until, WATCHED)
+    owned = Owned.from_events(inner, hostname)
+    # What the comparison rests on: the plugin's own containers there name their owner's
+    # host, and the run's labels were seen.
+    stamped = [e for e in inner if e.get("Type") == "container" and owned.stamped(e)]
+    assert stamped, f"no container on Docker 28 has {L_OWNER_HOST} in {sorted(owned.hostnames)}"
+    assert owned.labels
+    on_machine = engine_events(engine, since, until, WATCHED)
+    leaked = [event for event in on_machine if owned.claims(event)]
+    assert leaked == [], leaked[:10]

@@ -9,12 +9,16 @@ silent peer, a slow one.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
 
 Handler = Callable[[socket.socket], None]
 
@@ -222,3 +226,177 @@ def closed_port() -> int:
     port = int(sock.getsockname()[1])
     sock.close()
     return port
+
+
+# --- a fake Engine API with state: what cleanup lists and removes -----------------------------
+
+Entry = dict[str, Any]
+KINDS = ("containers", "images", "networks", "volumes")
+# The key each kind is listed and removed by, as dockerd's answers name it.
+_KEY = {"containers": "Id", "images": "Id", "networks": "Name", "volumes": "Name"}
+_LISTS = {
+    "/containers/json": "containers",
+    "/images/json": "images",
+    "/networks": "networks",
+    "/volumes": "volumes",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request the fake engine received (``path`` without its /vX.Y prefix)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: bytes
+
+
+def _matches(labels: dict[str, str], wanted: list[str]) -> bool:
+    for one in wanted:
+        key, _, value = one.partition("=")
+        if key not in labels or ("=" in one and labels[key] != value):
+            return False
+    return True
+
+
+class FakeEngine:
+    """An Engine API on loopback that keeps containers, images, networks and volumes in
+    memory: it lists them with label filters, creates volumes stamped by its own clock
+    (``advance`` moves it), removes what a DELETE names, and records every request.
+    ``refuse`` makes one request ("DELETE /volumes/NAME") answer an error instead."""
+
+    def __init__(self, api_version: str = "1.41") -> None:
+        self.api_version = api_version
+        self.objects: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        self.requests: list[Request] = []
+        self.refuse: dict[str, tuple[int, str]] = {}  # "POST /volumes/create" -> status, message
+        self._offset = 0.0
+        self._lock = threading.Lock()
+        self.server = LoopbackServer(self._answer)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def close(self) -> None:
+        self.server.close()
+
+    def now(self) -> float:
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        self._offset += seconds
+
+    def stamp(self, at: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+    def add(self, kind: str, key: str, labels: dict[str, str], **fields: Any) -> Entry:
+        """Something that exists on the engine; ``fields`` override the defaults."""
+        entry: Entry = {_KEY[kind]: key, "Labels": dict(labels)}
+        if kind == "containers":
+            entry.update(Names=[f"/{key}"], State="running", Created=int(self.now()))
+        elif kind == "networks":
+            entry.update(Id=key, Containers={})
+        elif kind == "volumes":
+            entry.update(Driver="local", CreatedAt=self.stamp(self.now()))
+        entry.update(fields)
+        with self._lock:
+            self.objects[kind][key] = entry
+        return entry
+
+    def names(self, kind: str) -> set[str]:
+        with self._lock:
+            return set(self.objects[kind])
+
+    def deletes(self) -> list[str]:
+        """Every DELETE received (refused ones too), in order: "volumes/NAME" and so on."""
+        return [r.path.lstrip("/") for r in self.requests if r.method == "DELETE"]
+
+    def made(self) -> list[str]:
+        """The names of the volumes created, in order."""
+        return [
+            str(json.loads(r.body)["Name"]) for r in self.requests if r.path == "/volumes/create"
+        ]
+
+    def _answer(self, conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        head, _, body = head.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        method, target = lines[0].split()[:2]
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        split = urllib.parse.urlsplit(target)
+        path = re.sub(r"^/v[\d.]+", "", urllib.parse.unquote(split.path))
+        query = dict(urllib.parse.parse_qsl(split.query))
+        with self._lock:
+            self.requests.append(Request(method, path, query, body))
+            if f"{method} {path}" in self.refuse:
+                code, message = self.refuse[f"{method} {path}"]
+                status, answer = f"{code} Refused", {"message": message}
+            else:
+                status, answer = self._route(method, path, query, body)
+        data = b"" if answer is None else json.dumps(answer).encode()
+        headers = {"Api-Version": self.api_version, "Content-Type": "application/json"}
+        reply(conn, status, data, headers)
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: bytes) -> tuple[str, Any]:
+        if path == "/_ping":
+            return "200 OK", "OK"
+        if path == "/version":
+            return "200 OK", {"Version": "20.10.24", "ApiVersion": self.api_version}
+        if method == "GET" and path in _LISTS:
+            try:
+                return "200 OK", self._list(_LISTS[path], query)
+            except ValueError as exc:
+                return "400 Bad Request", {"message": str(exc)}
+        if method == "POST" and path == "/volumes/create":
+            asked = json.loads(body)
+            made: Entry = {"Driver": "local", "CreatedAt": self.stamp(self.now())}
+            made.update(Name=str(asked["Name"]), Labels=dict(asked.get("Labels") or {}))
+            # An existing name gives the existing volume, as dockerd does.
+            return "201 Created", self.objects["volumes"].setdefault(made["Name"], made)
+        kind, _, key = path.strip("/").partition("/")
+        if kind in KINDS and key:
+            if key not in self.objects[kind]:
+                return "404 Not Found", {"message": f"no such {kind[:-1]}: {key}"}
+            if method == "DELETE":
+                del self.objects[kind][key]
+                return "204 No Content", None
+            if method == "GET" and kind == "networks":
+                return "200 OK", self.objects[kind][key]
+        return "404 Not Found", {"message": "page not found"}
+
+    def _list(self, kind: str, query: dict[str, str]) -> Any:
+        filters = json.loads(query.get("filters") or "{}")
+        if set(filters) - {"label"}:
+            raise ValueError(f"the fake engine knows no filter but label: {filters}")
+        found = [
+            entry
+            for entry in self.objects[kind].values()
+            if _matches(entry["Labels"], filters.get("label", []))
+            and (kind != "containers" or query.get("all") == "1" or entry["State"] == "running")
+        ]
+        return {"Volumes": found, "Warnings": None} if kind == "volumes" else found
+
+
+@contextmanager
+def fake_engine() -> Iterator[FakeEngine]:
+    engine = FakeEngine()
+    try:
+        yield engine
+    finally:
+        engine.close()

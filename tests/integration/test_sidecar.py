@@ -6,11 +6,14 @@ container, network or volume with the plugin's labels may outlive the run that m
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,16 +109,79 @@ def test_without_docker():
     print(f"whole run with a sidecar: {elapsed:.2f} s")
 
 
+# Holds collection until the outer test has seen the early sidecar's daemon answer, so that
+# what the run does with a sidecar it started and no longer needs is what the test sees.
+HOLD_COLLECTION = """
+import os
+import pathlib
+import time
+
+
+def pytest_collection_modifyitems(items):
+    seen = pathlib.Path(os.environ["SIDECAR_SEEN"])
+    deadline = time.monotonic() + 120
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+"""
+
+
+def _inner_daemon_answers(engine: Any, container_id: str) -> bool:
+    """The sidecar's own dockerd answers on its unix socket (asked from inside it)."""
+    try:
+        run = engine.api.exec_create(container_id, ["docker", "version"])
+        engine.api.exec_start(run["Id"])
+        return bool(engine.api.exec_inspect(run["Id"])["ExitCode"] == 0)
+    except Exception:  # not created yet, not running yet, or already gone
+        return False
+
+
+def _first_sidecar_of(
+    engine: Any, image: str, seen: Path, stop: threading.Event
+) -> list[dict[str, Any]]:
+    """Poll the engine for the first sidecar container made from ``image`` (our own tag);
+    touch ``seen`` once found."""
+    found: list[dict[str, Any]] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            listed = engine.api.containers(
+                all=True, filters={"label": "org.pytest-dockerhost.role=sidecar"}
+            )
+            mine = [entry for entry in listed if entry.get("Image") == image]
+            if mine and _inner_daemon_answers(engine, mine[0]["Id"]):
+                found.append(mine[0])
+                seen.write_text(mine[0]["Id"])
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return found
+
+
 @pytest.mark.usefixtures("sidecar")
-def test_no_docker_test_selected_starts_nothing(pytester: pytest.Pytester, engine: Any) -> None:
-    before = labelled_now(engine)
+def test_a_sidecar_started_early_is_removed_unused_when_no_selected_test_needs_docker(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any, sidecar_image: str
+) -> None:
+    """The sidecar starts before collection (it takes longer than anything pytest does
+    first), so a run whose -k deselects every Docker test does make one: the run removes
+    it unused and no test waits for it. The engine's own events for that container say so."""
+    seen = pytester.path / "sidecar-seen"
+    monkeypatch.setenv("SIDECAR_SEEN", str(seen))
+    pytester.makeconftest(HOLD_COLLECTION)
+    ran_at = pytester.path / "ran-at"
+    monkeypatch.setenv("RAN_AT", str(ran_at))
     pytester.makepyfile(
         """
+import os
+import pathlib
+import time
+
 import pytest
 
 
 def test_plain():
-    pass
+    pathlib.Path(os.environ["RAN_AT"]).write_text(repr(time.time()))
 
 
 @pytest.mark.docker
@@ -123,10 +189,30 @@ def test_deselected(docker_client):
     pass
 """
     )
-    result = _run(pytester, "-k", "plain")
+    report = pytester.path / "report.json"
+    stop = threading.Event()
+    since = time.time()
+    found = _first_sidecar_of(engine, sidecar_image, seen, stop)
+    try:
+        result = _run(pytester, "-k", "plain", f"--docker-report={report}")
+    finally:
+        stop.set()
+    until = time.time()
     result.assert_outcomes(passed=1, deselected=1)
+    assert found, "no sidecar container of this run appeared on the engine"
+    sidecar_id, run_id = found[0]["Id"], found[0]["Labels"][LABEL_RUN]
+    events = engine_events(engine, since, until, {"type": "container", "container": sidecar_id})
+    actions = [event["Action"] for event in events]
+    assert actions[0] == "create", actions
+    assert "start" in actions, actions
+    assert actions[-1] == "destroy", actions
+    # Gone once collection showed that no selected test needs it: before the tests ran.
+    assert int(events[-1]["timeNano"]) < float(ran_at.read_text()) * 1e9
+    # No test waited for it, and the report says why it went.
     assert "started in" not in result.stdout.str()
-    assert labelled_now(engine).keys() <= before.keys()
+    assert json.loads(report.read_text())["sidecar"]["outcome"] == "cancelled"
+    # Nothing of the run is left: its volume and network went with the container.
+    assert not [key for key, labels in labelled_now(engine).items() if labels[LABEL_RUN] == run_id]
 
 
 @pytest.mark.usefixtures("sidecar")

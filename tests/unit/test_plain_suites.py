@@ -7,9 +7,11 @@ diagnosis instead of the client library's traceback, skipped locally and failed 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from ..helpers.servers import closed_port
+from ..helpers.servers import LoopbackServer, closed_port, docker_api, serving
 
 PLAIN = """
 import docker
@@ -162,9 +164,33 @@ def test_resolve_marked_leaves_unmarked_code_alone(
     result.stdout.fnmatch_lines(["*DockerException: Error while fetching server API version*"])
 
 
-def test_a_docker_free_run_resolves_nothing(pytester: pytest.Pytester, dead_host: str) -> None:
+@pytest.fixture
+def listening_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
+    """DOCKER_HOST at a loopback Docker API that counts every connection it accepts."""
+    with serving(docker_api()) as server:
+        monkeypatch.setenv("DOCKER_HOST", server.url)
+        yield server
+
+
+def test_a_docker_free_run_resolves_nothing(
+    pytester: pytest.Pytester, listening_host: LoopbackServer
+) -> None:
     pytester.makepyfile(test_free="def test_ok():\n    pass\n")
     result = _run(pytester, "-v")
     result.assert_outcomes(passed=1)
+    # Resolution pings DOCKER_HOST first: nothing reached it, so nothing was resolved.
+    assert listening_host.accepted == 0
+    result.stdout.no_fnmatch_line("docker: dind *")
     result.stdout.no_fnmatch_line("docker: no working endpoint*")
     result.stdout.no_fnmatch_line("docker: tried*")
+
+
+def test_a_run_that_uses_docker_reaches_the_same_listener(
+    pytester: pytest.Pytester, listening_host: LoopbackServer
+) -> None:
+    """The other side of the test above: the listener does see an attempt when there is one."""
+    pytester.makepyfile(test_plain=PLAIN)
+    result = _run(pytester, "-v")
+    result.assert_outcomes(passed=2)
+    assert listening_host.accepted > 0
+    result.stdout.fnmatch_lines([f"docker: dind {listening_host.url} * via DOCKER_HOST;*"])
