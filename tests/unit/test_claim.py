@@ -19,6 +19,7 @@ from pytest_dockerhost.cleanup.ownership import Owner
 from pytest_dockerhost.cleanup.reaper import LABEL_SESSION, Reaped, RunIdentity, marker_name
 from pytest_dockerhost.cleanup.tempdirs import LOCK
 from pytest_dockerhost.discovery.endpoint import DockerHost
+from pytest_dockerhost.engine.url import parse_url
 from pytest_dockerhost.labels import L_RUN
 from pytest_dockerhost.messages.reaper import unavailable
 
@@ -48,7 +49,7 @@ def engine() -> Iterator[FakeEngine]:
 
 @pytest.fixture
 def host(engine: FakeEngine) -> DockerHost:
-    return dataclasses.replace(dood_host(), url=engine.url)
+    return dataclasses.replace(dood_host(), docker_url=parse_url(engine.url))
 
 
 def _run_on(engine: FakeEngine, run: str, *, renewed_ago: float) -> None:
@@ -200,7 +201,7 @@ def test_without_a_lease_the_claim_removes_nothing_on_the_daemon(
 def test_a_claim_on_a_daemon_that_is_gone_says_so_and_raises_nothing(host: DockerHost) -> None:
     with fake_engine() as gone:
         url = gone.url
-    claim = _claim(dataclasses.replace(host, url=url))
+    claim = _claim(dataclasses.replace(host, docker_url=parse_url(url)))
     began = time.monotonic()
     claim.take()
     assert time.monotonic() - began < 10
