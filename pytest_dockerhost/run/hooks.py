@@ -167,7 +167,9 @@ class DockerHostPlugin:
             if may_use_docker(item, self.module_cache, imports=imports):
                 item.stash[MAY_USE] = True
                 found = True
-        if found:
+        if found and session.config.option.collectonly:
+            pass  # no test runs: nothing to resolve, and no sidecar to start
+        elif found:
             self.activate()  # no per-test hooks and no resolution for Docker-free runs
         else:
             lifecycle.cancel_sidecar()  # started early, at session start: not needed after all

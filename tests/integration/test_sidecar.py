@@ -216,6 +216,33 @@ def test_deselected(docker_client):
 
 
 @pytest.mark.usefixtures("sidecar")
+def test_collect_only_starts_no_sidecar(
+    pytester: pytest.Pytester, engine: Any, sidecar_image: str
+) -> None:
+    """--collect-only runs no test: a suite with a Docker test makes no sidecar at all (the
+    engine's events show no container of this process's sidecar image being created)."""
+    pytester.makepyfile(
+        """
+import pytest
+
+
+@pytest.mark.docker
+def test_needs_docker(docker_client):
+    assert docker_client.ping()
+"""
+    )
+    since = time.time()
+    result = _run(pytester, "--collect-only")
+    until = time.time()
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*<Function test_needs_docker>*"])
+    created = engine_events(
+        engine, since, until, {"type": "container", "event": "create", "image": sidecar_image}
+    )
+    assert created == [], created
+
+
+@pytest.mark.usefixtures("sidecar")
 def test_xdist_runs_exactly_one_sidecar_and_removes_it(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
 ) -> None:
