@@ -12,7 +12,10 @@ import pytest
 
 from pytest_dockerhost.config.settings import Settings
 from pytest_dockerhost.discovery.sources import SourceContext
+from pytest_dockerhost.engine.api import EngineAddress, EngineClientLike, open_client
+from pytest_dockerhost.engine.url import parse_url
 
+from ..helpers.servers import FakeEngine, fake_engine
 from ..helpers.tls import Material, make_material
 
 
@@ -62,3 +65,19 @@ def make_ctx(tmp_path: Path) -> MakeCtx:
         )
 
     return make
+
+
+def no_docker_py(timeout: float) -> object:
+    raise AssertionError("the call went to docker-py: the fake engine is not docker-py")
+
+
+@pytest.fixture
+def engine() -> Iterator[FakeEngine]:
+    """A fake Engine API on loopback that keeps state and records every request."""
+    with fake_engine() as fake:
+        yield fake
+
+
+def stdlib_client(engine: FakeEngine) -> EngineClientLike:
+    """The stdlib Engine API client cleanup uses, for ``engine``; docker-py is refused."""
+    return open_client(EngineAddress(parse_url(engine.url), None, "1.41"), 10, no_docker_py)

@@ -7,35 +7,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from pytest_dockerhost.cleanup.lease import PREFIX, Lease, read_book, record_use
 from pytest_dockerhost.cleanup.ownership import Judge, Owner
-from pytest_dockerhost.engine.api import EngineAddress, EngineClientLike, open_client
-from pytest_dockerhost.engine.url import parse_url
+from pytest_dockerhost.engine.api import EngineClientLike
 from pytest_dockerhost.labels import L_LEASE, L_ROLE, L_RUN, L_USES
 
-from ..helpers.servers import FakeEngine, fake_engine
+from ..helpers.servers import FakeEngine
+from .conftest import stdlib_client
 
 OpenClient = Callable[[], EngineClientLike]
 
 
-def no_docker_py(timeout: float) -> object:
-    raise AssertionError("the lease went to docker-py: the fake engine is not docker-py")
-
-
-@pytest.fixture
-def engine() -> Iterator[FakeEngine]:
-    with fake_engine() as fake:
-        yield fake
-
-
 @pytest.fixture
 def connect(engine: FakeEngine) -> OpenClient:
-    address = EngineAddress(parse_url(engine.url), None, "1.41")
-    return lambda: open_client(address, 10, no_docker_py)
+    return lambda: stdlib_client(engine)
 
 
 def _elsewhere(run: str, term: float) -> Owner:

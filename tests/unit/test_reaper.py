@@ -5,7 +5,6 @@ runs a sweep retires. The fake records every request, so the DELETEs are the pro
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,30 +18,20 @@ from pytest_dockerhost.cleanup.reaper import (
     retire,
     sweep_dead,
 )
-from pytest_dockerhost.engine.api import EngineAddress, EngineClientLike, open_client
-from pytest_dockerhost.engine.url import parse_url
+from pytest_dockerhost.engine.api import EngineClientLike
 from pytest_dockerhost.labels import L_OWNER_PLACE, L_ROLE, L_RUN
 from pytest_dockerhost.messages.reaper import could_not_remove
 
-from ..helpers.servers import FakeEngine, fake_engine
+from ..helpers.servers import FakeEngine
+from .conftest import stdlib_client
 
 SESSION = "5e55e55e-0000-4000-8000-000000000001"
 OTHER = "07he7000-0000-4000-8000-000000000002"
 
 
-def no_docker_py(timeout: float) -> object:
-    raise AssertionError("cleanup went to docker-py: the fake engine is not docker-py")
-
-
-@pytest.fixture
-def engine() -> Iterator[FakeEngine]:
-    with fake_engine() as fake:
-        yield fake
-
-
 @pytest.fixture
 def client(engine: FakeEngine) -> EngineClientLike:
-    return open_client(EngineAddress(parse_url(engine.url), None, "1.41"), 10, no_docker_py)
+    return stdlib_client(engine)
 
 
 def _a_run_with_bystanders(engine: FakeEngine) -> None:
