@@ -78,6 +78,19 @@ def _run_entries() -> list[CatalogueEntry]:
             sidecar.unreachable("tcp://build-host:2376", "DOCKER_HOST"),
         ),
         CatalogueEntry(
+            ("dind-not-ready",),
+            ("not ready after 30.0 s", "Cannot connect to the Docker daemon at tcp://docker:2376"),
+            "dind mode waited, up to its bound, for a daemon that never answered /_ping",
+            resolution.NOT_READY_AFTER.format(seconds=30.0, detail=refused),
+            (Fix(explain("refused", refused, TCP, HOST, waited=30.0)[1]),),
+        ),
+        CatalogueEntry(
+            ("published-unverified",),
+            ("published ports on 172.17.0.1 (unverified)",),
+            "no published port answered where the plugin expects them: that host is a guess",
+            resolution.ports_unverified("172.17.0.1", resolution.PORTS_OWN_GATEWAY),
+        ),
+        CatalogueEntry(
             ("client-too-old",),
             ("client version 1.41 is too old. Minimum supported API version is 1.44",),
             "the engine refuses the API version docker-py speaks by default",

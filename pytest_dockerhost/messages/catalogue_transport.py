@@ -28,6 +28,8 @@ RunFailure = Literal[
     "setting-invalid",
     "tls-verify-zero",
     "docker-host-blank",
+    "dind-not-ready",
+    "published-unverified",
 ]
 
 
@@ -253,6 +255,7 @@ def _tls_entries() -> list[CatalogueEntry]:
             (
                 "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed",
                 "x509: certificate signed by unknown authority",
+                "Hostname mismatch, certificate is not valid for 'docker'",
             ),
             "the daemon's certificate did not pass verification with the CA given",
             says,

@@ -175,3 +175,50 @@ def test_ci_runs_the_readme_test_command() -> None:
     script = (REPO / ".ci" / "run").read_text().splitlines()
     steps = [line.strip() for line in script if line.strip() and not line.lstrip().startswith("#")]
     assert steps[-1] == command == "python -m pytest"
+
+
+def _digest_rows(readme: str) -> list[str]:
+    """The message column of README's troubleshooting digest, one cell a row."""
+    section = readme.split("\n## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    return [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+
+
+def _said_somewhere(fragment: str, texts: list[str]) -> bool:
+    """``fragment`` with its example values (numbers, addresses, host:port, quoted names)
+    read as any value of the same kind."""
+    pattern = re.escape(fragment)
+    pattern = re.sub(r"[\w-]+(?:\\\.[\w-]+)*:\d+", r"[\\w.-]+:\\d+", pattern)
+    pattern = re.sub(r"\d+(?:\\\.\d+)*", r"[\\d.]+", pattern)
+    pattern = re.sub(r"'[^']*'", r"'[^']*'", pattern)
+    return any(re.search(pattern, text) for text in texts)
+
+
+def _catalogue_texts() -> list[str]:
+    from pytest_dockerhost.messages.catalogue import catalogue
+
+    texts = []
+    for entry in catalogue():
+        texts.extend([*entry.searched, entry.says, *(fix.text for fix in entry.fixes)])
+    return texts
+
+
+def test_the_readme_digest_quotes_only_what_the_catalogue_says() -> None:
+    """README's troubleshooting digest is a digest of the catalogue, not a second home for
+    the plugin's sentences: each message it quotes is one the catalogue renders."""
+    rows = _digest_rows(README.read_text())
+    assert len(rows) >= 5, rows
+    texts = _catalogue_texts()
+    unsaid = [
+        fragment.strip()
+        for row in rows
+        for quoted in re.findall(r"`([^`]+)`", row)
+        for fragment in quoted.split("...")
+        if fragment.strip() and not _said_somewhere(fragment.strip(), texts)
+    ]
+    assert not unsaid, unsaid
+
+
+def test_the_digest_check_sees_a_sentence_the_plugin_never_says() -> None:
+    texts = _catalogue_texts()
+    assert _said_somewhere("192.168.0.9:2376 refused the connection", texts)
+    assert not _said_somewhere("the daemon is sad today", texts)
