@@ -16,26 +16,10 @@ from ..engine.url import (
     DockerURL,
     Scheme,
     TLSConfig,
-    URLError,
-    parse_url,
-    version_at_least,
     version_key,
 )
 from ..errors import BindMountError
 from ..messages import endpoint as say_
-
-# The URL and TLS names have always been importable from here too.
-__all__ = [
-    "DockerHost",
-    "DockerURL",
-    "EngineFacts",
-    "SidecarInfo",
-    "TLSConfig",
-    "TraceEntry",
-    "URLError",
-    "parse_url",
-    "version_at_least",
-]
 
 if TYPE_CHECKING:
     import docker

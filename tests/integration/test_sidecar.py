@@ -627,7 +627,7 @@ import stat
 
 import pytest
 
-from pytest_dockerhost.discovery.endpoint import TLSConfig, parse_url
+from pytest_dockerhost.engine.url import TLSConfig, parse_url
 from pytest_dockerhost.engine.transport import Failure, request
 
 

@@ -7,17 +7,9 @@ import json
 
 import pytest
 
-from pytest_dockerhost.discovery.endpoint import (
-    DockerHost,
-    DockerURL,
-    EngineFacts,
-    SidecarInfo,
-    TLSConfig,
-    TraceEntry,
-    URLError,
-    parse_url,
-)
+from pytest_dockerhost.discovery.endpoint import DockerHost, EngineFacts, SidecarInfo, TraceEntry
 from pytest_dockerhost.engine.transport import FailureKind
+from pytest_dockerhost.engine.url import DockerURL, TLSConfig, URLError, parse_url
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,9 @@ from typing import get_args
 import pytest
 
 from pytest_dockerhost.discovery.diagnosis import attempt, explain, machine_facts, socket_facts
-from pytest_dockerhost.discovery.endpoint import parse_url
 from pytest_dockerhost.discovery.network import detect
 from pytest_dockerhost.engine.transport import Failure, FailureKind
+from pytest_dockerhost.engine.url import parse_url
 from pytest_dockerhost.messages import failures as say_
 from pytest_dockerhost.messages.catalogue import catalogue
 from pytest_dockerhost.messages.failures import Attempt, MachineFacts, SocketFacts

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerhost.discovery.endpoint import TLSConfig
 from pytest_dockerhost.discovery.sources.context import docker_context
 from pytest_dockerhost.discovery.sources.env import docker_host_env
 from pytest_dockerhost.discovery.sources.explicit import explicit_options
@@ -20,6 +19,7 @@ from pytest_dockerhost.discovery.sources.properties import (
 )
 from pytest_dockerhost.discovery.sources.sockets import socket_paths, well_known_sockets
 from pytest_dockerhost.engine.transport import Failure, make_ssl_context
+from pytest_dockerhost.engine.url import TLSConfig
 
 from .conftest import MakeCtx
 

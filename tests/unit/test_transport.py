@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from pytest_dockerhost.discovery.diagnosis import explain
-from pytest_dockerhost.discovery.endpoint import DockerURL, TLSConfig, parse_url
 from pytest_dockerhost.discovery.network import detect
 from pytest_dockerhost.engine.probe import probe, wait_for
 from pytest_dockerhost.engine.transport import Failure, make_ssl_context
+from pytest_dockerhost.engine.url import DockerURL, TLSConfig, parse_url
 from pytest_dockerhost.messages.failures import MachineFacts, socket_missing_fix
 
 from ..helpers import DROP_TO_USER, cannot_run_as_user, servers
@@ -117,7 +117,7 @@ def test_dangling_symlink(short_dir: Path) -> None:
 EACCES_CHILD = """
 import sys
 from pytest_dockerhost.discovery.diagnosis import explain
-from pytest_dockerhost.discovery.endpoint import parse_url
+from pytest_dockerhost.engine.url import parse_url
 from pytest_dockerhost.engine.probe import probe
 from pytest_dockerhost.engine.transport import Failure
 
