@@ -105,7 +105,5 @@ def start_sidecar(claim: Claim, sidecar: SharedSidecar, cancelled: threading.Eve
             sidecar.run = Run(claim.owner, sidecar.run.folder)
         return claim.owner
 
-    sidecar.cancelled = cancelled
-    sidecar.leased = leased
     with contextlib.suppress(SidecarError):  # kept in its state for the first test
-        sidecar.get()
+        sidecar.get(cancelled=cancelled, leased=leased)

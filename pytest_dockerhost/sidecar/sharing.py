@@ -82,8 +82,6 @@ class SharedSidecar:
         self.error = ""
         self._sidecar: Sidecar | None = None
         self._closed = False
-        self.cancelled: threading.Event | None = None  # an early start's: stop when set
-        self.leased: Callable[[], Owner] | None = None  # the owner, once its lease is held
 
     @property
     def _state_path(self) -> str:
@@ -109,8 +107,16 @@ class SharedSidecar:
             return False
         return len(verdicts) >= workers and "docker" not in verdicts
 
-    def get(self) -> Started:
-        """The running sidecar, started here if no process of this run has started it yet."""
+    def get(
+        self,
+        *,
+        cancelled: threading.Event | None = None,
+        leased: Callable[[], Owner] | None = None,
+    ) -> Started:
+        """The running sidecar, started here if no process of this run has started it yet.
+
+        An early start passes its ``cancelled`` event (stop when set) and ``leased`` (the
+        owner, once its lease on the daemon is held)."""
         if self.started is not None:
             return self.started
         if self.error:
@@ -118,7 +124,7 @@ class SharedSidecar:
         with _locked(os.path.join(self.run.folder, LOCK)):
             state = self._read()
             if state is None:
-                state = self._start()
+                state = self._start(cancelled, leased)
                 self._write(state)
         if "error" in state:
             self.error = str(state["error"])
@@ -133,15 +139,17 @@ class SharedSidecar:
         state = self._read() or {}
         return Started.from_dict(state["started"]) if "started" in state else None
 
-    def _start(self) -> dict[str, Any]:
+    def _start(
+        self, cancelled: threading.Event | None, leased: Callable[[], Owner] | None
+    ) -> dict[str, Any]:
         sidecar = Sidecar(
             self.outer,
             self.spec,
             self.run.owner,
             os.path.join(self.run.folder, "client"),
             say=self.say or (lambda _: None),
-            cancelled=self.cancelled,
-            leased=self.leased,
+            cancelled=cancelled,
+            leased=leased,
         )
         self._sidecar = sidecar
         try:
