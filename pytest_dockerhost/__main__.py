@@ -141,6 +141,8 @@ def render(resolution: Resolution) -> str:
         lines.append(say_.NO_ENDPOINT)
         lines.extend(say_.warning(warning) for warning in resolution.settings.warnings)
         lines.extend(say_.note(hint) for hint in resolution.hints)
+        fix = resolution.ci_fix  # no break inside a name such as ubuntu-latest
+        lines.extend(textwrap.wrap(fix, width, subsequent_indent="   ", break_on_hyphens=False))
     return "\n".join(lines)
 
 

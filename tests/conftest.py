@@ -27,6 +27,8 @@ import cryptography.x509
 import cryptography.x509.oid  # noqa: F401
 import pytest
 
+from pytest_dockerhost.config.parsing import CI_VARIABLES
+
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_SOCKET = "/var/run/docker.sock"
 BUSYBOX = "pytest-dockerhost-test/busybox:local"
@@ -35,7 +37,7 @@ AGENT = "pytest-dockerhost-test/agent:local"
 DIND28 = "pytest-dockerhost-test/dind:28"  # Debian sid: Docker 28, API 1.51
 
 _SCRUB_PREFIXES = ("DOCKER_", "PYTEST_DOCKER_", "TESTCONTAINERS_", "TC_", "RYUK_")
-_SCRUB_NAMES = ("CI", "JENKINS_URL", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE", "TF_BUILD")
+_SCRUB_NAMES = CI_VARIABLES
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,18 @@ DEFAULT_SIDECAR_IMAGE = "docker:dind"
 DEFAULT_LEASE = 60.0  # seconds a run's claim on the daemon lasts unrenewed
 DEFAULT_KEEP_FOR = 24 * 3600.0  # seconds a kept sidecar lives after it was made
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-CI_VARIABLES = ("CI", "JENKINS_URL", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE", "TF_BUILD")
+CI_VARIABLES = (
+    "CI",
+    "JENKINS_URL",
+    "GITLAB_CI",
+    "GITHUB_ACTIONS",
+    "BUILDKITE",
+    "TF_BUILD",
+    "BITBUCKET_BUILD_NUMBER",
+    "CIRCLECI",
+    # ARC's Kubernetes mode: its job pods may lack GITHUB_ACTIONS
+    "ACTIONS_RUNNER_CONTAINER_HOOKS",
+)
 
 TRUE_WORDS = ("1", "true", "yes", "on", "y", "t")
 FALSE_WORDS = ("0", "false", "no", "off", "n", "f", "")

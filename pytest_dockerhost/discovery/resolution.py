@@ -29,6 +29,7 @@ from ..errors import NoEndpointError
 from ..messages import mtu as say_mtu
 from ..messages import resolution as say_
 from . import network
+from .ci import no_engine_fix
 from .diagnosis import explain
 from .endpoint import DockerHost, EngineFacts, TraceEntry
 from .sources import CHAIN, Candidate, SourceContext
@@ -53,6 +54,7 @@ class Resolution:
     trace: tuple[TraceEntry, ...]
     error: NoEndpointError | None = None  # set exactly when host is None
     hints: tuple[str, ...] = field(default_factory=tuple)
+    ci_fix: str = ""  # the CI's own fix, when it gave this job no engine at all
 
     def __post_init__(self) -> None:
         if (self.host is None) == (self.error is None):
@@ -114,8 +116,9 @@ def resolve(
             return Resolution(settings, searched, host, tuple(trace))
 
     hints = _hints(usable, pinned, per_probe) if pinned else ()
-    error = NoEndpointError(_failure_message(settings, searched, trace, hints))
-    return Resolution(settings, searched, None, tuple(trace), error, hints)
+    ci_fix = no_engine_fix(ctx.env, trace)
+    error = NoEndpointError(_failure_message(settings, searched, trace, hints, ci_fix))
+    return Resolution(settings, searched, None, tuple(trace), error, hints, ci_fix)
 
 
 def _lenient(candidate: Candidate, settings: Settings) -> Candidate:
@@ -385,7 +388,11 @@ def _hints(usable: list[Candidate], pinned: list[Candidate], per_probe: float) -
 
 
 def _failure_message(
-    settings: Settings, mode: SearchMode, trace: list[TraceEntry], hints: tuple[str, ...]
+    settings: Settings,
+    mode: SearchMode,
+    trace: list[TraceEntry],
+    hints: tuple[str, ...],
+    ci_fix: str,
 ) -> str:
     return say_.no_endpoint(
         mode,
@@ -399,4 +406,5 @@ def _failure_message(
         absent=sum(1 for e in trace if e.detail == NOT_PRESENT),
         warnings=settings.warnings,
         hints=hints,
+        ci_fix=ci_fix,
     )

@@ -12,7 +12,8 @@ from ..config.parsing import MODES
 from ..config.settings import OPTIONS_BY_NAME
 from . import details as D
 from . import endpoint, mtu, resolution, sidecar
-from .catalogue_transport import HOST, TCP, CatalogueEntry, Fix, transport_entries
+from .catalogue_transport import HOST, TCP, CatalogueEntry, Fix, RunFailure, transport_entries
+from .ci import CIKind, no_engine_fix
 from .failures import explain
 from .sources import bad_url
 from .urls import URLProblem
@@ -136,6 +137,71 @@ def _run_entries() -> list[CatalogueEntry]:
     ]
 
 
+# (CI, the variable that tells it, its kind of failure, what it means) for "no engine here".
+_NO_ENGINE: tuple[tuple[CIKind, str, RunFailure, str], ...] = (
+    (
+        "azure",
+        "TF_BUILD",
+        "no-engine-azure",
+        "an Azure Pipelines container job whose agent no longer maps the host's Docker socket",
+    ),
+    (
+        "bitbucket",
+        "BITBUCKET_BUILD_NUMBER",
+        "no-engine-bitbucket",
+        "a Bitbucket Pipelines step without the docker service has no engine",
+    ),
+    (
+        "circleci",
+        "CIRCLECI",
+        "no-engine-circleci",
+        "CircleCI's docker executor has no engine unless the job asks for one",
+    ),
+    (
+        "arc-kubernetes",
+        "ACTIONS_RUNNER_CONTAINER_HOOKS",
+        "no-engine-arc-kubernetes",
+        "GitHub's Actions Runner Controller in Kubernetes mode runs jobs as pods, with no "
+        "Docker engine anywhere",
+    ),
+    (
+        "gitlab",
+        "GITLAB_CI",
+        "no-engine-gitlab",
+        "a GitLab CI job without a docker:dind service has no engine",
+    ),
+    (
+        "github-job-container",
+        "GITHUB_ACTIONS",
+        "no-engine-github-job-container",
+        "a GitHub Actions job container whose runner's host has no Docker socket to mount",
+    ),
+    (
+        "github",
+        "GITHUB_ACTIONS",
+        "no-engine-github",
+        "a GitHub Actions runner without a Docker engine (macOS, Windows, or a self-hosted "
+        "machine without Docker)",
+    ),
+    (
+        "jenkins",
+        "JENKINS_URL",
+        "no-engine-jenkins",
+        "a Jenkins agent with neither the host's socket nor a dind service",
+    ),
+)
+
+
+def _no_engine_entries() -> list[CatalogueEntry]:
+    """One per CI: the last line of the no-endpoint paragraph when the CI gave no engine."""
+    entries = []
+    for ci, variable, kind, means in _NO_ENGINE:
+        line = no_engine_fix(ci, variable)
+        title = line.split(": ", 1)[0]  # "fix for <CI> (<VARIABLE> is set)"
+        entries.append(CatalogueEntry((kind,), (title,), means, line))
+    return entries
+
+
 def catalogue() -> tuple[CatalogueEntry, ...]:
     """Every failure the plugin explains, transport kinds first."""
-    return (*transport_entries(), *_run_entries())
+    return (*transport_entries(), *_run_entries(), *_no_engine_entries())

@@ -30,6 +30,14 @@ RunFailure = Literal[
     "docker-host-blank",
     "dind-not-ready",
     "published-unverified",
+    "no-engine-azure",
+    "no-engine-bitbucket",
+    "no-engine-circleci",
+    "no-engine-arc-kubernetes",
+    "no-engine-gitlab",
+    "no-engine-github-job-container",
+    "no-engine-github",
+    "no-engine-jenkins",
 ]
 
 

@@ -82,8 +82,10 @@ def no_endpoint(
     absent: int,
     warnings: Iterable[str],
     hints: Iterable[str],
+    ci_fix: str = "",
 ) -> str:
-    """The paragraph every test that needed Docker shows: each failure with its fix."""
+    """The paragraph every test that needed Docker shows: each failure with its fix, and
+    last, when the CI gave the job no engine at all, that CI's own fix."""
     lines = [f"no working Docker endpoint (mode {mode}, from {source})."]
     failed = list(failures)
     for where, url, detail, fix in failed:
@@ -112,6 +114,8 @@ def no_endpoint(
     lines.extend(f"  warning: {warning}" for warning in warnings)
     lines.extend(f"  note: {hint}" for hint in hints)
     lines.append("  run `python -m pytest_dockerhost` for the whole table")
+    if ci_fix:
+        lines.append(f"  {ci_fix}")
     return "\n".join(lines)
 
 

@@ -50,6 +50,8 @@ def header_lines(
         if verbose <= 0:
             error = str(state.error) if state.error is not None else ""
             lines.extend(say_.detail(line) for line in error.splitlines()[1:4])
+        if state.resolution is not None and state.resolution.ci_fix:
+            lines.append(say_.detail(state.resolution.ci_fix))
     if verbose > 0:
         trace = (
             state.host.trace
