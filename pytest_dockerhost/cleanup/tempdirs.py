@@ -33,8 +33,8 @@ def private_dir(prefix: str = PREFIX, parent: str | None = None) -> str:
     folder = tempfile.mkdtemp(prefix=prefix, dir=parent)
     lock = os.path.join(folder, LOCK)
     if sys.platform == "win32":
-        # Windows renames no open file; the folder is new and 0700, so the moment between
-        # its creation and its lock is the only one a sweep could see it unlocked.
+        # Windows renames no open file. A sweep that comes between the open and the lock
+        # cannot remove the folder either: Windows removes no open file.
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         lock_fd(fd, wait=False)
     else:
