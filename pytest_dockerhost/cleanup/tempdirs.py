@@ -34,9 +34,9 @@ def private_dir(prefix: str = PREFIX, parent: str | None = None) -> str:
     lock = os.path.join(folder, LOCK)
     if sys.platform == "win32":
         # Windows renames no open file. A sweep that comes between the open and the lock
-        # cannot remove the folder either: Windows removes no open file.
+        # cannot remove the folder (Windows removes no open file) and lets go at once.
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        lock_fd(fd, wait=False)
+        lock_fd(fd, wait=True)
     else:
         staged = lock + ".new"
         fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
