@@ -1,18 +1,18 @@
 """Private temp folders (client keys, CA bundles) that a killed run cannot leave behind.
 
-Each folder holds ``.owner.lock``, locked with ``flock`` by the process that made it for
-as long as that process lives. The kernel drops the lock when the process dies, however
-it dies, so a later run that can take the lock knows for certain that the folder is a
-dead run's and removes it. Processes that share the folder's filesystem share its locks,
-whatever their pid namespaces.
+Each folder holds ``.owner.lock``, locked (``filelock``: ``flock`` on POSIX, ``LockFileEx``
+on Windows) by the process that made it for as long as that process lives. The OS drops
+the lock when the process dies, however it dies, so a later run that can take the lock
+knows for certain that the folder is a dead run's and removes it. Processes that share
+the folder's filesystem share its locks, whatever their pid namespaces.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
+import sys
 import tempfile
 
 PREFIX = "pytest-dockerhost-"
@@ -20,14 +20,29 @@ LOCK = ".owner.lock"
 _held: dict[str, int] = {}  # folder -> the locked file descriptor, for the process's life
 
 
+def lock_fd(fd: int, *, wait: bool) -> bool:
+    """Lock an open file: True once held; with ``wait=False``, False when another holds it."""
+    # Imported here: a run that needs no Docker takes no lock, so it never loads filelock.
+    from filelock import lock_descriptor
+
+    return lock_descriptor(fd, blocking=wait)
+
+
 def private_dir(prefix: str = PREFIX, parent: str | None = None) -> str:
     """A fresh 0700 folder (in the temp dir, or ``parent``), locked for this process's life."""
     folder = tempfile.mkdtemp(prefix=prefix, dir=parent)
-    staged = os.path.join(folder, LOCK + ".new")
-    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    # Locked before it has its name: a sweep never sees it unlocked.
-    os.rename(staged, os.path.join(folder, LOCK))
+    lock = os.path.join(folder, LOCK)
+    if sys.platform == "win32":
+        # Windows renames no open file. A sweep that comes between the open and the lock
+        # cannot remove the folder (Windows removes no open file) and lets go at once.
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        lock_fd(fd, wait=True)
+    else:
+        staged = lock + ".new"
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        lock_fd(fd, wait=False)
+        # Locked before it has its name: a sweep never sees it unlocked.
+        os.rename(staged, lock)
     _held[folder] = fd
     return folder
 
@@ -39,6 +54,14 @@ def remove_private_dir(folder: str) -> None:
     if fd is not None:
         with contextlib.suppress(OSError):
             os.close(fd)
+    _remove_closed_lock(folder)
+
+
+# A planted symlink is never followed; Windows has no such flag (nor unprivileged symlinks).
+if sys.platform == "win32":
+    _OPEN_NO_LINK = os.O_RDONLY
+else:
+    _OPEN_NO_LINK = os.O_RDONLY | os.O_NOFOLLOW
 
 
 def sweep_folders(base: str | None = None) -> list[str]:
@@ -54,12 +77,14 @@ def sweep_folders(base: str | None = None) -> list[str]:
         if folder in _held:
             continue
         try:
-            fd = os.open(os.path.join(folder, LOCK), os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(os.path.join(folder, LOCK), _OPEN_NO_LINK)
         except OSError:
             continue  # no lock (not ours, or being made): unknown, so left alone
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = lock_fd(fd, wait=False)
         except OSError:
+            locked = False
+        if not locked:
             os.close(fd)
             continue  # its owner holds it: alive
         try:
@@ -67,4 +92,10 @@ def sweep_folders(base: str | None = None) -> list[str]:
             removed.append(folder)
         finally:
             os.close(fd)
+        _remove_closed_lock(folder)
     return removed
+
+
+def _remove_closed_lock(folder: str) -> None:
+    if sys.platform == "win32":  # Windows removes no open file: the lock went once closed
+        shutil.rmtree(folder, ignore_errors=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 from ..engine.transport import Failure, FailureKind
 from ..engine.url import DockerURL, TLSConfig
@@ -69,6 +70,8 @@ def on_arc() -> bool:
 def socket_facts(path: str) -> say_.SocketFacts | None:
     """The socket's owner and mode, and who this process is; None when the socket's owner
     cannot be read."""
+    if sys.platform == "win32":
+        return None  # no uids, gids or groups there
     import grp
     import pwd
 

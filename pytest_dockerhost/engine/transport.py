@@ -15,12 +15,14 @@ import os
 import socket
 import ssl
 import stat
+import sys
 import threading
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, final
 
 from ..messages import details as D
+from ..messages import platforms as P
 from .url import DockerURL, TLSConfig
 
 MAX_BODY = 4 * 1024 * 1024
@@ -42,6 +44,7 @@ class FailureKind(str, Enum):
     NOT_DOCKER = "not-docker"
     NOT_HTTP = "not-http"
     NOT_READY = "not-ready"
+    NO_UNIX_SOCKETS = "no-unix-sockets"
     REFUSED = "refused"
     SCHEME = "scheme"
     SILENT = "silent"
@@ -243,6 +246,8 @@ def _classify_ssl(exc: ssl.SSLError) -> Failure:
 
 
 def _open_unix(path: str, timeout: float | None) -> socket.socket:
+    if sys.platform == "win32":
+        raise Failure(FailureKind.NO_UNIX_SOCKETS, P.NO_UNIX_SOCKETS.format(path=path))
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal, final
 
@@ -85,10 +86,12 @@ def parse_url(raw: str, *, tls: bool | None = None) -> DockerURL:
         if text.startswith("/"):
             raise _fail(URLProblem.BARE_PATH, text=text)
         if text.startswith("npipe:"):
-            raise _fail(URLProblem.NPIPE)
+            raise _fail(_npipe_problem())
         raise _fail(URLProblem.NO_SCHEME)
     scheme, rest = text.split("://", 1)
     scheme = scheme.lower()
+    if scheme == "npipe":
+        raise _fail(_npipe_problem())
     if scheme in SCHEMES:
         raise _fail(SCHEMES[scheme], rest=rest)
     known = _SCHEMES.get(scheme)
@@ -114,6 +117,11 @@ def parse_url(raw: str, *, tls: bool | None = None) -> DockerURL:
     if not scheme or not scheme.isascii() or not scheme.isalpha():
         raise _fail(URLProblem.NOT_A_SCHEME, scheme=scheme)
     raise _fail(URLProblem.UNSUPPORTED, scheme=scheme)
+
+
+def _npipe_problem() -> URLProblem:
+    # On Windows the pipe exists, but the transport speaks unix sockets and TCP only.
+    return URLProblem.NPIPE_WINDOWS if sys.platform == "win32" else URLProblem.NPIPE
 
 
 def _split_hostport(hostport: str, scheme: str) -> tuple[str, int | None]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import details as D
+from . import platforms as P
 from .failures import Attempt, MachineFacts, ProbeFailure, SocketFacts, arc_group_fix, explain
 
 # The failures met after the probe: resolution as a whole, a run, the sidecar, settings.
@@ -155,6 +156,13 @@ def _socket_entries() -> list[CatalogueEntry]:
             ("NotADirectoryError(20, 'Not a directory')",),
             "the socket's path cannot be opened for another reason the system gave",
             D.SOCKET_OS_ERROR.format(path=SOCKET.path, why="Not a directory"),
+            SOCKET,
+        ),
+        _transport(
+            ("no-unix-sockets",),
+            ("module 'socket' has no attribute 'AF_UNIX'",),
+            "a unix:// URL on Windows, whose Python cannot connect to unix sockets",
+            P.NO_UNIX_SOCKETS.format(path=SOCKET.path),
             SOCKET,
         ),
     ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .names import flag, twins
+from .platforms import WSL_OR_TCP
 
 # ``FailureKind``'s values (engine/transport.py), which this package cannot import: mypy
 # checks that each is one of these where diagnosis passes it, and a unit test that none is
@@ -29,6 +30,7 @@ ProbeFailure = Literal[
     "not-docker",
     "not-http",
     "not-ready",
+    "no-unix-sockets",
     "refused",
     "scheme",
     "silent",
@@ -253,6 +255,8 @@ def explain(
         )
     if kind == "scheme":
         return detail, f"give {source} a unix://, tcp:// or ssh:// URL"
+    if kind == "no-unix-sockets":
+        return detail, WSL_OR_TCP
     if kind == "socket-error":
         return detail, (
             f"check that the path in {source} is a Docker socket that this user may open, and "

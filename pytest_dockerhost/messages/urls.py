@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from .platforms import WSL_OR_TCP
+
 EXAMPLE = "use unix:///var/run/docker.sock or tcp://HOST:2376"
 
 
@@ -31,6 +33,11 @@ class URLProblem(Enum):
         "write tcp://{rest} and set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH",
     )
     NPIPE = ("npipe:// is a Windows named pipe, which this system does not have", EXAMPLE)
+    NPIPE_WINDOWS = (
+        "npipe:// is a Windows named pipe, which pytest-dockerhost cannot speak: it talks to "
+        "engines over unix sockets and TCP",
+        WSL_OR_TCP,
+    )
     FD = (
         "fd:// is systemd socket activation for dockerd itself, not a client URL",
         "use unix:///var/run/docker.sock",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
@@ -35,7 +36,13 @@ EXPIRY_MARGIN = 300.0
 def reuse_key(image: str) -> str:
     """Kept sidecars of one user and image, on any machine or container that shares the
     daemon: which one a run reattaches to is decided by its config and its certificates."""
-    data = f"{image}\0{os.getuid()}"
+    if sys.platform == "win32":
+        import getpass
+
+        user = getpass.getuser()  # no uids there
+    else:
+        user = str(os.getuid())
+    data = f"{image}\0{user}"
     return hashlib.sha256(data.encode()).hexdigest()[:24]
 
 

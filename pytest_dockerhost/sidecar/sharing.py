@@ -3,7 +3,7 @@
 The owner is the process that outlives the others: the xdist controller, or the only
 pytest process. It makes a private run folder (0700) and hands its path to workers
 through ``workerinput``. The owner starts the sidecar early, on a thread (or else the
-first process whose test needs Docker does): it takes the lock (flock) in that folder,
+first process whose test needs Docker does): it takes the lock (filelock) in that folder,
 starts the sidecar and writes ``state.json`` (the endpoint and the certificate folder, or
 the error); the others wait on the lock and read it. Everything
 is labelled with the owner's run id and pid, so the owner alone removes it at the end,
@@ -13,7 +13,6 @@ whichever worker started it, and a later run can sweep it if the owner was kille
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import threading
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, final
 
 from ..cleanup.janitor import Owner, labelled_resources, remove_run
-from ..cleanup.tempdirs import private_dir, remove_private_dir
+from ..cleanup.tempdirs import lock_fd, private_dir, remove_private_dir
 from ..discovery.endpoint import DockerHost
 from ..errors import DockerHostError, SidecarError
 from ..labels import L_ROLE, L_RUN
@@ -58,10 +57,10 @@ class Run:
 
 @contextlib.contextmanager
 def _locked(path: str) -> Iterator[None]:
-    """The run's lock (flock: the kernel lets go when its holder dies, however it dies)."""
+    """The run's lock (flock, LockFileEx: the OS lets go when its holder dies, however it dies)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        lock_fd(fd, wait=True)
         yield
     finally:
         os.close(fd)

@@ -106,6 +106,12 @@ EXPECTED = {
         "check that a Docker daemon listens on tcp://docker:2376 (2376 with TLS, 2375 "
         "without); " + WAIT,
     ),
+    "no-unix-sockets": (
+        "DETAIL",
+        "run pytest inside WSL2, where the engine's unix socket works, or expose the engine on "
+        "TCP (Docker Desktop: Settings > General > 'Expose daemon on tcp://localhost:2375 "
+        "without TLS') and set DOCKER_HOST=tcp://localhost:2375",
+    ),
     "scheme": ("DETAIL", "give DOCKER_HOST a unix://, tcp:// or ssh:// URL"),
     "silent": ("DETAIL", SILENT),
     "socket-dangling": ("DETAIL", SOCKET_PATH),

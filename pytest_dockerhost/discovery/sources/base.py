@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +29,17 @@ class SourceContext:
     dind_cert_dir: str = DIND_CERT_DIR
     system_sockets: tuple[str, ...] = ("/var/run/docker.sock",)
     podman_system_socket: str = "/run/podman/podman.sock"
+    platform: str = sys.platform  # Windows' engines listen on named pipes, not sockets
 
     @classmethod
     def current(cls, settings: Settings, env: Mapping[str, str] | None = None) -> SourceContext:
         env = os.environ if env is None else env
         home = Path(env.get("HOME") or os.path.expanduser("~"))
-        return cls(settings=settings, env=env, home=home, uid=os.getuid())
+        if sys.platform == "win32":
+            uid = -1  # Windows has no uids; the rootless sockets are not looked for there
+        else:
+            uid = os.getuid()
+        return cls(settings=settings, env=env, home=home, uid=uid)
 
     def show(self, path: str | Path) -> str:
         """A path as users think of it: under ~ when it is in the home folder."""
