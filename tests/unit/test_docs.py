@@ -222,3 +222,12 @@ def test_the_digest_check_sees_a_sentence_the_plugin_never_says() -> None:
     texts = _catalogue_texts()
     assert _said_somewhere("192.168.0.9:2376 refused the connection", texts)
     assert not _said_somewhere("the daemon is sad today", texts)
+
+
+def test_the_marker_page_names_every_variable_that_means_ci() -> None:
+    """Skip locally, fail on CI: the fixtures page lists the variables that decide it."""
+    from pytest_dockerhost.config.parsing import CI_VARIABLES
+
+    page = (REPO / "docs" / "fixtures.md").read_text()
+    missing = [name for name in CI_VARIABLES if f"`{name}`" not in page]
+    assert not missing, missing
