@@ -91,7 +91,7 @@ class Claim:
     def sweep(self) -> None:
         """Remove what dead runs left (judged with the lease book), then mark this run;
         without a lease, only this machine's folders of dead processes."""
-        from .tempdirs import sweep_folders
+        from ..tempdirs import sweep_folders
 
         if self.lease is None:
             sweep_folders()
@@ -150,9 +150,9 @@ def cleanup_command(
 ) -> list[str]:
     """``python -m pytest_dockerhost cleanup``: a claim of its own for as long as it runs,
     so that the daemon's clock judges the leases."""
+    from ..tempdirs import sweep_folders
     from .janitor import cleanup
     from .lease import Lease
-    from .tempdirs import sweep_folders
 
     owner = Owner.current(RunIdentity.new().run_id, host.container_id, 60.0)
     lease = Lease(lambda: host.engine_client(10), owner)

@@ -22,6 +22,7 @@ from .parsing import (
     parse_lines,
     parse_mode,
     parse_resolve,
+    parse_ssh_target,
     parse_text,
     parse_timeout,
     parse_tls_verify_env,
@@ -186,6 +187,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         None,
         ini="docker_published_host",
         env="PYTEST_DOCKER_PUBLISHED_HOST",
+    ),
+    OptionSpec(
+        "ssh",
+        "--docker-ssh",
+        "an SSH target (host, user@host[:port] or an alias of ~/.ssh/config) on the engine's "
+        "machine, for an engine elsewhere: every port a test container publishes is forwarded "
+        "through one SSH connection to 127.0.0.1 here. An ssh:// endpoint needs none; on "
+        "CircleCI remote-docker is used when it is configured (environment: PYTEST_DOCKER_SSH).",
+        parse_ssh_target,
+        None,
+        ini="docker_ssh",
+        env="PYTEST_DOCKER_SSH",
+        metavar="TARGET",
     ),
     OptionSpec(
         "report",

@@ -7,6 +7,7 @@ value came from. One parser per kind of value, for the CLI, the environment and 
 from __future__ import annotations
 
 import math
+import re
 from typing import Literal
 
 from . import texts as say_
@@ -96,6 +97,21 @@ def parse_bool(raw: str) -> bool:
 def parse_text(raw: str) -> str | None:
     value = raw.strip()
     return value or None
+
+
+_SSH_TARGET = re.compile(
+    r"^(?:ssh://)?(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9_][A-Za-z0-9._-]*(?::[0-9]{1,5})?/?$"
+)
+
+
+def parse_ssh_target(raw: str) -> str | None:
+    """An SSH target as ssh takes it; never an option (a leading dash)."""
+    value = raw.strip()
+    if not value:
+        return None
+    if not _SSH_TARGET.match(value):
+        raise ValueError(say_.SSH_TARGET)
+    return value
 
 
 def parse_lines(raw: str) -> tuple[str, ...]:

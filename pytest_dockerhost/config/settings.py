@@ -97,6 +97,7 @@ class Settings:
     reap: Setting[bool]
     lease: Setting[float]
     published_host: Setting[str | None]
+    ssh: Setting[str | None]
     report: Setting[str | None]
     sidecar_image: Setting[str]
     sidecar_privileged: Setting[bool]

@@ -13,6 +13,10 @@ SECONDS = "must be a number of seconds, such as 30 or 2.5"
 POSITIVE_SECONDS = "must be a positive number of seconds"
 DURATION = "must be a positive duration: seconds, or a number with s, m, h or d (90, 30m, 24h)"
 BOOLEAN = "must be true or false (1/0, yes/no, on/off)"
+SSH_TARGET = (
+    "must be an SSH target: a host or ~/.ssh/config alias, user@host, or user@host:port "
+    "(such as remote-docker or ci@build-host:2222)"
+)
 
 
 def not_capabilities(bad: Iterable[str]) -> str:

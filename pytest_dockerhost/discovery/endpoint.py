@@ -20,6 +20,8 @@ from ..engine.url import (
 )
 from ..errors import BindMountError
 from ..messages import endpoint as say_
+from ..messages import remote as say_remote
+from ..remote.tunnel import RemoteInfo
 
 if TYPE_CHECKING:
     import docker
@@ -95,11 +97,17 @@ class DockerHost:
     container_id: str | None = None  # our own container, when we run in one
     sidecar: SidecarInfo | None = None  # set when this is our own sidecar's daemon
     mounts: tuple[tuple[str, str], ...] = ()  # our container's (path here, path on the host)
+    remote: RemoteInfo | None = None  # an engine on another machine, reached through SSH
 
     @property
     def url(self) -> str:
         """The URL as users see it and DOCKER_HOST takes it."""
         return str(self.docker_url)
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as users gave it: an ``ssh://`` engine's, not its socket here."""
+        return self.remote.url if self.remote is not None and self.remote.url else self.url
 
     @property
     def transport(self) -> Scheme:
@@ -108,7 +116,9 @@ class DockerHost:
     @property
     def mode(self) -> Reached:
         """How the header names the way it is reached: dood, dind, ssh or sidecar."""
-        return "sidecar" if self.sidecar is not None else _REACHED_BY[self.transport]
+        if self.sidecar is not None:
+            return "sidecar"
+        return "ssh" if self.remote is not None and self.remote.url else _REACHED_BY[self.transport]
 
     @property
     def outer(self) -> DockerHost | None:
@@ -196,12 +206,12 @@ class DockerHost:
         local = os.path.abspath(os.fspath(path))
         if self.outer is not None:
             # A sidecar's daemon sees only what is copied into the sidecar.
-            raise BindMountError(say_.daemon_elsewhere(local, self.url))
+            raise BindMountError(say_.daemon_elsewhere(local, self.shown_url))
         parsed = self.docker_url
         loopback = parsed.host in ("127.0.0.1", "localhost", "::1")
-        if not self.in_container and (parsed.is_unix or loopback):
+        if self.remote is None and not self.in_container and (parsed.is_unix or loopback):
             return local
-        if self.in_container and parsed.is_unix:
+        if self.remote is None and self.in_container and parsed.is_unix:
             mapped = _map_mount(self.mounts, local)
             if mapped is not None:
                 return mapped
@@ -210,9 +220,9 @@ class DockerHost:
         folder = local if os.path.isdir(local) else os.path.dirname(local)
         if sees(self.url, lambda: self.client(timeout=15), folder):
             return local
-        if parsed.is_unix:
+        if parsed.is_unix and self.remote is None:
             raise BindMountError(say_.only_in_this_container(local, self.container_id or ""))
-        raise BindMountError(say_.daemon_elsewhere(local, self.url))
+        raise BindMountError(say_.daemon_elsewhere(local, self.shown_url))
 
     def engine_line(self) -> str:
         """The engine's facts, as far as the API tells them (``-v`` and the diagnostic):
@@ -245,9 +255,11 @@ class DockerHost:
             else:
                 tls = say_.TLS_VERIFIED
         ports = self.published_host + ("" if self.published_host_verified else say_.UNVERIFIED)
+        if self.remote is not None and self.published_host_verified:
+            ports = say_remote.ports_through(self.remote.target)
         line = say_.summary(
             self.mode,
-            self.url,
+            self.shown_url,
             engine=self.engine_label,
             api=self.api_version,
             tls=tls,
@@ -283,6 +295,7 @@ class DockerHost:
         values["warnings"] = tuple(values.get("warnings", ()))
         values["notes"] = tuple(values.get("notes", ()))
         values["mounts"] = tuple((str(a), str(b)) for a, b in values.get("mounts") or ())
+        values["remote"] = RemoteInfo(**values["remote"]) if values.get("remote") else None
         return cls(**values)
 
 

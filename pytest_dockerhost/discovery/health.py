@@ -31,6 +31,9 @@ _CONNECTION_ERRORS = (
 _UNREACHABLE_TEXT = (
     "Error while fetching server API version",
     "Client sent an HTTP request to an HTTPS server",
+    # docker-py given an ssh:// URL the plugin could not reach: a path, or no paramiko.
+    "no path allowed for this protocol: ssh://",
+    "Install paramiko package to enable ssh:// support",
 )
 
 

@@ -32,6 +32,7 @@ from . import network
 from .ci import no_engine_fix
 from .diagnosis import explain
 from .endpoint import DockerHost, EngineFacts, TraceEntry
+from .remote import api_url, reach, socket_failure
 from .sources import CHAIN, Candidate, SourceContext
 
 if TYPE_CHECKING:
@@ -183,9 +184,10 @@ def _try(
         ), None
     late = _late_files(candidate) if waits else frozenset()
     try:
+        url = api_url(candidate.url, per_probe, candidate.ssh_identity)  # ssh://: tunnelled
         if waits:
             info = wait_for(
-                candidate.url,
+                url,
                 candidate.tls,
                 deadline=deadline,
                 timeout=per_probe,
@@ -193,10 +195,9 @@ def _try(
                 answered=answered,
             )
         else:
-            info = probe(
-                candidate.url, candidate.tls, timeout=min(per_probe, left), answered=answered
-            )
-    except Failure as failure:
+            info = probe(url, candidate.tls, timeout=min(per_probe, left), answered=answered)
+    except Failure as raised:
+        failure = socket_failure(candidate.url, raised)
         elapsed = time.monotonic() - start
         retried = waits and (failure.retryable or failure.kind in late)
         waited = elapsed if retried else None
@@ -234,19 +235,24 @@ def _build_host(
     waited: float = 0.0,
 ) -> DockerHost:
     assert candidate.url is not None
-    url = candidate.url
+    way = reach(settings, candidate.url, candidate.tls, os.environ, candidate.ssh_identity)
+    url = way.url
     where = network.detect()
     self_info = None
     if where.in_container and where.container_id and url.is_unix:
         self_info = network.inspect_container(url, candidate.tls, where.container_id, PROBE_TIMEOUT)
-    published, verified, how = _published_host(settings, candidate, where, self_info)
-    if url.is_unix:
+    published, verified, how = way.published or _published_host(
+        settings, candidate, where, self_info
+    )
+    if way.daemon_socket:
+        daemon_socket = way.daemon_socket
+    elif url.is_unix:
         daemon_socket = network.daemon_side_path(self_info, url.path) or url.path
     else:
         daemon_socket = "/var/run/docker.sock"  # a dind daemon's own socket, for Ryuk
     # /info can be slow on a busy daemon: the rest of the engine's facts wait for -v.
     engine = ("rootless " if "(rootless " in candidate.source else "") + info.kind
-    warnings = list(settings.warnings)
+    warnings = [*settings.warnings, *way.warnings]
     # A broken config file or a configured endpoint that failed before this one was
     # passed over: say so, or the user never learns why their setting had no effect.
     warnings.extend(
@@ -259,7 +265,9 @@ def _build_host(
     warnings.extend(api_skew(info.min_api))
     if candidate.tls is not None and not candidate.tls.x509_strict:
         warnings.append(say_.x509_lenient(settings.tls_x509_strict.source))
-    notes = [*candidate.notes, how] if how else list(candidate.notes)
+    notes = [*candidate.notes, *way.notes]
+    if how and (verified or not way.warnings):
+        notes.append(how)
     if waited:
         notes.append(say_.waited_for_daemon(waited, str(url)))
     from .pod import recognise
@@ -293,6 +301,7 @@ def _build_host(
         container_id=where.container_id,
         mounts=network.mounts_of(self_info),
         notes=tuple(notes),
+        remote=way.remote,
     )
 
 
@@ -343,8 +352,7 @@ def _published_host(
             ),
         )
     if not url.is_unix:
-        # The probe just reached this host, and dind publishes on all its addresses.
-        return url.host, True, ""
+        return url.host, True, ""  # reach() verified it; set by hand, it is taken as set
     if not where.in_container:
         return "localhost", True, ""
     choices: list[tuple[str, str]] = []

@@ -6,8 +6,6 @@ from ``/_ping`` followed by a version answer counts.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import final
@@ -76,8 +74,6 @@ def probe(
     ``timeout`` bounds each socket operation; once ``/_ping`` has answered as Docker does,
     ``/version`` may take up to ``answered`` (a live engine under load can be slow to
     compose it), so only a host that is silent from the start fails fast."""
-    if url.scheme == "ssh":
-        return _probe_ssh(url, timeout)
     ping = request(url, tls, "/_ping", timeout=timeout)
     _check_ping(ping)
     reply = request(url, tls, "/version", timeout=max(timeout, answered))
@@ -122,41 +118,6 @@ def _check_ping(ping: Response) -> None:
         FailureKind.NOT_DOCKER,
         D.PING_NOT_DOCKER.format(status=ping.status, server=what),
     )
-
-
-def _probe_ssh(url: DockerURL, timeout: float) -> EngineInfo:
-    # Over ssh we let the docker CLI do the transport, as docker-py's use_ssh_client does.
-    if shutil.which("ssh") is None:
-        raise Failure(FailureKind.SSH_MISSING, D.SSH_NO_CLIENT)
-    if shutil.which("docker") is None:
-        raise Failure(FailureKind.SSH_NO_CLI, D.SSH_NO_DOCKER_CLI)
-    fmt = "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}} {{.Server.Arch}}"
-    try:
-        done = subprocess.run(
-            ["docker", "-H", str(url), "version", "--format", fmt],
-            capture_output=True,
-            text=True,
-            timeout=timeout + 5,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise Failure(
-            FailureKind.TIMEOUT, D.SSH_SILENT.format(url=url, seconds=timeout + 5)
-        ) from None
-    parts = done.stdout.split()
-    if done.returncode != 0 or len(parts) < 2:
-        raise Failure(FailureKind.SSH_ERROR, _ssh_reason(done.stderr))
-    parts += [""] * 4
-    return EngineInfo(parts[0], parts[1], parts[2], parts[3])
-
-
-def _ssh_reason(stderr: str) -> str:
-    """The useful part of the docker CLI's ssh error: what ssh itself said."""
-    text = " ".join(stderr.split())
-    if "stderr=" in text:
-        text = text.rsplit("stderr=", 1)[1]
-    text = text or D.SSH_FAILED
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def wait_for(

@@ -40,7 +40,7 @@ class DockerURL:
     scheme: Scheme
     host: str = ""  # tcp and ssh
     port: int | None = None
-    path: str = ""  # unix
+    path: str = ""  # unix; ssh: the engine's socket on the remote host, when given
     user: str = ""  # ssh
     raw: str = ""
 
@@ -61,7 +61,8 @@ class DockerURL:
         host = f"[{self.host}]" if ":" in self.host else self.host
         user = f"{self.user}@" if self.user else ""
         port = f":{self.port}" if self.port is not None else ""
-        return f"{self.scheme}://{user}{host}{port}"
+        path = self.path if self.scheme == "ssh" else ""
+        return f"{self.scheme}://{user}{host}{port}{path}"
 
 
 def _fail(problem: URLProblem, **values: object) -> URLError:
@@ -102,8 +103,12 @@ def parse_url(raw: str, *, tls: bool | None = None) -> DockerURL:
             raise _fail(URLProblem.UNIX_RELATIVE, rest=rest)
         return DockerURL("unix", path=rest, raw=text)
     if known is not None:
-        user = ""
+        user = path = ""
         hostport = rest.rstrip("/")
+        if known == "ssh" and "/" in hostport:
+            # Podman's form: ssh://user@host/run/user/1000/podman/podman.sock
+            hostport, slash, tail = hostport.partition("/")
+            path = slash + tail
         if "/" in hostport:
             raise _fail(URLProblem.HAS_PATH, scheme=scheme, bare=hostport.split("/")[0])
         if "@" in hostport:
@@ -113,7 +118,7 @@ def parse_url(raw: str, *, tls: bool | None = None) -> DockerURL:
         host, port = _split_hostport(hostport, scheme)
         if port is None and known == "tcp":
             port = TLS_PORT if tls else PLAIN_PORT
-        return DockerURL(known, host=host, port=port, user=user, raw=text)
+        return DockerURL(known, host=host, port=port, path=path, user=user, raw=text)
     if not scheme or not scheme.isascii() or not scheme.isalpha():
         raise _fail(URLProblem.NOT_A_SCHEME, scheme=scheme)
     raise _fail(URLProblem.UNSUPPORTED, scheme=scheme)

@@ -40,9 +40,11 @@ ProbeFailure = Literal[
     "socket-missing",
     "socket-not-socket",
     "socket-stale",
+    "ssh-auth",
     "ssh-error",
+    "ssh-host-key",
     "ssh-missing",
-    "ssh-no-cli",
+    "ssh-unreachable",
     "timeout",
     "tls-client-rejected",
     "tls-eof",
@@ -53,6 +55,7 @@ ProbeFailure = Literal[
     "unreachable",
 ]
 
+DEFAULT_ENGINE_SOCKET = "/var/run/docker.sock"  # on the remote, for ssh://
 ARC_DOCKER_GID = 123  # actions-runner-controller's dind: dockerd --group=123
 NO_GROUP_NAME = "no name here"
 
@@ -239,19 +242,34 @@ def explain(
         )
     if kind == "ssh-missing":
         return detail, (
-            f"install an ssh client (apt-get install openssh-client) or, in {source}, use "
+            f"install the OpenSSH client (apt-get install openssh-client) or, in {source}, use "
             "tcp://HOST:2376 with TLS instead of ssh://"
         )
-    if kind == "ssh-no-cli":
-        return detail, (
-            f"install the docker CLI (it carries ssh:// connections), or, in {source}, use "
-            "tcp://HOST:2376 with TLS instead of ssh://"
+    if kind == "ssh-host-key":
+        target = _ssh_target(at)
+        return f"ssh to {target}: this machine does not know the host's key ({detail})", (
+            f"check the host's key fingerprint, then add it to ~/.ssh/known_hosts "
+            f"(ssh-keyscan {at.host or 'HOST'} >> ~/.ssh/known_hosts, or connect once with "
+            f"`ssh {target}`); on CI, put the key in the job's known_hosts from a secret"
+        )
+    if kind == "ssh-auth":
+        target = _ssh_target(at)
+        return f"ssh to {target} was refused: no key it accepts ({detail})", (
+            "load the key into the agent (ssh-add KEY, with SSH_AUTH_SOCK set for pytest) or "
+            f"name it in ~/.ssh/config (Host {at.host or 'HOST'} / IdentityFile KEY); its "
+            "public key must be in the remote user's ~/.ssh/authorized_keys"
+        )
+    if kind == "ssh-unreachable":
+        return f"ssh cannot reach {_ssh_target(at)}: {detail}", (
+            f"check the host and port in {source} and in ~/.ssh/config, and that sshd runs "
+            "there and lets this machine in"
         )
     if kind == "ssh-error":
+        socket = at.path or DEFAULT_ENGINE_SOCKET
         return f"ssh to {where} failed: {detail}", (
-            f"check the host in {source}, that `ssh {_ssh_target(at)} docker version` works "
-            "without a prompt (key in ssh-agent, host in known_hosts), and that Docker runs on "
-            "the remote host"
+            f"check that `ssh {_ssh_target(at)} true` works here without a prompt, and that "
+            f"the engine's socket {socket} exists on the remote host (give another path in "
+            f"{source}: ssh://user@host/run/user/1000/podman/podman.sock)"
         )
     if kind == "scheme":
         return detail, f"give {source} a unix://, tcp:// or ssh:// URL"

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..config.settings import Settings
+from . import tunnels
 from .lifecycle import EndpointLifecycle, Phase
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from ..wiring.usage import ImportWatch
 
 MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
+BEGAN: pytest.StashKey[float] = pytest.StashKey()  # wall-clock time the test's setup began
 WORKER_KEY = "pytest_dockerhost"  # in xdist's workerinput: the owner's endpoint
 # The same, in the environment xdist's local workers start with: config.workerinput comes
 # only after a worker has imported its conftests, and a module-level docker.from_env() in
@@ -284,6 +287,7 @@ class DockerTestHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        item.stash[BEGAN] = time.time()
         if item.get_closest_marker("docker") is not None:
             self.plugin.require()
         elif item.stash.get(MAY_USE, False):
@@ -292,6 +296,10 @@ class DockerTestHooks:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
+        if report.failed:
+            said = tunnels.forward_problems(item.stash.get(BEGAN, call.start))
+            if said:
+                report.sections.append(("docker: published ports", said))
         if report.failed and call.excinfo is not None:
             exc = call.excinfo.value
             if not isinstance(exc, pytest.fail.Exception):

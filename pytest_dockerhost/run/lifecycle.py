@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..config.parsing import Mode
 from ..config.settings import Settings
 from ..errors import DockerHostError, EndpointLostError, NoEndpointError
+from . import tunnels
 from .ending import RunCleanup
 
 if TYPE_CHECKING:
@@ -154,6 +155,8 @@ class EndpointLifecycle:
         from ..sidecar.spec import Spec
 
         self.outer = outer
+        if run_data is None:
+            tunnels.follow(outer, self.identity)  # the sidecar's own port, on a remote engine
         try:
             spec = Spec.from_settings(self.settings)
         except DockerHostError as exc:
@@ -270,8 +273,10 @@ class EndpointLifecycle:
         self.phase = Phase.READY
         self.wiring.apply(host, disable_ryuk=host.outer is not None)
         self.wiring.set_session(self.identity.session)
-        if self.role == "owner" and host.outer is None and self.settings.reap.value:
-            self._claim(host, reap=True, now=True)  # a sidecar's removal reaps all in it
+        if self.role == "owner" and host.outer is None:
+            tunnels.follow(host, self.identity)
+            if self.settings.reap.value:
+                self._claim(host, reap=True, now=True)  # a sidecar's removal reaps all in it
 
     def _claim(self, host: DockerHost, *, reap: bool, now: bool) -> Claim:
         lease = self.settings.lease.value
@@ -402,7 +407,8 @@ class EndpointLifecycle:
             return None
         message = health.endpoint_gone(self.host)
         if message:
-            self.lost = EndpointLostError(message + health.sidecar_post_mortem(self.host))
+            why = tunnels.post_mortem(self.host, self.outer)
+            self.lost = EndpointLostError(message + why + health.sidecar_post_mortem(self.host))
             self.phase = Phase.LOST
         return self.lost
 
@@ -414,3 +420,4 @@ class EndpointLifecycle:
         self.cleanup.restore_signals()
         if self._wiring is not None:
             self._wiring.restore()
+        tunnels.close()

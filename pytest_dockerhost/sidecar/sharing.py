@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any, final
 
 from ..cleanup.janitor import Owner, labelled_resources, remove_run
-from ..cleanup.tempdirs import lock_fd, private_dir, remove_private_dir
 from ..discovery.endpoint import DockerHost
 from ..errors import DockerHostError, SidecarError
 from ..labels import L_ROLE, L_RUN
 from ..messages import sidecar as say_
+from ..tempdirs import lock_fd, private_dir, remove_private_dir
 from .lifecycle import Sidecar
 from .spec import Say, Spec
 from .started import Started

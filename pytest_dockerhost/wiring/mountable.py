@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..cleanup.tempdirs import PREFIX, private_dir, remove_private_dir, sweep_folders
 from ..errors import BindMountError
 from ..messages.endpoint import UNSEEN, no_mountable_folder
+from ..tempdirs import PREFIX, private_dir, remove_private_dir, sweep_folders
 
 if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..cleanup.tempdirs import private_dir, remove_private_dir
+from ..tempdirs import private_dir, remove_private_dir
 from .mount_guard import MountGuard
 
 if TYPE_CHECKING:

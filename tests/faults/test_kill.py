@@ -35,7 +35,7 @@ def test_waits(docker_host):
 # a conftest: the sidecar's early start (and its sweep) begins before conftests are imported.
 NO_SWEEP = """
 import pytest_dockerhost.cleanup.claim as claim
-import pytest_dockerhost.cleanup.tempdirs as tempdirs
+import pytest_dockerhost.tempdirs as tempdirs
 
 claim.sweep_dead = lambda client, judge, **kw: []
 tempdirs.sweep_folders = lambda base=None: []

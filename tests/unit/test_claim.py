@@ -16,11 +16,11 @@ from pytest_dockerhost.cleanup.claim import Claim
 from pytest_dockerhost.cleanup.lease import PREFIX
 from pytest_dockerhost.cleanup.ownership import Owner
 from pytest_dockerhost.cleanup.reaper import LABEL_SESSION, Reaped, RunIdentity, marker_name
-from pytest_dockerhost.cleanup.tempdirs import LOCK
 from pytest_dockerhost.discovery.endpoint import DockerHost
 from pytest_dockerhost.engine.url import parse_url
 from pytest_dockerhost.labels import L_RUN
 from pytest_dockerhost.messages.reaper import unavailable
+from pytest_dockerhost.tempdirs import LOCK
 
 from ..helpers import dood_host
 from ..helpers.servers import FakeEngine, fake_engine

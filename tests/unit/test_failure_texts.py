@@ -127,21 +127,33 @@ EXPECTED = {
         "start the daemon (dockerd, or systemctl start docker); if the socket was "
         "bind-mounted from a host whose daemon restarted, restart this container",
     ),
+    "ssh-auth": (
+        "ssh to docker was refused: no key it accepts (DETAIL)",
+        "load the key into the agent (ssh-add KEY, with SSH_AUTH_SOCK set for pytest) or name "
+        "it in ~/.ssh/config (Host docker / IdentityFile KEY); its public key must be in the "
+        "remote user's ~/.ssh/authorized_keys",
+    ),
     "ssh-error": (
         "ssh to tcp://docker:2376 failed: DETAIL",
-        "check the host in DOCKER_HOST, that `ssh docker docker version` works without a "
-        "prompt (key in ssh-agent, host in known_hosts), and that Docker runs on the remote "
-        "host",
+        "check that `ssh docker true` works here without a prompt, and that the engine's "
+        "socket /var/run/docker.sock exists on the remote host (give another path in "
+        "DOCKER_HOST: ssh://user@host/run/user/1000/podman/podman.sock)",
+    ),
+    "ssh-host-key": (
+        "ssh to docker: this machine does not know the host's key (DETAIL)",
+        "check the host's key fingerprint, then add it to ~/.ssh/known_hosts (ssh-keyscan "
+        "docker >> ~/.ssh/known_hosts, or connect once with `ssh docker`); on CI, put the key "
+        "in the job's known_hosts from a secret",
     ),
     "ssh-missing": (
         "DETAIL",
-        "install an ssh client (apt-get install openssh-client) or, in DOCKER_HOST, use "
+        "install the OpenSSH client (apt-get install openssh-client) or, in DOCKER_HOST, use "
         "tcp://HOST:2376 with TLS instead of ssh://",
     ),
-    "ssh-no-cli": (
-        "DETAIL",
-        "install the docker CLI (it carries ssh:// connections), or, in DOCKER_HOST, use "
-        "tcp://HOST:2376 with TLS instead of ssh://",
+    "ssh-unreachable": (
+        "ssh cannot reach docker: DETAIL",
+        "check the host and port in DOCKER_HOST and in ~/.ssh/config, and that sshd runs there "
+        "and lets this machine in",
     ),
     "timeout": ("DETAIL", SILENT),
     "tls-client-rejected": (
@@ -260,7 +272,12 @@ def test_a_failed_verification_gets_the_fix_for_its_cause(host: str, detail: str
 def test_ssh_names_the_user_and_host_to_try() -> None:
     at = Attempt("DOCKER_HOST", "ssh://ci@build", host="build", user="ci")
     _, fix = say_.explain("ssh-error", "exit 255", at, MachineFacts())
-    assert "`ssh ci@build docker version`" in fix
+    assert "`ssh ci@build true`" in fix
+    podman = Attempt(
+        "CONTAINER_HOST", "ssh://ci@b/run/p.sock", host="b", user="ci", path="/run/p.sock"
+    )
+    _, fix = say_.explain("ssh-error", "exit 255", podman, MachineFacts())
+    assert "socket /run/p.sock exists on the remote host" in fix
 
 
 # ---- the socket refused us (EACCES) ---------------------------------------------------------

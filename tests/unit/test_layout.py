@@ -15,14 +15,17 @@ BENCHMARKS = REPO / "benchmarks"
 MAX_LINES = 430
 
 # Bottom to top. A module may import from its own layer and from the layers below it.
-# ``errors`` and ``labels`` are leaves every layer names; ``plugin`` and ``__main__`` are
-# the surface, and the package's ``__init__`` sits above everything (its lazy names).
+# ``errors``, ``labels`` and ``tempdirs`` are leaves every layer names; ``plugin`` and
+# ``__main__`` are the surface, and the package's ``__init__`` sits above everything (its
+# lazy names).
 LAYERS = (
     "errors",
     "labels",
+    "tempdirs",
     "config",
     "messages",
     "engine",
+    "remote",
     "discovery",
     "cleanup",
     "sidecar",

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerhost.cleanup.tempdirs import (
+from pytest_dockerhost.sidecar.sharing import _locked
+from pytest_dockerhost.tempdirs import (
     LOCK,
     lock_fd,
     private_dir,
     remove_private_dir,
     sweep_folders,
 )
-from pytest_dockerhost.sidecar.sharing import _locked
 
 
 def _try(path: Path) -> bool:

@@ -14,9 +14,9 @@ import pytest
 
 from pytest_dockerhost.cleanup.lease import parse_created
 from pytest_dockerhost.cleanup.ownership import Judge, LeaseBook, Owner, current_place
-from pytest_dockerhost.cleanup.tempdirs import LOCK, sweep_folders
 from pytest_dockerhost.config.parsing import parse_duration
 from pytest_dockerhost.labels import L_OWNER_PLACE, L_USES
+from pytest_dockerhost.tempdirs import LOCK, sweep_folders
 
 
 def _dead_pid() -> int:
@@ -118,7 +118,7 @@ def test_bad_durations_say_what_a_duration_is(raw: str) -> None:
 
 HOLDER = """
 import sys, time
-from pytest_dockerhost.cleanup.tempdirs import private_dir
+from pytest_dockerhost.tempdirs import private_dir
 print(private_dir(), flush=True)
 time.sleep(300)
 """

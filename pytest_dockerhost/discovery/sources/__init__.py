@@ -13,6 +13,7 @@ from .base import Candidate, SourceContext
 from .context import docker_context
 from .env import docker_host_env
 from .explicit import explicit_options
+from .podman import container_host_env, podman_connection
 from .properties import testcontainers_properties
 from .sockets import well_known_sockets
 
@@ -21,9 +22,11 @@ Source = Callable[[SourceContext], list[Candidate]]
 CHAIN: tuple[Source, ...] = (
     explicit_options,
     docker_host_env,
+    container_host_env,
     docker_context,
     testcontainers_properties,
     well_known_sockets,
+    podman_connection,  # last: often another machine, over SSH
 )
 
 __all__ = ["CHAIN", "Candidate", "Source", "SourceContext"]

@@ -65,6 +65,7 @@ class Candidate:
     error: str = ""
     fix: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    ssh_identity: str = ""  # ssh://: the key its source names (Podman's CONTAINER_SSHKEY)
 
     @property
     def pinned(self) -> bool:

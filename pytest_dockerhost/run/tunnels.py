@@ -1,0 +1,61 @@
+"""The run's SSH tunnels, seen from the endpoint's lifecycle: follow the chosen engine's
+containers, tell a dropped connection, close them all at the very end."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..cleanup.reaper import RunIdentity
+    from ..discovery.endpoint import DockerHost
+
+_MODULE = "pytest_dockerhost.remote.tunnel"
+
+
+def follow(host: DockerHost, identity: RunIdentity) -> None:
+    """An engine elsewhere: forward the ports its containers publish (the owner's one
+    tunnel serves every local worker), and close the tunnels resolution left unused."""
+    if _MODULE not in sys.modules:
+        return  # no ssh:// endpoint or SSH target was tried: nothing to follow
+    from ..remote.tunnel import close_all, opened
+
+    tunnel = opened(host.remote)
+    close_all(keep=tunnel)
+    if tunnel is not None:
+        tunnel.follow(host.docker_url, host.tls, run_id=identity.run_id, session=identity.session)
+
+
+def post_mortem(*hosts: DockerHost | None) -> str:
+    """What ended the SSH connection to the engine, when that is why it went away."""
+    if _MODULE not in sys.modules:
+        return ""
+    from ..remote.tunnel import opened
+
+    for host in hosts:
+        tunnel = opened(host.remote) if host is not None else None
+        if tunnel is not None:
+            return tunnel.post_mortem()
+    return ""
+
+
+def forward_problems(since: float) -> str:
+    """The published ports that could not be forwarded here since ``since``, one a line."""
+    if _MODULE not in sys.modules:
+        return ""
+    from ..messages.remote import port_not_forwarded
+    from ..remote.tunnel import open_tunnels
+
+    return "\n".join(
+        port_not_forwarded(problem.name, problem.port, problem.why)
+        for tunnel in open_tunnels()
+        for problem in tunnel.problems_since(since)
+    )
+
+
+def close() -> None:
+    """After the cleanup, which reached the engine through them."""
+    if _MODULE in sys.modules:
+        from ..remote.tunnel import close_all
+
+        close_all()
