@@ -55,8 +55,9 @@ class _EventStream(http.client.HTTPConnection):
         self.sock = open_socket(self._url, self._tls, None)
 
 
-def published(inspect: dict[str, Any]) -> list[tuple[int, str]]:
-    """(port, address on the remote to reach it) for each host port a container publishes."""
+def published(inspect: dict[str, Any], ports_at: str = "") -> list[tuple[int, str]]:
+    """(port, address on the remote to reach it) for each host port a container publishes;
+    ``ports_at`` is where a port bound to every address is reached (default: loopback)."""
     ports = (inspect.get("NetworkSettings") or {}).get("Ports") or {}
     found: dict[int, str] = {}
     for bindings in ports.values():
@@ -65,7 +66,7 @@ def published(inspect: dict[str, Any]) -> list[tuple[int, str]]:
             if not text.isdigit():
                 continue
             address = str(binding.get("HostIp") or "")
-            found.setdefault(int(text), "127.0.0.1" if address in _ANY else address)
+            found.setdefault(int(text), (ports_at or "127.0.0.1") if address in _ANY else address)
     return sorted(found.items())
 
 
@@ -82,8 +83,10 @@ class PortForwarder:
         *,
         run_id: str = "",
         session: str = "",
+        ports_at: str = "",
     ) -> None:
         self._url, self._tls = url, tls
+        self._ports_at = ports_at
         self._forward, self._cancel = forward, cancel
         self.run_id, self.session = run_id, session
         self._lock = threading.Lock()
@@ -137,7 +140,7 @@ class PortForwarder:
             return  # gone already
         name = str(attributes.get("name") or ident[:12])
         done: list[tuple[str, str]] = []
-        for port, address in published(inspect):
+        for port, address in published(inspect, self._ports_at):
             local, remote = f"127.0.0.1:{port}", f"{address}:{port}"
             why = self._forward(local, remote)
             if why:

@@ -28,6 +28,7 @@ class RemoteInfo:
     target: str  # as the user named it: "remote-docker", "ci@build-host:2222"
     remote_socket: str  # the engine's socket there; "" when only ports go through SSH
     url: str = ""  # the ssh:// URL as given; "" for a TCP engine whose ports go through SSH
+    ports_at: str = ""  # where published ports answer on the remote; "" for its loopback
 
 
 class Tunnel:
@@ -39,7 +40,7 @@ class Tunnel:
         self.folder = private_dir(PREFIX + "ssh-")
         self.master = SSHMaster(target, self.folder)
         self.local_socket = os.path.join(self.folder, LOCAL_SOCKET) if remote_socket else ""
-        self.forwarder: PortForwarder | None = None
+        self.forwarders: dict[str, PortForwarder] = {}  # by the engine's URL here
 
     def open(self, timeout: float) -> None:
         forward = (self.local_socket, self.remote_socket) if self.remote_socket else None
@@ -56,17 +57,33 @@ class Tunnel:
     def info(self, url: str = "") -> RemoteInfo:
         return RemoteInfo(str(self.target), self.remote_socket, url)
 
-    def follow(self, url: DockerURL, tls: TLSConfig | None, *, run_id: str, session: str) -> None:
-        """Forward the published ports of the containers that start from now on."""
-        if self.forwarder is not None:
+    def follow(
+        self,
+        url: DockerURL,
+        tls: TLSConfig | None,
+        *,
+        run_id: str,
+        session: str,
+        ports_at: str = "",
+    ) -> None:
+        """Forward the published ports of the engine's containers that start from now on
+        (an engine in a sidecar: its own, published on its address ``ports_at``)."""
+        if str(url) in self.forwarders:
             return
-        self.forwarder = PortForwarder(
-            url, tls, self.master.forward, self.master.cancel, run_id=run_id, session=session
+        forwarder = PortForwarder(
+            url,
+            tls,
+            self.master.forward,
+            self.master.cancel,
+            run_id=run_id,
+            session=session,
+            ports_at=ports_at,
         )
-        self.forwarder.start()
+        self.forwarders[str(url)] = forwarder
+        forwarder.start()
 
     def problems_since(self, since: float) -> list[ForwardProblem]:
-        return self.forwarder.problems_since(since) if self.forwarder is not None else []
+        return [p for f in self.forwarders.values() for p in f.problems_since(since)]
 
     def post_mortem(self) -> str:
         """Why the engine went away, when it is because the connection did."""
@@ -75,8 +92,8 @@ class Tunnel:
         return say_.connection_closed(str(self.target), self.master.closed_at, self.master.said)
 
     def close(self) -> None:
-        if self.forwarder is not None:
-            self.forwarder.stop()
+        for forwarder in self.forwarders.values():
+            forwarder.stop()
         self.master.close()
         remove_private_dir(self.folder)
 
@@ -133,10 +150,9 @@ def opened(info: RemoteInfo | None) -> Tunnel | None:
     if info is None:
         return None
     with _LOCK:
-        for tunnel in _OPEN.values():
-            if str(tunnel.target) == info.target and tunnel.remote_socket == info.remote_socket:
-                return tunnel
-    return None
+        same = [t for t in _OPEN.values() if str(t.target) == info.target]
+    exact = [t for t in same if t.remote_socket == info.remote_socket]
+    return next(iter(exact or same), None)
 
 
 def open_tunnels() -> list[Tunnel]:

@@ -273,9 +273,9 @@ class EndpointLifecycle:
         self.phase = Phase.READY
         self.wiring.apply(host, disable_ryuk=host.outer is not None)
         self.wiring.set_session(self.identity.session)
-        if self.role == "owner" and host.outer is None:
+        if self.role == "owner":
             tunnels.follow(host, self.identity)
-            if self.settings.reap.value:
+            if host.outer is None and self.settings.reap.value:
                 self._claim(host, reap=True, now=True)  # a sidecar's removal reaps all in it
 
     def _claim(self, host: DockerHost, *, reap: bool, now: bool) -> Claim:

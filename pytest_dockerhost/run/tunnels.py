@@ -21,9 +21,16 @@ def follow(host: DockerHost, identity: RunIdentity) -> None:
     from ..remote.tunnel import close_all, opened
 
     tunnel = opened(host.remote)
-    close_all(keep=tunnel)
-    if tunnel is not None:
-        tunnel.follow(host.docker_url, host.tls, run_id=identity.run_id, session=identity.session)
+    if host.outer is None:
+        close_all(keep=tunnel)
+    if tunnel is not None and host.remote is not None:
+        tunnel.follow(
+            host.docker_url,
+            host.tls,
+            run_id=identity.run_id,
+            session=identity.session,
+            ports_at=host.remote.ports_at,
+        )
 
 
 def post_mortem(*hosts: DockerHost | None) -> str:

@@ -184,7 +184,7 @@ class Sidecar:
         if created.material is None:
             fetch_client_certs(watch, cert_dir, deadline)
         info = wait_ready(watch, located.url, tls, cert_dir, deadline)
-        reached = prove(located)
+        reached = prove(located, remote=outer.remote is not None)
         notes = [say_.started(name, spec.image, time.monotonic() - t0, outer.url)]
         if created.material is None:
             notes.append(say_.TLS_BY_IMAGE)

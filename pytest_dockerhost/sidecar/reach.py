@@ -43,6 +43,7 @@ class Reached:
     url: str
     published_host: str
     verified: bool
+    ports_at: str = ""  # a remote engine's: the sidecar's address there, ports forwarded from
 
 
 def choose_topology(client: EngineClient, outer: DockerHost) -> Topology:
@@ -105,9 +106,12 @@ def locate(watch: ContainerWatch, name: str, topology: Topology, net: str | None
     return Located(f"tcp://{name}:{INNER_PORT}", str(joined.get("IPAddress") or name))
 
 
-def prove(located: Located) -> Reached:
+def prove(located: Located, *, remote: bool = False) -> Reached:
     """Containers inside the sidecar publish on the sidecar's addresses: prove that the
-    one we chose answers from here, with a real connection to the sidecar's own port."""
+    one we chose answers from here, with a real connection to the sidecar's own port.
+    On a remote engine they are forwarded to our loopback, as the sidecar's API is."""
+    if remote:
+        return Reached(located.url, "127.0.0.1", verified=True, ports_at=located.reach_host)
     host = located.reach_host
     for _ in range(10):
         try:

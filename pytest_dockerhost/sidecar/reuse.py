@@ -101,7 +101,7 @@ class KeptSidecars:
             info = probe(parse_url(located.url), tls, timeout=2.0)
         except (Failure, SidecarError):
             return None
-        reached = prove(located)
+        reached = prove(located, remote=self._outer.remote is not None)
         labels = entry.get("Labels") or {}
         notes = [say_.reattached(name, time.monotonic() - t0, labels.get(L_CREATED, "?"))]
         host = sidecar_host(

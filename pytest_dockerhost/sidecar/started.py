@@ -3,7 +3,7 @@ work from, and the endpoint it hands out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, final
 
 from ..discovery.endpoint import DockerHost, EngineFacts, SidecarInfo
@@ -96,6 +96,10 @@ def sidecar_host(
         notes=tuple(notes),
         trace=outer.trace,
         container_id=outer.container_id,
+        # Its containers publish on its own address on the remote: forwarded from there.
+        remote=replace(outer.remote, url="", remote_socket="", ports_at=reached.ports_at)
+        if outer.remote is not None
+        else None,
         sidecar=SidecarInfo(
             run_id=run_id,
             name=name,
