@@ -11,7 +11,7 @@ from ..config import texts as settings_texts
 from ..config.parsing import MODES
 from ..config.settings import OPTIONS_BY_NAME
 from . import details as D
-from . import endpoint, mtu, resolution, sidecar
+from . import endpoint, mtu, names, remote, resolution, sidecar
 from .catalogue_transport import HOST, TCP, CatalogueEntry, Fix, RunFailure, transport_entries
 from .ci import CIKind, no_engine_fix
 from .failures import explain
@@ -90,6 +90,26 @@ def _run_entries() -> list[CatalogueEntry]:
             ("published ports on 172.17.0.1 (unverified)",),
             "no published port answered where the plugin expects them: that host is a guess",
             resolution.ports_unverified("172.17.0.1", resolution.PORTS_OWN_GATEWAY),
+        ),
+        CatalogueEntry(
+            ("remote-ports-unreachable",),
+            ("published ports on build-host (unverified)", "Connection refused"),
+            "the engine is on another machine, and its published ports do not answer here",
+            remote.no_path(names.option("ssh")),
+        ),
+        CatalogueEntry(
+            ("ssh-connection-closed",),
+            ("the SSH connection to", "stopped answering during the session"),
+            "the SSH connection that carries a remote engine (and its ports) dropped mid-run",
+            remote.connection_closed(
+                "remote-docker", "14:32:05", "Connection to 10.0.0.5 closed by remote host."
+            ).strip(),
+        ),
+        CatalogueEntry(
+            ("port-not-forwarded",),
+            ("could not be forwarded to 127.0.0.1",),
+            "a remote engine's published port is taken on this machine",
+            remote.port_not_forwarded("redis-1", 6379, remote.port_in_use(6379)),
         ),
         CatalogueEntry(
             ("client-too-old",),

@@ -34,14 +34,14 @@ def ports_through(target: str) -> str:
     return f"127.0.0.1, forwarded through SSH to {target}"
 
 
-def _clock(at: float | None) -> str:
+def clock(at: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at)) if at else "an unknown time"
 
 
-def connection_closed(target: str, at: float | None, said: str) -> str:
+def connection_closed(target: str, at: str, said: str) -> str:
     why = f": ssh said {said!r}" if said else ""
     return (
-        f"\n  the SSH connection to {target} that carries the engine closed at {_clock(at)}"
+        f"\n  the SSH connection to {target} that carries the engine closed at {at}"
         f"{why}.\n  fix: check that {target} is up and that sshd there keeps connections "
         "(ClientAliveInterval, MaxSessions); a restart of sshd or of the host drops them. "
         "The next run connects anew."

@@ -89,7 +89,8 @@ class Tunnel:
         """Why the engine went away, when it is because the connection did."""
         if self.master.alive or self.master.closing:
             return ""
-        return say_.connection_closed(str(self.target), self.master.closed_at, self.master.said)
+        closed = say_.clock(self.master.closed_at)
+        return say_.connection_closed(str(self.target), closed, self.master.said)
 
     def close(self) -> None:
         for forwarder in self.forwarders.values():
