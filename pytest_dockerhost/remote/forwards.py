@@ -8,6 +8,7 @@ and ``container.ports`` stay true here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import json
 import socket
@@ -182,16 +183,22 @@ class PortForwarder:
             self._active.clear()
 
 
-def _in_use(port: int) -> str:
-    """Why ssh could not listen on the port here, when that is the reason."""
+def listening(port: int) -> bool:
+    """Something listens on 127.0.0.1:``port`` here: a bind there is refused. No connection
+    is made, since one to a forward would reach the service behind it."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         probe.bind(("127.0.0.1", port))
-    except OSError:
-        return say_.port_in_use(port)
+    except OSError as exc:
+        return exc.errno == errno.EADDRINUSE
     finally:
         probe.close()
-    return ""
+    return False
+
+
+def _in_use(port: int) -> str:
+    """Why ssh could not listen on the port here, when that is the reason."""
+    return say_.port_in_use(port) if listening(port) else ""
 
 
 def _events(reply: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..tempdirs import private_dir, remove_private_dir
+from .forward_wait import ForwardWait
 from .mount_guard import MountGuard
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class Wiring:
         self._gates: list[tuple[Any, Any]] = []  # (module, its own from_env)
         self._gate_watch: Any = None
         self._mounts = MountGuard()
+        self._forwards = ForwardWait()
 
     @property
     def applied(self) -> bool:
@@ -108,6 +110,8 @@ class Wiring:
         self._set(values)
         self.patch_config(host, disable_ryuk=values.get("TESTCONTAINERS_RYUK_DISABLED") == "true")
         self._mounts.install(host)
+        if host.remote is not None:
+            self._forwards.install()  # published ports come through the run's SSH forwards
 
     def set_session(self, session: str) -> None:
         """testcontainers' session label, the same in every process of the run: the reaper
@@ -209,6 +213,7 @@ class Wiring:
     def restore(self) -> None:
         self.release()
         self._mounts.uninstall()
+        self._forwards.uninstall()
         if self._watch is not None:
             self._watch.uninstall()
             self._watch = None
