@@ -101,9 +101,14 @@ def _run_entries() -> list[CatalogueEntry]:
             ("ssh-connection-closed",),
             ("the SSH connection to", "stopped answering during the session"),
             "the SSH connection that carries a remote engine (and its ports) dropped mid-run",
-            remote.connection_closed(
-                "remote-docker", "14:32:05", "Connection to 10.0.0.5 closed by remote host."
-            ).strip(),
+            endpoint.lost_through_ssh(
+                "ssh://remote-docker",
+                "ssh",
+                "DOCKER_HOST",
+                remote.connection_closed(
+                    "remote-docker", "14:32:05", "Connection to 10.0.0.5 closed by remote host."
+                ),
+            ),
         ),
         CatalogueEntry(
             ("port-not-forwarded",),

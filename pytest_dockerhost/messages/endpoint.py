@@ -105,6 +105,13 @@ def gone(url: str, mode: str, source: str, detail: str, fix: str) -> str:
     )
 
 
+def lost_through_ssh(url: str, mode: str, source: str, closed: str) -> str:
+    return (
+        f"the Docker endpoint {url} ({mode}, via {source}) stopped answering during the "
+        f"session: {closed}"
+    )
+
+
 def outer_unreachable(url: str, exc: object) -> str:
     return f"\n  the daemon hosting the sidecar ({url}) cannot be reached: {exc}"
 

@@ -41,10 +41,9 @@ def clock(at: float | None) -> str:
 def connection_closed(target: str, at: str, said: str) -> str:
     why = f": ssh said {said!r}" if said else ""
     return (
-        f"\n  the SSH connection to {target} that carries the engine closed at {at}"
-        f"{why}.\n  fix: check that {target} is up and that sshd there keeps connections "
-        "(ClientAliveInterval, MaxSessions); a restart of sshd or of the host drops them. "
-        "The next run connects anew."
+        f"the SSH connection to {target} that carries it closed at {at}{why}.\n  fix: check "
+        f"that {target} is up and that sshd there keeps connections (ClientAliveInterval, "
+        "MaxSessions); a restart of sshd or of the host drops them. The next run connects anew."
     )
 
 

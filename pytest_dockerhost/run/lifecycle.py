@@ -405,10 +405,9 @@ class EndpointLifecycle:
 
         if not health.looks_like_lost_connection(exc):
             return None
-        message = health.endpoint_gone(self.host)
+        message = tunnels.lost(self.host, self.outer) or health.endpoint_gone(self.host)
         if message:
-            why = tunnels.post_mortem(self.host, self.outer)
-            self.lost = EndpointLostError(message + why + health.sidecar_post_mortem(self.host))
+            self.lost = EndpointLostError(message + health.sidecar_post_mortem(self.host))
             self.phase = Phase.LOST
         return self.lost
 

@@ -33,16 +33,19 @@ def follow(host: DockerHost, identity: RunIdentity) -> None:
         )
 
 
-def post_mortem(*hosts: DockerHost | None) -> str:
-    """What ended the SSH connection to the engine, when that is why it went away."""
+def lost(host: DockerHost, outer: DockerHost | None) -> str:
+    """The endpoint went away because the SSH connection that carries it closed: what
+    closed, when, what ssh said, the fix; "" while the connection lives."""
     if _MODULE not in sys.modules:
         return ""
+    from ..messages.endpoint import lost_through_ssh
     from ..remote.tunnel import opened
 
-    for host in hosts:
-        tunnel = opened(host.remote) if host is not None else None
-        if tunnel is not None:
-            return tunnel.post_mortem()
+    for carrier in (host, outer):
+        tunnel = opened(carrier.remote) if carrier is not None else None
+        closed = tunnel.post_mortem() if tunnel is not None else ""
+        if closed:
+            return lost_through_ssh(host.shown_url, host.mode, host.source, closed)
     return ""
 
 
