@@ -18,9 +18,15 @@
 #   pytest-dockerhost-test/registry:local Debian's docker-registry (distribution v2.8) on :5000,
 #                                         filesystem storage in /var/lib/docker-registry, one
 #                                         access-log line per request on stdout (docker logs)
+#   pytest-dockerhost-test/remote:local   an engine on another machine: dind:local's rootfs
+#                                         plus openssh-server; sshd, then the dind entrypoint
+#                                         with --ip=127.0.0.1 (remote-entrypoint.sh)
+#   pytest-dockerhost-test/podman-remote:5  podman:5's rootfs plus openssh-server, no docker
+#                                         CLI; sshd, then podman system service on
+#                                         /run/podman/podman.sock
 #
-# Usage: tests/images/build.sh [--force] [--verify] [-v] [busybox|dind|agent|dind28|podman|registry ...]
-#   (no names: all six)    --force   rebuild even when cached
+# Usage: tests/images/build.sh [--force] [--verify] [-v] [busybox|dind|agent|dind28|podman|registry|remote|podman-remote ...]
+#   (no names: all eight)  --force   rebuild even when cached
 #   --verify  afterwards, smoke-test the images against the local engine
 #             (non-privileged nested dockerd, see /work/shared/docker-on-ci.md §3)
 #   -v        stream the build log to stderr (it always goes to $CACHE/build.log)
@@ -32,7 +38,9 @@
 # rootfs shared by dind and agent (and the sid, podman and registry ones), the
 # .deb cache and the wheelhouse live under $CACHE (default
 # /var/cache/pytest-dockerhost-test), keyed the same way, so only the first run
-# on a machine pays for debootstrap.
+# on a machine pays for debootstrap.  The remotes' rootfs are copies of the base
+# and podman ones with openssh-server added by apt-get in a chroot, keyed by the
+# rootfs they copy: the other images' hashes do not depend on them.
 #
 # Measured on the 2-core CI machine (Debian 12, dockerd 20.10, one run each):
 #   cold (no images, empty cache, busybox-static/debootstrap not installed)
@@ -42,7 +50,12 @@
 #     bookworm minbase + docker-registry 31 s, import 3 s (image 137 MB)
 #   rebuild of dind alone with the rootfs cached   ~5 s
 #   rebuild of registry alone with its rootfs cached  2.3 s
-#   warm (everything cached)                       ~0.13 s
+#   remote, podman-remote with dind's and podman's rootfs cached (openssh-server layered
+#     by apt-get in a chroot, then import)         19 s, 13 s
+#   the same, cold (empty cache: debootstrap first)  68 s (debootstrap 55 s, layering 6.5 s),
+#     59 s (debootstrap of sid 46 s, layering 8.5 s)
+#   rebuild of either with its layered rootfs cached (an entrypoint edit)  9-13 s (import)
+#   warm (everything cached)                       ~0.13 s (all eight: 0.36 s)
 set -euo pipefail
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -58,6 +71,8 @@ AGENT_TAG=pytest-dockerhost-test/agent:local
 DIND28_TAG=pytest-dockerhost-test/dind:28
 PODMAN_TAG=pytest-dockerhost-test/podman:5
 REGISTRY_TAG=pytest-dockerhost-test/registry:local
+REMOTE_TAG=pytest-dockerhost-test/remote:local
+PODMAN_REMOTE_TAG=pytest-dockerhost-test/podman-remote:5
 
 # One debootstrap for dind and agent: the union of what both need.
 BASE_PACKAGES=(
@@ -78,6 +93,9 @@ PODMAN_PACKAGES=(
 )
 # A registry for mirror tests: its own small bookworm minbase, not the 550 MB base.
 REGISTRY_PACKAGES=(docker-registry)
+# What an engine on another machine adds, layered on the dind and podman rootfs (a copy
+# plus apt-get in a chroot) so that neither their debootstrap nor their images change.
+REMOTE_PACKAGES=(openssh-server)
 
 FORCE=0
 VERIFY=0
@@ -207,6 +225,52 @@ make_rootfs() {
 		"$dir.tmp"/var/cache/apt/archives/*.deb "$dir.tmp"/var/cache/debconf/*-old \
 		"$dir.tmp"/var/log/*.log "$dir.tmp"/var/log/apt/* "$dir.tmp"/tmp/* \
 		"$dir.tmp"/etc/hostname "$dir.tmp"/etc/resolv.conf
+	safe_rmtree "$dir"
+	mv "$dir.tmp" "$dir"
+	echo "$want" >"$dir.hash"
+}
+
+# $CACHE/rootfs/NAME: a copy of the cached rootfs FROM (whose hash is FROM_HASH) with
+# PACKAGES installed by apt-get in a chroot, from FROM's own sources.list.
+layered_rootfs_hash() {
+	{
+		declare -f make_layered_rootfs
+		echo "$*"
+	} | sha256
+}
+
+make_layered_rootfs() {
+	local name=$1 from=$2 from_hash=$3
+	shift 3
+	local dir=$CACHE/rootfs/$name want rc=0 t0
+	want=$(layered_rootfs_hash "$from" "$from_hash" "$@")
+	if [[ -f $dir.hash && $(<"$dir.hash") == "$want" && -d $dir/usr/bin ]]; then
+		return 0
+	fi
+	[[ $(id -u) == 0 ]] || die "chroot needs root"
+	echo "== layering $* on $from"
+	t0=$(now)
+	safe_rmtree "$dir.tmp"
+	cp -a "$CACHE/rootfs/$from" "$dir.tmp"
+	# no service may start in the chroot: sshd would listen on this machine's port 22.
+	# The mirror may serve a sid whose Release is past its Valid-Until (debootstrap does
+	# not check it; apt does).
+	printf '#!/bin/sh\nexit 101\n' >"$dir.tmp/usr/sbin/policy-rc.d"
+	chmod 0755 "$dir.tmp/usr/sbin/policy-rc.d"
+	cp -L /etc/resolv.conf "$dir.tmp/etc/resolv.conf"
+	chroot "$dir.tmp" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+		LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive /bin/sh -euxc '
+			apt-get -o Acquire::Check-Valid-Until=false update -q
+			apt-get install -y -q --no-install-recommends "$@"
+		' sh "$@" || rc=$?
+	unmount_under "$dir.tmp"
+	((rc == 0)) || die "apt-get install $* in a copy of $from failed ($rc)"
+	# host keys made at install time would be every container's: each makes its own
+	rm -rf "$dir.tmp"/var/lib/apt/lists/* "$dir.tmp"/var/cache/apt/*.bin \
+		"$dir.tmp"/var/cache/apt/archives/*.deb "$dir.tmp"/var/cache/debconf/*-old \
+		"$dir.tmp"/var/log/*.log "$dir.tmp"/var/log/apt/* "$dir.tmp"/tmp/* \
+		"$dir.tmp"/etc/resolv.conf "$dir.tmp"/usr/sbin/policy-rc.d "$dir.tmp"/etc/ssh/ssh_host_*
+	echo "== layering took $(since "$t0") s"
 	safe_rmtree "$dir"
 	mv "$dir.tmp" "$dir"
 	echo "$want" >"$dir.hash"
@@ -366,6 +430,85 @@ build_registry() {
 	safe_rmtree "$ov"
 }
 
+# --- engines on another machine: sshd beside the engine --------------------------
+
+remote_hash() {
+	{
+		base_hash
+		echo "${REMOTE_PACKAGES[*]}"
+		declare -f make_layered_rootfs build_remote import_rootfs
+		sha256 <"$HERE/dind-entrypoint.sh"
+		sha256 <"$HERE/remote-entrypoint.sh"
+	} | sha256
+}
+
+# dind:local's rootfs plus sshd; the dind entrypoint runs behind remote-entrypoint.sh.
+build_remote() {
+	local rootfs=$CACHE/rootfs/remote ov=$CACHE/rootfs/remote-overlay version
+	make_base_rootfs
+	make_layered_rootfs remote base "$(base_hash)" "${REMOTE_PACKAGES[@]}"
+	safe_rmtree "$ov"
+	mkdir -p "$ov/usr/local/bin" "$ov/certs/client"
+	install -m 0755 "$HERE/dind-entrypoint.sh" "$ov/usr/local/bin/dockerd-entrypoint.sh"
+	install -m 0755 "$HERE/remote-entrypoint.sh" "$ov/usr/local/bin/remote-entrypoint.sh"
+	chmod 1777 "$ov/certs" "$ov/certs/client"
+	version=$(awk '/^Package: docker.io$/ { p = 1 } p && /^Version:/ { print $2; exit }' \
+		"$rootfs/var/lib/dpkg/status" | sed -e 's/^[0-9]*://' -e 's/[+~-].*//')
+	[ -n "$version" ] || { echo "no docker.io version in $rootfs" >&2; return 1; }
+	# No DOCKER_TLS_CERTDIR: the unix socket only, unless a test asks for TLS.
+	import_rootfs "$rootfs" "$REMOTE_TAG" \
+		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change "ENV DOCKER_VERSION=$version" \
+		--change 'ENV REMOTE_ENGINE=docker' \
+		--change 'VOLUME /var/lib/docker' \
+		--change 'EXPOSE 22 2376' \
+		--change 'ENTRYPOINT ["/usr/local/bin/remote-entrypoint.sh"]' \
+		--change 'CMD []' \
+		--change "LABEL $LABEL=$1" \
+		-- -C "$ov" ./usr/local/bin/dockerd-entrypoint.sh ./usr/local/bin/remote-entrypoint.sh ./certs
+	safe_rmtree "$ov"
+}
+
+podman_remote_hash() {
+	{
+		rootfs_hash sid "${PODMAN_PACKAGES[@]}"
+		echo "${REMOTE_PACKAGES[*]}"
+		declare -f make_layered_rootfs build_podman_remote import_rootfs
+		sha256 <"$HERE/remote-entrypoint.sh"
+	} | sha256
+}
+
+# podman:5's rootfs and containers.conf plus sshd; no docker CLI, as on a Podman host.
+build_podman_remote() {
+	local rootfs=$CACHE/rootfs/podman-remote ov=$CACHE/rootfs/podman-remote-overlay
+	make_podman_rootfs
+	make_layered_rootfs podman-remote podman "$(rootfs_hash sid "${PODMAN_PACKAGES[@]}")" \
+		"${REMOTE_PACKAGES[@]}"
+	[[ ! -e $rootfs/usr/bin/docker ]] || die "podman-remote: a docker CLI came in"
+	safe_rmtree "$ov"
+	mkdir -p "$ov/etc/containers" "$ov/usr/local/bin"
+	install -m 0755 "$HERE/remote-entrypoint.sh" "$ov/usr/local/bin/remote-entrypoint.sh"
+	# the same settings as podman:5's
+	cat >"$ov/etc/containers/containers.conf" <<-'EOF'
+		[engine]
+		runtime = "runc"
+		cgroup_manager = "cgroupfs"
+		events_logger = "file"
+		[containers]
+		netns = "bridge"
+	EOF
+	import_rootfs "$rootfs" "$PODMAN_REMOTE_TAG" \
+		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change 'ENV REMOTE_ENGINE=podman' \
+		--change 'VOLUME /var/lib/containers' \
+		--change 'EXPOSE 22' \
+		--change 'ENTRYPOINT ["/usr/local/bin/remote-entrypoint.sh"]' \
+		--change 'CMD []' \
+		--change "LABEL $LABEL=$1" \
+		-- -C "$ov" ./etc/containers/containers.conf ./usr/local/bin/remote-entrypoint.sh
+	safe_rmtree "$ov"
+}
+
 # --- agent -------------------------------------------------------------------
 
 wheelhouse_hash() {
@@ -499,12 +642,13 @@ main() {
 		--verify) VERIFY=1 ;;
 		-v | --verbose) VERBOSE=1 ;;
 		-h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; return 0 ;;
-		busybox | dind | agent | dind28 | podman | registry) names+=("$1") ;;
+		busybox | dind | agent | dind28 | podman | registry | remote) names+=("$1") ;;
+		podman-remote) names+=(podman_remote) ;;
 		*) die "unknown argument: $1 (try --help)" ;;
 		esac
 		shift
 	done
-	((${#names[@]})) || names=(busybox dind agent dind28 podman registry)
+	((${#names[@]})) || names=(busybox dind agent dind28 podman registry remote podman_remote)
 
 	docker version >/dev/null 2>&1 || die "no Docker engine answers (docker version failed)"
 	if ! mkdir -p "$CACHE" 2>/dev/null || [[ ! -w $CACHE ]]; then
@@ -527,15 +671,18 @@ main() {
 
 VERIFY_CONTAINERS=()
 VERIFY_VOLUMES=()
+VERIFY_PIDS=()
 VERIFY_TMP=
 
 verify_cleanup() {
-	local c v
+	local c v p
+	for p in "${VERIFY_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for c in "${VERIFY_CONTAINERS[@]}"; do docker rm -f -v "$c" >/dev/null 2>&1 || true; done
 	for v in "${VERIFY_VOLUMES[@]}"; do docker volume rm -f "$v" >/dev/null 2>&1 || true; done
 	[[ -z $VERIFY_TMP ]] || rm -rf "$VERIFY_TMP"
 	VERIFY_CONTAINERS=()
 	VERIFY_VOLUMES=()
+	VERIFY_PIDS=()
 }
 
 http_get() {
@@ -639,11 +786,60 @@ verify_registry() {
 	echo "verify registry: v2 API and access log on 127.0.0.1:$port"
 }
 
+verify_remote() { verify_remote_image remote "$REMOTE_TAG" /var/lib/docker docker; }
+verify_podman_remote() {
+	verify_remote_image podman-remote "$PODMAN_REMOTE_TAG" /var/lib/containers podman --remote
+}
+
+# sshd answers with the given host key and lets the given user key in; the engine's CLI
+# works over ssh; what it publishes answers through ssh -L and not on the remote's address.
+verify_remote_image() {
+	local kind=$1 tag=$2 store=$3 c=pdh-verify-$1-$$ vol=pdh-verify-$1-$$ ip lport t0
+	shift 3
+	local cli=("$@") ssh
+	ensure_host_pkgs openssh-client
+	VERIFY_TMP=$(mktemp -d)
+	VERIFY_VOLUMES+=("$vol")
+	VERIFY_CONTAINERS+=("$c")
+	ssh-keygen -q -t ed25519 -N '' -C user -f "$VERIFY_TMP/id"
+	ssh-keygen -q -t ed25519 -N '' -C host -f "$VERIFY_TMP/host"
+	docker volume create "$vol" >/dev/null
+	t0=$(now)
+	docker run -d --name "$c" "${DIND_RUN_ARGS[@]}" -v "$vol:$store" \
+		-e SSH_AUTHORIZED_KEY="$(<"$VERIFY_TMP/id.pub")" -e SSH_HOST_ED25519_KEY="$(<"$VERIFY_TMP/host")" \
+		"$tag" >/dev/null
+	ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' "$c")
+	echo "$ip $(cut -d' ' -f1,2 "$VERIFY_TMP/host.pub")" >"$VERIFY_TMP/known_hosts"
+	ssh=(ssh -F /dev/null -i "$VERIFY_TMP/id" -o IdentitiesOnly=yes -o BatchMode=yes
+		-o UserKnownHostsFile="$VERIFY_TMP/known_hosts" -o StrictHostKeyChecking=yes
+		-o ConnectTimeout=5 -l root)
+	wait_for 60 "${ssh[@]}" "$ip" "${cli[@]}" version ||
+		die "$kind: no ${cli[*]} version over ssh to $ip; logs: $(docker logs --tail 20 "$c" 2>&1)"
+	echo "verify $kind: ssh root@$ip runs ${cli[*]} $("${ssh[@]}" "$ip" "${cli[@]}" version -f '{{.Server.Version}}') after $(since "$t0") s"
+	docker save "$BUSYBOX_TAG" | "${ssh[@]}" "$ip" "${cli[@]}" load >/dev/null
+	"${ssh[@]}" "$ip" "${cli[@]}" run -d -p 8080:80 "$BUSYBOX_TAG" >/dev/null
+	lport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"${ssh[@]}" -N -o ExitOnForwardFailure=yes -L "127.0.0.1:$lport:127.0.0.1:8080" "$ip" &
+	VERIFY_PIDS+=($!)
+	wait_for 10 http_get "http://127.0.0.1:$lport/" || die "$kind: no answer through ssh -L to :8080"
+	[[ $(http_get "http://127.0.0.1:$lport/") == 'pytest-dockerhost-test ok' ]] || die "$kind: wrong page"
+	! http_get "http://$ip:8080/" >/dev/null 2>&1 || die "$kind: its published port answers on $ip:8080"
+	if [[ $kind == podman-remote ]] && "${ssh[@]}" "$ip" docker version >/dev/null 2>&1; then
+		die "$kind: a docker CLI answers on the remote"
+	fi
+	echo "verify $kind: published :8080 answers through ssh -L only, not on $ip:8080"
+}
+
 verify() {
 	local n
 	for n in "$@"; do
-		[[ $n == dind ]] && ! [[ " $* " == *" busybox "* ]] && ensure_image busybox
-		"verify_$n"
+		[[ $n == dind || $n == remote || $n == podman_remote ]] &&
+			! [[ " $* " == *" busybox "* ]] && ensure_image busybox
+		if declare -F "verify_$n" >/dev/null; then
+			"verify_$n"
+		else
+			echo "verify $n: no smoke test"
+		fi
 		verify_cleanup
 	done
 }
