@@ -144,23 +144,30 @@ def daemon_side_path(info: dict[str, Any] | None, local_path: str) -> str | None
     return map_path(mounts_of(info), local_path)
 
 
-def published_ports(url: DockerURL, tls: TLSConfig | None, timeout: float) -> list[int]:
-    """Host ports that running containers publish on all addresses, to test reachability."""
+EVERY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+def published_bindings(
+    url: DockerURL, tls: TLSConfig | None, timeout: float
+) -> list[tuple[int, str]]:
+    """(host port, address it is bound to) of each TCP port running containers publish."""
     try:
         reply = request(url, tls, "/containers/json", timeout=timeout)
         data = reply.json() if reply.status == 200 else []
     except (Failure, ValueError):
         return []
-    ports: list[int] = []
+    found: list[tuple[int, str]] = []
     for container in data if isinstance(data, list) else []:
         for port in container.get("Ports") or []:
-            if (
-                port.get("PublicPort")
-                and port.get("Type") == "tcp"
-                and port.get("IP") in ("0.0.0.0", "::", None, "")
-            ):
-                ports.append(int(port["PublicPort"]))
-    return ports
+            if port.get("PublicPort") and port.get("Type") == "tcp":
+                found.append((int(port["PublicPort"]), str(port.get("IP") or "")))
+    return found
+
+
+def published_ports(url: DockerURL, tls: TLSConfig | None, timeout: float) -> list[int]:
+    """Host ports that running containers publish on all addresses, to test reachability."""
+    found = published_bindings(url, tls, timeout)
+    return [port for port, address in found if address in EVERY_ADDRESS]
 
 
 def bridge_network(url: DockerURL, tls: TLSConfig | None, timeout: float) -> dict[str, Any] | None:

@@ -84,9 +84,15 @@ def reach(
 
 def _direct(settings: Settings, url: DockerURL, tls: TLSConfig | None) -> tuple[str, bool, str]:
     """A TCP engine's own address: verified by a published port that answers there, when
-    one exists; one that does not answer means the engine is elsewhere, behind a wall."""
-    ports = network.published_ports(url, tls, 1.5)
-    if ports and not network.can_connect(url.host, ports[:3]):
+    one exists. One that does not answer, or ports bound only to the loopback of a machine
+    that is not this one, mean the engine is elsewhere, behind a wall."""
+    bindings = network.published_bindings(url, tls, 1.5)
+    everywhere = [port for port, address in bindings if address in network.EVERY_ADDRESS]
+    its_loopback = [port for port, address in bindings if address in ("127.0.0.1", "::1")]
+    walled = (everywhere and not network.can_connect(url.host, everywhere[:3])) or (
+        its_loopback and not everywhere and url.host not in ("127.0.0.1", "localhost", "::1")
+    )
+    if walled:
         return url.host, False, say_.no_path(names.option("ssh"))
     return url.host, True, ""
 

@@ -8,7 +8,6 @@ and ``container.ports`` stay true here.
 from __future__ import annotations
 
 import contextlib
-import errno
 import http.client
 import json
 import socket
@@ -184,15 +183,24 @@ class PortForwarder:
 
 
 def listening(port: int) -> bool:
-    """Something listens on 127.0.0.1:``port`` here: a bind there is refused. No connection
-    is made, since one to a forward would reach the service behind it."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """Something listens on 127.0.0.1:``port`` here. Read from the kernel's table where
+    there is one: a test bind would steal the port from a forward being set up, and a
+    connection to a forward would reach the service behind it."""
     try:
-        probe.bind(("127.0.0.1", port))
-    except OSError as exc:
-        return exc.errno == errno.EADDRINUSE
-    finally:
-        probe.close()
+        with open("/proc/net/tcp", encoding="ascii") as table:
+            rows = table.read().splitlines()[1:]
+    except OSError:
+        return _connects(port)
+    wanted = {f"0100007F:{port:04X}", f"00000000:{port:04X}"}
+    return any(
+        len(fields) > 3 and fields[1] in wanted and fields[3] == "0A"  # 0A: LISTEN
+        for fields in (row.split() for row in rows)
+    )
+
+
+def _connects(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
     return False
 
 

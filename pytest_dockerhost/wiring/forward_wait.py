@@ -4,7 +4,8 @@ as the engine has started the container: a test that connects at once (testconta
 without a wait strategy does) would race the forward. So, while such an engine is wired,
 ``start`` returns once each published port listens here, or after ``WAIT`` at most.
 
-It looks for the listener without connecting (a connection would reach the service), and
+It looks for the listener in the kernel's table, neither binding (that would steal the
+port from the forward being set up) nor connecting (that would reach the service), and
 works in every process of the run: xdist workers use the owner's forwards.
 """
 
