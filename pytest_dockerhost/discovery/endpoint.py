@@ -268,7 +268,7 @@ class DockerHost:
         )
         if self.sidecar is not None:
             outer = self.sidecar.outer
-            line += say_.on_sidecar(self.sidecar.privileged, outer.mode, outer.url)
+            line += say_.on_sidecar(self.sidecar.privileged, outer.mode, outer.shown_url)
         return line
 
     @property

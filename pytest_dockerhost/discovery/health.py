@@ -88,7 +88,7 @@ def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
     try:
         client = sidecar.outer.client(timeout=5)
     except engine_errors() as exc:  # docker-py, and requests' errors it lets through
-        return say_.outer_unreachable(sidecar.outer.url, exc)
+        return say_.outer_unreachable(sidecar.outer.shown_url, exc)
     try:
         try:
             container = client.containers.get(sidecar.container_id)
@@ -97,7 +97,7 @@ def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
         state = container.attrs.get("State") or {}
         logs = container.logs(tail=lines).decode("utf-8", "replace").rstrip()
     except engine_errors() as exc:  # requests' ConnectionError when that daemon is gone too
-        return say_.outer_silent(sidecar.outer.url, exc)
+        return say_.outer_silent(sidecar.outer.shown_url, exc)
     finally:
         client.close()
     shown = "\n".join("    " + line for line in logs.splitlines()[-lines:])

@@ -112,7 +112,7 @@ def _sidecar_line(state: EndpointLifecycle) -> str:
     return say_.planned_sidecar(
         extras,
         outer.mode,
-        outer.url,
+        outer.shown_url,
         engine=outer.engine_label,
         api=outer.api_version,
         source=outer.source,

@@ -185,12 +185,12 @@ class Sidecar:
             fetch_client_certs(watch, cert_dir, deadline)
         info = wait_ready(watch, located.url, tls, cert_dir, deadline)
         reached = prove(located, remote=outer.remote is not None)
-        notes = [say_.started(name, spec.image, time.monotonic() - t0, outer.url)]
+        notes = [say_.started(name, spec.image, time.monotonic() - t0, outer.shown_url)]
         if created.material is None:
             notes.append(say_.TLS_BY_IMAGE)
         if registries.flags():
             notes.append(
-                say_.registries_passed_on(registries.mirrors, registries.insecure, outer.url)
+                say_.registries_passed_on(registries.mirrors, registries.insecure, outer.shown_url)
             )
         if mtu.mtu is not None:
             notes.append(say_mtu.sidecar_mtu(mtu.mtu, mtu.interface, mtu.per_network))
@@ -253,6 +253,7 @@ class Sidecar:
                 network=self.network,
                 runtime=self.spec.runtime,
                 daemon_flags=command,
+                ports_apart=self.outer.remote is not None,
             )
             try:
                 container = client.api.create_container_from(body, name)
@@ -312,15 +313,15 @@ class Sidecar:
         return volume
 
     def _api_error(self, what: str, exc: Exception) -> str:
-        return say_.api_failed(what, self.outer.url, api_text(exc))
+        return say_.api_failed(what, self.outer.shown_url, api_text(exc))
 
     def _start_error(self, exc: Exception, profile: Profile, fallbacks: list[str]) -> str:
         text = say_.after_fallbacks(api_text(exc), fallbacks)
         if PRIVILEGED_REFUSED in text and profile.privileged:
-            return say_.privileged_refused(self.outer.url, text, self.spec.privileged_source)
+            return say_.privileged_refused(self.outer.shown_url, text, self.spec.privileged_source)
         if PRIVILEGED_REFUSED in text:
-            return say_.capabilities_refused(self.outer.url, text)
-        return say_.start_failed(self.spec.image, self.outer.url, text)
+            return say_.capabilities_refused(self.outer.shown_url, text)
+        return say_.start_failed(self.spec.image, self.outer.shown_url, text)
 
     def stop(self) -> None:
         """Remove what this sidecar made (a kept one stays). Safe to call twice."""

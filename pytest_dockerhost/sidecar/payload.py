@@ -15,6 +15,7 @@ from .spec import Profile
 
 CERTDIR = "/certs"  # DOCKER_TLS_CERTDIR, as in docker:dind
 INNER_PORT = 2376
+INNER_PORT_RANGE = "45000 60999"  # the sidecar's published ports, on a remote engine
 # host: 2376 published on the outer daemon's loopback; network: a network shared with our
 # own container (DooD), reached by the sidecar's name.
 Topology = Literal["host", "network"]
@@ -77,8 +78,14 @@ def container_config(
     network: str | None,
     runtime: str | None,
     daemon_flags: list[str] | None = None,
+    ports_apart: bool = False,
 ) -> dict[str, Any]:
-    """The body of ``POST /containers/create`` for the sidecar."""
+    """The body of ``POST /containers/create`` for the sidecar.
+
+    ``ports_apart``: the sidecar's engine allocates published ports above the outer
+    engine's first ones. On a remote engine both kinds are forwarded to one 127.0.0.1 here
+    under their own numbers, and both engines would begin with 32768 (the sidecar's API
+    port then takes the first test container's)."""
     mounts: list[dict[str, Any]] = [
         {"Target": "/var/lib/docker", "Source": volume, "Type": "volume", "ReadOnly": False}
     ]
@@ -128,6 +135,9 @@ def container_config(
     }
     if daemon_flags:
         config["Cmd"] = list(daemon_flags)
+    if ports_apart:
+        # The engine reads its range for published ports from its own network namespace.
+        host_config["Sysctls"] = {"net.ipv4.ip_local_port_range": INNER_PORT_RANGE}
     if topology == "host":
         host_config["PortBindings"] = {
             f"{INNER_PORT}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]

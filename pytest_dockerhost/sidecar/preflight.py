@@ -38,9 +38,9 @@ def ensure_image(client: EngineClient, spec: Spec, outer: DockerHost, say: Say) 
     except engine_errors() as exc:
         if not is_not_found(exc):
             raise SidecarError(
-                say_.api_failed(say_.inspect_image(image), outer.url, api_text(exc))
+                say_.api_failed(say_.inspect_image(image), outer.shown_url, api_text(exc))
             ) from None
-    say(say_.pulling(image, outer.url))
+    say(say_.pulling(image, outer.shown_url))
     last = ""
     try:
         for event in api.pull(image, stream=True, decode=True):
@@ -53,7 +53,7 @@ def ensure_image(client: EngineClient, spec: Spec, outer: DockerHost, say: Say) 
         return dict(api.inspect_image(image))
     except engine_errors() as exc:
         raise SidecarError(
-            say_.pull_failed(image, spec.image_source, outer.url, api_text(exc))
+            say_.pull_failed(image, spec.image_source, outer.shown_url, api_text(exc))
         ) from None
 
 

@@ -181,7 +181,7 @@ def same_image(one: dict[str, Any], other: dict[str, Any]) -> bool:
 
 
 def preload_missing(image: str, source: str, outer: DockerHost | None, exc: Exception) -> str:
-    where = outer.url if outer is not None else "the outer daemon"
+    where = outer.shown_url if outer is not None else "the outer daemon"
     if is_not_found(exc):
         return say_.preload_missing(image, source, where)
     return say_.preload_unreadable(image, source, where, api_text(exc))

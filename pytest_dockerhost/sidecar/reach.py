@@ -50,6 +50,8 @@ def choose_topology(client: EngineClient, outer: DockerHost) -> Topology:
     """host: publish 2376 on the daemon host's loopback; network: share a network with
     our own container (DooD)."""
     parsed = outer.docker_url
+    if outer.remote is not None:
+        return "host"  # its loopback's ports come through the run's SSH forwards
     if outer.in_container and parsed.is_unix and outer.container_id:
         try:
             me = client.api.inspect_container(outer.container_id)
@@ -65,7 +67,7 @@ def choose_topology(client: EngineClient, outer: DockerHost) -> Topology:
     # loopback too.
     if local and network.shares_daemon_network(parsed, outer.tls, 2.0):
         return "host"
-    raise SidecarError(say_.unreachable(outer.url, outer.source))
+    raise SidecarError(say_.unreachable(outer.shown_url, outer.source))
 
 
 def join_network(client: EngineClient, outer: DockerHost, net: str) -> bool:
@@ -82,7 +84,7 @@ def join_network(client: EngineClient, outer: DockerHost, net: str) -> bool:
         api.connect_container_to_network(me, net)
     except engine_errors() as exc:
         raise SidecarError(
-            say_.api_failed(say_.connect_self(me, net), outer.url, api_text(exc))
+            say_.api_failed(say_.connect_self(me, net), outer.shown_url, api_text(exc))
         ) from None
     return True
 

@@ -158,7 +158,7 @@ class SharedSidecar:
             return {"error": str(exc)}
         except Exception as exc:  # docker-py and requests errors: no traceback for users
             sidecar.stop()
-            return {"error": say_.start_crashed(self.outer.url, type(exc).__name__, exc)}
+            return {"error": say_.start_crashed(self.outer.shown_url, type(exc).__name__, exc)}
         except BaseException:
             # Ctrl-C during the start: remove it here; the owner's end-of-run cleanup is the
             # second line for a worker that dies harder than this.

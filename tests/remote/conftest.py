@@ -5,7 +5,9 @@ with its volume at the end."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -67,3 +69,12 @@ def remote_podman(
     folder = tmp_path_factory.mktemp("remote-podman")
     with remote_host(engine, "podman", folder, _run_id("podman")) as host:
         yield host
+
+
+@pytest.fixture
+def private_tmp() -> Iterator[str]:
+    """A TMPDIR of an inner run's own, short (the tunnel's unix socket goes below it), so
+    that its ssh process is told from other runs' by its command line."""
+    folder = tempfile.mkdtemp(prefix="pdh-")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

@@ -263,18 +263,23 @@ def _write_home(home: Path, alias: str, address: str, user_key: str, host_key: s
 
 
 def _load_busybox(engine: Any, host: RemoteHost) -> None:
-    """The busybox image into the inner engine, by ``CLI load`` inside (no registry).
-    /var/tmp: the dind entrypoint mounts a tmpfs on /tmp, which a copy cannot see."""
-    saved = b"".join(engine.images.get(BUSYBOX).save(named=True))
+    load_image(engine, host, BUSYBOX)
+
+
+def load_image(engine: Any, host: RemoteHost, tag: str) -> None:
+    """An image of this machine's engine into the inner engine, by ``CLI load`` inside (no
+    registry). /var/tmp: the dind entrypoint mounts a tmpfs on /tmp, which a copy cannot see."""
+    saved = b"".join(engine.images.get(tag).save(named=True))
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("busybox.tar")
+        info = tarfile.TarInfo("image.tar")
         info.size = len(saved)
         tar.addfile(info, io.BytesIO(saved))
+    del saved
     assert host.container.put_archive("/var/tmp", buffer.getvalue())
-    done = host.inner("load", "-i", "/var/tmp/busybox.tar")
-    assert done.returncode == 0, f"loading {BUSYBOX}: {done.stdout}{done.stderr}"
-    host.run("rm", "-f", "/var/tmp/busybox.tar")
+    done = host.inner("load", "-i", "/var/tmp/image.tar")
+    assert done.returncode == 0, f"loading {tag}: {done.stdout}{done.stderr}"
+    host.run("rm", "-f", "/var/tmp/image.tar")
 
 
 def _copy_client_certs(container: Any, dest: Path) -> Path:

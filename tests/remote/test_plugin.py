@@ -11,12 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +65,6 @@ def write(folder: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (folder / name).write_text(text)
     return folder
-
-
-@pytest.fixture
-def private_tmp() -> Iterator[str]:
-    """A TMPDIR of the inner run's own, short (the tunnel's unix socket goes below it), so
-    that its ssh process is told from other runs' by its command line."""
-    folder = tempfile.mkdtemp(prefix="pdh-")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_pytest(
