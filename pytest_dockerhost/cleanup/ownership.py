@@ -35,15 +35,27 @@ from ..labels import (
 )
 
 
-def process_start(pid: int) -> str:
-    """The start time of ``pid`` in clock ticks since boot ("" when unknown)."""
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (empty when unknown)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
             text = handle.read()
     except OSError:
-        return ""
-    fields = text.rsplit(")", 1)[-1].split()
+        return []
+    return text.rsplit(")", 1)[-1].split()
+
+
+def process_start(pid: int) -> str:
+    """The start time of ``pid`` in clock ticks since boot ("" when unknown)."""
+    fields = _stat(pid)
     return fields[19] if len(fields) > 19 else ""
+
+
+def is_zombie(pid: int) -> bool:
+    """``pid`` has exited and waits for a parent that never reaps it (a CI container whose
+    pid 1 is ``cat`` or a shell, without --init): dead, though kill(pid, 0) finds it."""
+    fields = _stat(pid)
+    return bool(fields) and fields[0] in ("Z", "X")
 
 
 def current_place() -> str:
@@ -137,6 +149,8 @@ def alive_here(labels: dict[str, str], place: str) -> bool | None:
         return False
     except PermissionError:
         pass  # it exists, owned by another user
+    if is_zombie(pid):
+        return False
     started = labels.get(L_OWNER_START, "")
     return not started or process_start(pid) in ("", started)
 

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from pytest_dockerhost.cleanup.lease import parse_created
-from pytest_dockerhost.cleanup.ownership import Judge, LeaseBook, Owner, current_place
+from pytest_dockerhost.cleanup.ownership import (
+    Judge,
+    LeaseBook,
+    Owner,
+    current_place,
+    process_start,
+)
 from pytest_dockerhost.config.parsing import parse_duration
 from pytest_dockerhost.labels import L_OWNER_PLACE, L_USES
 from pytest_dockerhost.tempdirs import LOCK, sweep_folders
@@ -46,6 +52,31 @@ def test_same_place_a_live_owner_is_alive_and_a_dead_one_is_dead_at_once() -> No
     assert not judge.alive({**labels, "org.pytest-dockerhost.owner-pid": str(_dead_pid())})
     # A recycled pid: alive, but not the process that made the resource.
     assert not judge.alive({**labels, "org.pytest-dockerhost.owner-start": "1"})
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/stat")
+def test_an_owner_killed_under_a_parent_that_never_reaps_it_is_dead() -> None:
+    """A run killed with -9 in a CI container whose pid 1 does not reap (a Jenkins agent kept
+    alive by ``cat``): its process stays a zombie, and kill(pid, 0) still finds it."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        labels = {
+            **_owner("run-2").labels("run"),
+            "org.pytest-dockerhost.owner-pid": str(child.pid),
+            "org.pytest-dockerhost.owner-start": process_start(child.pid),
+        }
+        judge = Judge(_owner("run-1"), LeaseBook(now=time.time()))
+        assert judge.alive(labels)
+        child.kill()
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] != "Z":
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        os.kill(child.pid, 0)  # still there, as a zombie: what the judge used to trust
+        assert not judge.alive(labels)
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_same_hostname_elsewhere_is_judged_by_the_lease_never_by_the_pid() -> None:
