@@ -2,9 +2,11 @@
 
 ``DockerContainer.with_volume_mapping(host, container)`` hands ``host`` to the daemon,
 which resolves it on its own side. Under DooD the plugin knows the daemon's path for it
-(through our container's mounts) and passes that instead; where the daemon cannot see
-the folder at all (a pod's dind, a dind service, the sidecar), a warning says so before
-the container starts with an empty folder in its place.
+(through our container's mounts) and passes that instead. A local file or folder the
+daemon cannot see at all (a pod's dind, a dind service, the sidecar, an engine on another
+machine) is passed as it is: ``copies`` copies it into the container. Anything else the
+daemon cannot see gets a warning, at the user's line, before the container starts with
+an empty folder in its place.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BindMountError, DockerHostWarning
 from ..messages.endpoint import mapping_unseen
+from .copies import copyable
 
 if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost
@@ -58,8 +61,9 @@ class MountGuard:
         cls.with_volume_mapping = with_volume_mapping
 
     def source_for(self, path: Any) -> Any:
-        """The daemon's path for ``path``; ``path`` itself, with a warning, when the daemon
-        cannot see it (or for a named volume, which is not a path)."""
+        """The daemon's path for ``path``; ``path`` itself when the daemon cannot see it (a
+        local file or folder is copied in; anything else is warned about) or for a named
+        volume, which is not a path."""
         host = self._host
         if host is None or not isinstance(path, (str, os.PathLike)):
             return path
@@ -69,6 +73,8 @@ class MountGuard:
         try:
             return host.daemon_path(text)
         except BindMountError as exc:
+            if copyable(text):
+                return path
             # stacklevel: the user's call, past this method and the wrapper.
             warnings.warn(DockerHostWarning(mapping_unseen(text, str(exc))), stacklevel=3)
             return path

@@ -1,6 +1,7 @@
 """testcontainers' with_volume_mapping while a host is wired: the daemon's path under DooD,
-a warning where the daemon cannot see the folder, named volumes untouched, and the
-method put back afterwards. The real testcontainers class; the hosts need no daemon
+a local folder the daemon cannot see passed as it is (it is copied in), a warning where
+the daemon cannot see a path that is no local file or folder, named volumes untouched,
+and the method put back afterwards. The real testcontainers class; the hosts need no daemon
 (a DooD agent's mounts come from inspecting it, given here as they would be found;
 no daemon is needed: the mapping only fills the container's ``volumes``)."""
 
@@ -61,19 +62,32 @@ def test_under_dood_a_mounted_folder_is_passed_as_the_daemons_path(guard: MountG
     }
 
 
-def test_a_folder_the_sidecar_cannot_see_is_warned_about_at_the_callers_line(
+def test_a_local_folder_the_sidecar_cannot_see_is_passed_as_it_is_to_be_copied(
     guard: MountGuard, tmp_path: Path
 ) -> None:
     guard.install(sidecar())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        container = unconnected().with_volume_mapping(str(tmp_path), "/data", "rw")
+        unconnected().with_volume_mapping(str(Path(__file__)), "/data.py")  # a file too
+    assert container.volumes == {str(tmp_path): {"bind": "/data", "mode": "rw"}}
+
+
+def test_a_path_the_sidecar_cannot_see_and_no_copy_can_stand_for_is_warned_about(
+    guard: MountGuard, tmp_path: Path
+) -> None:
+    missing = str(tmp_path / "not-here")
+    guard.install(sidecar())
     with pytest.warns(DockerHostWarning) as caught:
-        container = unconnected().with_volume_mapping(str(tmp_path), "/data")
+        container = unconnected().with_volume_mapping(missing, "/data")
     (warning,) = caught
     assert str(warning.message).startswith(
-        f"with_volume_mapping({str(tmp_path)!r}, ...): the daemon cannot bind-mount it, so "
-        "the container would get an empty folder there."
+        f"with_volume_mapping({missing!r}, ...): the daemon cannot bind-mount it, and it is "
+        "no file or folder here that could be copied in instead, so the container would get "
+        "an empty folder there."
     )
-    assert warning.filename == __file__
-    assert container.volumes == {str(tmp_path): {"bind": "/data", "mode": "ro"}}
+    assert warning.filename == __file__  # the caller's line
+    assert container.volumes == {missing: {"bind": "/data", "mode": "ro"}}
 
 
 def test_a_named_volume_is_the_daemons_own(guard: MountGuard) -> None:
