@@ -80,8 +80,8 @@ def daemon_elsewhere(local: str, url: str) -> str:
 def mapping_unseen(local: str, why: str) -> str:
     return (
         f"with_volume_mapping({local!r}, ...): the daemon cannot bind-mount it, and it is no "
-        "file or folder here that could be copied in instead, so the container would get an "
-        f"empty folder there. {why}"
+        "file or folder the plugin copies in instead, so the container would get an empty "
+        f"folder there. {why}"
     )
 
 

@@ -37,6 +37,10 @@ MODULE = "docker.models.containers"
 _OURS_AND_LIBRARIES = ("docker", "testcontainers", "pytest_dockerhost", "requests", "urllib3")
 
 
+# The kernel's folders and the engines' sockets: a bind of them means the daemon's own.
+_NEVER_COPIED = ("/proc", "/sys", "/dev", "/run", "/var/run")
+
+
 @dataclass(frozen=True)
 class Copy:
     """A bind the engine cannot see: ``local`` here goes to ``target`` in the container."""
@@ -44,6 +48,16 @@ class Copy:
     local: str
     target: str
     writable: bool
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a bind of a local path becomes: the daemon's path for it (``path``), or a copy;
+    ``unseen`` says why the daemon cannot see it, when it cannot."""
+
+    path: str
+    copy: bool = False
+    unseen: str = ""
 
 
 def copyable(path: object) -> bool:
@@ -56,6 +70,20 @@ def copyable(path: object) -> bool:
         and os.path.isabs(text)
         and (os.path.isdir(text) or os.path.isfile(text))
     )
+
+
+def source(host: DockerHost, local: str) -> Source:
+    """``local`` as a bind of it reaches ``host``'s daemon: at the daemon's path for it, or
+    as a copy of a file or folder the daemon cannot see. The kernel's folders and the
+    sockets' are the daemon's own (``/var/run/docker.sock`` for Ryuk): passed as they are."""
+    try:
+        return Source(host.daemon_path(local))
+    except BindMountError as exc:
+        unseen = str(exc)
+    normal = os.path.normpath(local)
+    if any(normal == top or normal.startswith(top + "/") for top in _NEVER_COPIED):
+        return Source(local)
+    return Source(local, copy=copyable(normal), unseen=unseen)
 
 
 def plan(
@@ -203,10 +231,8 @@ class Copies:
         host = self._host
         if host is None:
             return local
-        try:
-            return host.daemon_path(local)
-        except BindMountError:
-            return None
+        found = source(host, local)
+        return None if found.copy else found.path
 
     def _wrap(self) -> None:
         module = sys.modules.get(MODULE)

@@ -17,9 +17,9 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BindMountError, DockerHostWarning
+from ..errors import DockerHostWarning
 from ..messages.endpoint import mapping_unseen
-from .copies import copyable
+from .copies import source
 
 if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost
@@ -70,14 +70,11 @@ class MountGuard:
         text = os.fspath(path)
         if not os.path.isabs(text):
             return path  # a named volume, the daemon's own (or a mistake docker-py names)
-        try:
-            return host.daemon_path(text)
-        except BindMountError as exc:
-            if copyable(text):
-                return path
+        found = source(host, text)
+        if found.unseen and not found.copy:
             # stacklevel: the user's call, past this method and the wrapper.
-            warnings.warn(DockerHostWarning(mapping_unseen(text, str(exc))), stacklevel=3)
-            return path
+            warnings.warn(DockerHostWarning(mapping_unseen(text, found.unseen)), stacklevel=3)
+        return path if found.copy or found.unseen else found.path
 
     def uninstall(self) -> None:
         if self._watch is not None:

@@ -103,8 +103,8 @@ def test_a_mapping_of_a_path_the_job_lacks_too():
 
 WARNING = re.compile(
     r"DockerHostWarning: with_volume_mapping\('/tmp/not-in-the-job', \.\.\.\): the daemon "
-    r"cannot bind-mount it, and it is no file or folder here that could be copied in "
-    r"instead, so the container would get an empty folder there\."
+    r"cannot bind-mount it, and it is no file or folder the plugin copies in instead, so "
+    r"the container would get an empty folder there\."
 )
 
 

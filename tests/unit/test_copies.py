@@ -20,9 +20,9 @@ from docker.types import Mount
 
 from pytest_dockerhost.messages.endpoint import outside_folder
 from pytest_dockerhost.wiring.archive import in_archive, pack, unpack
-from pytest_dockerhost.wiring.copies import Copies, Copy, plan
+from pytest_dockerhost.wiring.copies import Copies, Copy, Source, plan, source
 
-from ..helpers import dood_host
+from ..helpers import dood_host, sidecar_host
 from ..helpers.servers import LoopbackServer, reply
 
 
@@ -114,6 +114,25 @@ def test_binds_the_daemon_sees_as_they_are_leave_the_keywords_untouched(
     changed, copies = plan(kwargs, lambda local: local)
     assert changed is kwargs
     assert copies == []
+
+
+def test_a_sidecar_gets_copies_of_files_and_folders_and_the_daemons_own_paths(
+    tree: dict[str, str],
+) -> None:
+    host = sidecar_host()
+    for local in (tree["unseen"], tree["single"]):
+        found = source(host, local)
+        assert (found.path, found.copy) == (local, True)
+        assert found.unseen.startswith(f"{local} is on this machine, but the daemon at ")
+    missing = source(host, tree["missing"])
+    assert (missing.copy, missing.unseen.startswith(tree["missing"])) == (False, True)
+    for daemons in ("/var/run/docker.sock", "/sys/fs/cgroup", "/proc/../dev/shm"):
+        assert source(host, daemons) == Source(daemons)  # never copied, never warned about
+
+
+def test_under_dood_a_mounted_folder_is_the_daemons_path(tmp_path: Path) -> None:
+    host = dood_host(((str(tmp_path), "/var/lib/docker/volumes/ws/_data"),))
+    assert source(host, str(tmp_path / "job")) == Source("/var/lib/docker/volumes/ws/_data/job")
 
 
 def _names(archive: bytes) -> dict[str, str]:
