@@ -206,14 +206,10 @@ class Copies:
 
     def install(self, host: DockerHost) -> None:
         self._host = host
-        if MODULE in sys.modules:
-            self._wrap()
-            return
         if self._watch is None:
-            from .usage import ImportWatch
+            from .usage import on_import
 
-            self._watch = ImportWatch(self._wrap, names=(MODULE,))
-            self._watch.install()
+            self._watch = on_import(MODULE, self._wrap)
 
     def uninstall(self) -> None:
         if self._watch is not None:

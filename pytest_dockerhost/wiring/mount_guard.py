@@ -37,14 +37,10 @@ class MountGuard:
 
     def install(self, host: DockerHost) -> None:
         self._host = host
-        if _MODULE in sys.modules:
-            self._wrap()
-            return
         if self._watch is None:
-            from .usage import ImportWatch
+            from .usage import on_import
 
-            self._watch = ImportWatch(self._wrap, names=(_MODULE,))
-            self._watch.install()
+            self._watch = on_import(_MODULE, self._wrap)
 
     def _wrap(self) -> None:
         cls = getattr(sys.modules.get(_MODULE), "DockerContainer", None)
