@@ -238,7 +238,8 @@ class Copies:
             return
         self._patch(collection, "create", self._creating)
         self._patch(container, "stop", self._after)
-        self._patch(container, "wait", self._after)
+        # A wait that timed out leaves the container running: nothing to copy back yet.
+        self._patch(container, "wait", functools.partial(self._after, failed=False))
         self._patch(container, "remove", self._before)
 
     def _patch(self, cls: type, name: str, make: Callable[[Any], Any]) -> None:
@@ -259,12 +260,15 @@ class Copies:
 
         return create
 
-    def _after(self, original: Any) -> Callable[..., Any]:
+    def _after(self, original: Any, *, failed: bool = True) -> Callable[..., Any]:
+        """``original``, then the copies back; also when it failed, with ``failed``."""
+
         def after(container: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 result = original(container, *args, **kwargs)
             except Exception:
-                self.back(container)  # stopped or gone all the same
+                if failed:
+                    self.back(container)  # a stop that failed: stopped or gone all the same
                 raise
             self.back(container)
             return result

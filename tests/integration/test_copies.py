@@ -26,6 +26,7 @@ import pathlib
 
 import docker
 import pytest
+import requests
 from testcontainers.core.container import DockerContainer
 
 from pytest_dockerhost.errors import BindMountError
@@ -88,6 +89,21 @@ def test_docker_py_run_create_and_stop():
     finally:
         container.remove(force=True)
     assert conf.read_text() == "key = value\\n"
+
+
+def test_a_wait_that_times_out_copies_nothing_yet():
+    client = docker.from_env()
+    waited = folder("py-wait", "")
+    container = client.containers.run(
+        BUSYBOX, ["sleep", "60"], detach=True, volumes={{str(waited): {{"bind": "/work"}}}}
+    )
+    try:
+        with pytest.raises(requests.exceptions.ConnectionError):
+            container.wait(timeout=1)
+        container.exec_run(["sh", "-c", "echo after the wait > /work/out.txt"])
+    finally:
+        container.remove(force=True)
+    assert (waited / "out.txt").read_text() == "after the wait\\n"
 
 
 def test_docker_tmp_path_is_copied_in_and_back(docker_tmp_path, tmp_path):
@@ -156,7 +172,7 @@ def test_a_plain_suite_maps_folders_the_sidecar_cannot_see(
             "The engine cannot bind-mount this folder, so it was copied into the container*",
             "    container.stop()",
             "docker: sidecar tcp://127.0.0.1:* via sidecar pytest-dockerhost-*",
-            "*= 6 passed, 2 warnings in *",
+            "*= 7 passed, 2 warnings in *",
         ]
     )
     assert result.ret == 0, out
