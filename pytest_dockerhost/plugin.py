@@ -112,15 +112,12 @@ def docker_env(docker_host: DockerHost) -> dict[str, str]:
 def docker_tmp_path(
     docker_host: DockerHost, tmp_path: Path, pytestconfig: pytest.Config
 ) -> Iterator[Path]:
-    """A fresh folder the daemon can bind-mount: mount ``docker_host.daemon_path(it)``
-    (the same path on a laptop and in a pod). Fails, with the fix, where there is none."""
-    from .errors import BindMountError
+    """A fresh folder for containers to map: bind it as it is through docker-py or
+    testcontainers. One the daemon sees where there is one (the daemon's path is passed for
+    it under DooD); elsewhere the plugin copies it into the container, and back."""
     from .wiring.mountable import mountable_folder, remove_mountable
 
-    try:
-        folder, ours = mountable_folder(docker_host, tmp_path, pytestconfig.rootpath)
-    except BindMountError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    folder, ours = mountable_folder(docker_host, tmp_path, pytestconfig.rootpath)
     try:
         yield folder
     finally:

@@ -49,11 +49,32 @@ def _run_entries() -> list[CatalogueEntry]:
                 "a bind-mounted folder is empty inside the container",
                 "with_volume_mapping",
             ),
-            "bind-mount sources are resolved on the daemon's host, not where pytest runs",
+            "bind-mount sources are resolved on the daemon's host, not where pytest runs; a "
+            "local file or folder is copied in instead, and any other path is warned about",
             endpoint.mapping_unseen(
                 workspace, endpoint.only_in_this_container(workspace, "3f2a9c1b7d4e")
             ),
             (Fix(endpoint.daemon_elsewhere(workspace, "tcp://docker:2376"), "under dind"),),
+        ),
+        CatalogueEntry(
+            ("copy-in-failed",),
+            ("could not be copied into the container at",),
+            "a folder the engine cannot see is copied into the container, and the copy failed",
+            endpoint.copy_in_failed(workspace, "/data", "container rootfs is marked read-only"),
+        ),
+        CatalogueEntry(
+            ("copy-not-back",),
+            ("could not be copied back here",),
+            "a read-write mapping the engine cannot see was copied in, and the container was "
+            "gone before what it wrote could be copied back",
+            endpoint.not_copied_back(workspace, "/data", "No such container: 3f2a9c1b7d4e"),
+        ),
+        CatalogueEntry(
+            ("copy-auto-removed",),
+            ("the engine removes the container as soon as it exits (auto_remove)",),
+            "a read-write mapping the engine cannot see is copied in, and the engine removes "
+            "the container on its own, so nothing is copied back",
+            endpoint.auto_removed(workspace, "/data"),
         ),
         CatalogueEntry(
             ("sidecar-privileged-refused",),

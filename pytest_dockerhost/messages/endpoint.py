@@ -1,4 +1,5 @@
-"""What the endpoint says about itself: the header line, a lost daemon, bind mounts."""
+"""What the endpoint says about itself: the header line, a lost daemon, bind mounts and
+the copies that stand in for them."""
 
 from __future__ import annotations
 
@@ -53,39 +54,34 @@ def on_sidecar(privileged: bool, outer_mode: str, outer_url: str) -> str:
 
 
 SHARED_FOLDER = (
-    "the docker_tmp_path fixture finds one; in a pod, an emptyDir mounted at the same path "
-    "in the job's and the dind container"
+    "the docker_tmp_path fixture finds one where there is one; in a pod, an emptyDir "
+    "mounted at the same path in the job's and the dind container"
+)
+
+
+# Where the engine cannot see a folder, a bind of it through docker-py or testcontainers
+# becomes a copy (wiring/copies.py): said wherever daemon_path refuses a folder.
+COPIED = (
+    "bind it as it is through docker-py or testcontainers, and the plugin copies it into "
+    "the container before it starts (and a read-write mapping back when the container "
+    "stops); or copy files in yourself: create the container, then "
+    "container.put_archive(path, tar_bytes), then start it"
 )
 
 
 def daemon_elsewhere(local: str, url: str) -> str:
     return (
         f"{local} is on this machine, but the daemon at {url} runs in another container or "
-        "host and cannot see it there. Copy files into the container instead: create it, "
-        "then container.put_archive(path, tar_bytes), then start it; or work in a folder "
-        f"both see at the same path ({SHARED_FOLDER})."
+        f"host and cannot see it there. Instead, {COPIED}; or work in a folder both see at "
+        f"the same path ({SHARED_FOLDER})."
     )
-
-
-UNSEEN = "the daemon at {url} does not see it at that path"
-
-
-def no_mountable_folder(tried: list[tuple[str, str]]) -> str:
-    lines = ["docker_tmp_path: the daemon can bind-mount none of these folders:"]
-    lines += [f"  {folder}: {why}" for folder, why in tried]
-    lines.append(
-        "  fix: share a folder with the daemon at the same path (in a pod, an emptyDir "
-        "mounted at the same mountPath in the job's and the dind container, such as the "
-        "checkout; under DooD, mount a host folder into this container at its host path) "
-        "and run pytest below it; or copy files in with put_archive"
-    )
-    return "\n".join(lines)
 
 
 def mapping_unseen(local: str, why: str) -> str:
     return (
-        f"with_volume_mapping({local!r}, ...): the daemon cannot bind-mount it, so the "
-        f"container would get an empty folder there. {why}"
+        f"with_volume_mapping({local!r}, ...): the daemon cannot bind-mount it, and it is no "
+        "file or folder the plugin copies in instead, so the container would get an empty "
+        f"folder there. {why}"
     )
 
 
@@ -93,9 +89,46 @@ def only_in_this_container(local: str, container_id: str) -> str:
     return (
         f"{local} exists only inside this container ({container_id or 'id unknown'}), so the "
         "daemon, which resolves bind-mount sources on its host, cannot mount it. Mount a host "
-        "folder into this container (docker run -v HOST_DIR:DIR) and work below DIR, or copy "
-        f"files in with put_archive; or work in a folder both see ({SHARED_FOLDER})."
+        f"folder into this container (docker run -v HOST_DIR:DIR) and work below DIR; or "
+        f"{COPIED}; or work in a folder both see ({SHARED_FOLDER})."
     )
+
+
+# --- copies in place of bind mounts ------------------------------------------------------
+
+
+def copy_in_failed(local: str, target: str, why: str) -> str:
+    return (
+        f"{local} could not be copied into the container at {target}: {why}. The engine "
+        "cannot bind-mount it, so the plugin copies it in before the container starts. Fix: "
+        "make the files readable here and the target writable in the container (no "
+        f"read-only root filesystem there, or a volume at {target}); or share the folder "
+        f"with the engine ({SHARED_FOLDER})."
+    )
+
+
+def not_copied_back(local: str, target: str, why: str) -> str:
+    return (
+        f"{local}: what the container wrote at {target} could not be copied back here "
+        f"({why}). The engine cannot bind-mount this folder, so it was copied into the "
+        "container, and a read-write mapping is copied back when the container stops, ends "
+        "(wait) or is removed through docker-py. Fix: stop or remove the container before "
+        f"it is gone; or share the folder with the engine ({SHARED_FOLDER})."
+    )
+
+
+def auto_removed(local: str, target: str) -> str:
+    return (
+        f"{local} is copied into the container at {target}, since the engine cannot "
+        "bind-mount it, but the engine removes the container as soon as it exits "
+        "(auto_remove), so what the container writes there is not copied back. Fix: leave "
+        "auto_remove off (remove=True with detach=True sets it) and remove the container "
+        "after it stops; or read the files with get_archive before it exits."
+    )
+
+
+def outside_folder(name: str) -> str:
+    return f"the container's archive holds {name!r}, which leads outside the folder"
 
 
 def gone(url: str, mode: str, source: str, detail: str, fix: str) -> str:

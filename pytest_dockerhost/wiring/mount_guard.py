@@ -2,9 +2,11 @@
 
 ``DockerContainer.with_volume_mapping(host, container)`` hands ``host`` to the daemon,
 which resolves it on its own side. Under DooD the plugin knows the daemon's path for it
-(through our container's mounts) and passes that instead; where the daemon cannot see
-the folder at all (a pod's dind, a dind service, the sidecar), a warning says so before
-the container starts with an empty folder in its place.
+(through our container's mounts) and passes that instead. A local file or folder the
+daemon cannot see at all (a pod's dind, a dind service, the sidecar, an engine on another
+machine) is passed as it is: ``copies`` copies it into the container. Anything else the
+daemon cannot see gets a warning, at the user's line, before the container starts with
+an empty folder in its place.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BindMountError, DockerHostWarning
+from ..errors import DockerHostWarning
 from ..messages.endpoint import mapping_unseen
+from .copies import source
 
 if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost
@@ -34,14 +37,10 @@ class MountGuard:
 
     def install(self, host: DockerHost) -> None:
         self._host = host
-        if _MODULE in sys.modules:
-            self._wrap()
-            return
         if self._watch is None:
-            from .usage import ImportWatch
+            from .usage import on_import
 
-            self._watch = ImportWatch(self._wrap, names=(_MODULE,))
-            self._watch.install()
+            self._watch = on_import(_MODULE, self._wrap)
 
     def _wrap(self) -> None:
         cls = getattr(sys.modules.get(_MODULE), "DockerContainer", None)
@@ -58,20 +57,20 @@ class MountGuard:
         cls.with_volume_mapping = with_volume_mapping
 
     def source_for(self, path: Any) -> Any:
-        """The daemon's path for ``path``; ``path`` itself, with a warning, when the daemon
-        cannot see it (or for a named volume, which is not a path)."""
+        """The daemon's path for ``path``; ``path`` itself when the daemon cannot see it (a
+        local file or folder is copied in; anything else is warned about) or for a named
+        volume, which is not a path."""
         host = self._host
         if host is None or not isinstance(path, (str, os.PathLike)):
             return path
         text = os.fspath(path)
         if not os.path.isabs(text):
             return path  # a named volume, the daemon's own (or a mistake docker-py names)
-        try:
-            return host.daemon_path(text)
-        except BindMountError as exc:
+        found = source(host, text)
+        if found.unseen and not found.copy:
             # stacklevel: the user's call, past this method and the wrapper.
-            warnings.warn(DockerHostWarning(mapping_unseen(text, str(exc))), stacklevel=3)
-            return path
+            warnings.warn(DockerHostWarning(mapping_unseen(text, found.unseen)), stacklevel=3)
+        return path if found.copy or found.unseen else found.path
 
     def uninstall(self) -> None:
         if self._watch is not None:

@@ -3,8 +3,9 @@
 testcontainers reads some values at import time (``TESTCONTAINERS_HOST_OVERRIDE``,
 ``~/.testcontainers.properties``), so the environment is set before test modules
 are imported and, when it was imported already, its config object is patched
-too. Everything is put back at the end of the session; nothing is written to
-the user's home.
+too. docker-py's containers get the daemon's path for each local bind, or a copy where
+it cannot see one (``copies``). Everything is put back at the end of the session;
+nothing is written to the user's home.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..tempdirs import private_dir, remove_private_dir
+from .copies import Copies
 from .forward_wait import ForwardWait
 from .mount_guard import MountGuard
 
@@ -46,6 +48,7 @@ class Wiring:
         self._gate_watch: Any = None
         self._mounts = MountGuard()
         self._forwards = ForwardWait()
+        self._copies = Copies()
 
     @property
     def applied(self) -> bool:
@@ -112,6 +115,7 @@ class Wiring:
         self._mounts.install(host)
         if host.remote is not None:
             self._forwards.install()  # published ports come through the run's SSH forwards
+        self._copies.install(host)
 
     def set_session(self, session: str) -> None:
         """testcontainers' session label, the same in every process of the run: the reaper
@@ -214,6 +218,7 @@ class Wiring:
         self.release()
         self._mounts.uninstall()
         self._forwards.uninstall()
+        self._copies.uninstall()
         if self._watch is not None:
             self._watch.uninstall()
             self._watch = None

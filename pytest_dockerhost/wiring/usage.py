@@ -76,6 +76,17 @@ def may_use_docker(item: Any, cache: dict[str, bool], *, imports: bool = True) -
     return False
 
 
+def on_import(name: str, then: Callable[[], None]) -> ImportWatch | None:
+    """``then()`` now if module ``name`` is imported, else right after its first import:
+    the watch that waits for it (to uninstall), or None."""
+    if name in sys.modules:
+        then()
+        return None
+    watch = ImportWatch(then, names=(name,))
+    watch.install()
+    return watch
+
+
 class _Announcing:
     """Runs the real loader, then the callback: the package is complete (so the callback
     may use it) and the line that imported it has not gone on yet."""

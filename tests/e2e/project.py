@@ -113,6 +113,35 @@ def test_a_testcontainers_mapping_of_a_mounted_folder_is_translated():
     assert read.output == b"mapped by testcontainers"
 
 
+def test_a_docker_py_bind_of_a_mounted_folder_is_translated(docker_client):
+    # No daemon_path: the plugin hands the daemon its own path for the folder.
+    folder = os.path.join(WORKSPACE, "job-3")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "data.txt"), "w") as handle:
+        handle.write("bound by docker-py")
+    container = docker_client.containers.run(
+        "{BUSYBOX}", ["sleep", "60"], labels=labels(), detach=True,
+        volumes={{folder: {{"bind": "/data", "mode": "ro"}}}},
+    )
+    try:
+        read = container.exec_run(["cat", "/data/data.txt"])
+        print(f"E2E docker-py bound {{container.attrs['HostConfig']['Binds']}}")
+    finally:
+        container.remove(force=True)
+    assert read.output.decode() == "bound by docker-py"
+
+
+def test_a_folder_only_in_the_agent_is_copied_in_and_back(tmp_path):
+    import docker
+
+    (tmp_path / "data.txt").write_text("only in the agent")
+    docker.from_env().containers.run(
+        "{BUSYBOX}", ["sh", "-c", "cat /data/data.txt > /data/out.txt"], labels=labels(),
+        remove=True, volumes={{str(tmp_path): {{"bind": "/data", "mode": "rw"}}}},
+    )
+    print(f"E2E copied back {{(tmp_path / 'out.txt').read_text()!r}}")
+
+
 def test_put_archive_works_everywhere(docker_client):
     # The portable way: create, copy the files in, start. No path on any host involved.
     payload = b"copied in with put_archive"

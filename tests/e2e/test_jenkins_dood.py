@@ -124,8 +124,9 @@ def test_bind_mount_pitfall_agent_paths_refused_mounted_paths_translated(
     agent.exec(["chown", "1000:1000", "/workspace"], user="root")
     run = agent.pytest("-s", "test_bind_mounts.py")
     assert run.exit_code == 0, str(run)
-    assert "4 passed" in run.output, str(run)
+    assert "6 passed" in run.output, str(run)
     assert "E2E testcontainers read 'mapped by testcontainers'" in run.output, str(run)
+    assert "E2E copied back 'only in the agent'" in run.output, str(run)
     match = re.search(r"E2E BindMountError: (.*)", run.output)
     assert match, str(run)
     message = match.group(1)
@@ -135,6 +136,7 @@ def test_bind_mount_pitfall_agent_paths_refused_mounted_paths_translated(
     assert "put_archive" in message
     host_path = engine.volumes.get(volume.name).attrs["Mountpoint"]
     assert f"E2E daemon_path(/workspace/job-1) = {host_path}/job-1" in run.output
+    assert f"E2E docker-py bound ['{host_path}/job-3:/data:ro']" in run.output, str(run)
 
     agent.remove()
     volume.remove(force=True)

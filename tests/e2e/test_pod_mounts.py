@@ -6,8 +6,9 @@ container of ours for the daemon to inspect; the plugin writes a marker and read
 back through a bind mount. The job's suite: ``docker_tmp_path`` gives a folder under the
 checkout, and a testcontainers container mounts it and reads a file from it;
 ``daemon_path`` accepts the checkout and refuses the job's own /tmp (dind has a /tmp too,
-but another one); a testcontainers volume mapping of a folder only the job has is warned
-about, in a module that asks for no plugin fixture. The probes leave nothing behind.
+but another one). In a module that asks for no plugin fixture, a testcontainers volume
+mapping of a folder only the job has is copied in and back, and one of a path the job
+does not have either is warned about. The probes leave nothing behind.
 """
 
 from __future__ import annotations
@@ -69,22 +70,41 @@ def test_daemon_path_knows_the_shared_checkout_from_the_jobs_own_tmp(docker_host
     print(f"E2E /tmp refused: {{refused.value}}")
 '''
 
-# No plugin fixture here: the warning comes to code that never asked for one.
+# No plugin fixture here: the copy and the warning come to code that never asked for one.
 PLAIN = f'''\
 import os
+import tempfile
 
 from testcontainers.core.container import DockerContainer
 
+from helpers import labels
 
-def test_a_mapping_of_a_folder_only_the_job_has():
-    os.makedirs("/tmp/only-in-the-job", exist_ok=True)
-    container = DockerContainer("{BUSYBOX}").with_volume_mapping("/tmp/only-in-the-job", "/data")
+
+def test_a_mapping_of_a_folder_only_the_job_has_is_copied():
+    folder = tempfile.mkdtemp(prefix="only-in-the-job-")
+    with open(os.path.join(folder, "data.txt"), "w") as handle:
+        handle.write("copied from the job")
+    container = (
+        DockerContainer("{BUSYBOX}")
+        .with_command(["sh", "-c", "cat /data/data.txt > /data/out.txt"])
+        .with_volume_mapping(folder, "/data", "rw")
+        .with_kwargs(labels=labels())
+    )
+    with container:
+        assert container.wait() == 0
+    with open(os.path.join(folder, "out.txt")) as handle:
+        print(f"E2E copied back {{handle.read()!r}}")
+
+
+def test_a_mapping_of_a_path_the_job_lacks_too():
+    container = DockerContainer("{BUSYBOX}").with_volume_mapping("/tmp/not-in-the-job", "/data")
     assert container is not None
 '''
 
 WARNING = re.compile(
-    r"DockerHostWarning: with_volume_mapping\('/tmp/only-in-the-job', \.\.\.\): the daemon "
-    r"cannot bind-mount it, so the container would get an empty folder there\."
+    r"DockerHostWarning: with_volume_mapping\('/tmp/not-in-the-job', \.\.\.\): the daemon "
+    r"cannot bind-mount it, and it is no file or folder the plugin copies in instead, so "
+    r"the container would get an empty folder there\."
 )
 
 
@@ -117,7 +137,7 @@ def job(pod: Pod) -> Run:
 
 def test_the_daemon_mounts_a_docker_tmp_path_under_the_shared_checkout(job: Run) -> None:
     assert job.exit_code == 0, str(job)
-    assert re.search(r"^=+ 3 passed, 1 warning in ", job.output, re.M), str(job)
+    assert re.search(r"^=+ 4 passed, 1 warning in ", job.output, re.M), str(job)
     found = re.search(r"E2E docker_tmp_path (\S+)", job.output)
     assert found, str(job)
     # pytest's own tmp_path (under the job's /tmp) was tried first; the daemon lacks it.
@@ -132,10 +152,16 @@ def test_the_jobs_own_tmp_is_refused_with_the_fix(job: Run) -> None:
     assert "the docker_tmp_path fixture finds one" in refused.group(1), str(job)
 
 
-def test_a_mapping_the_daemon_cannot_see_is_warned_about(job: Run) -> None:
+def test_a_mapping_of_the_jobs_own_folder_is_copied_in_and_back(job: Run) -> None:
+    assert "E2E copied back 'copied from the job'" in job.output, str(job)
+
+
+def test_a_mapping_no_copy_can_stand_for_is_warned_about(job: Run) -> None:
     assert WARNING.search(job.output), str(job)
+    assert len(re.findall("DockerHostWarning", job.output)) == 1, str(job)
     # ...at the user's own line, not inside the plugin.
-    assert "test_plain_mapping.py:8: DockerHostWarning" in job.output, str(job)
+    line = 1 + next(i for i, text in enumerate(PLAIN.splitlines()) if "not-in-the-job" in text)
+    assert f"test_plain_mapping.py:{line}: DockerHostWarning" in job.output, str(job)
 
 
 def test_the_probes_and_the_folder_leave_nothing(pod: Pod, job: Run) -> None:

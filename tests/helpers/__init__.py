@@ -36,6 +36,26 @@ def dood_host(mounts: tuple[tuple[str, str], ...] = ()) -> DockerHost:
     )
 
 
+def sidecar_host() -> DockerHost:
+    """The plugin's own sidecar as an endpoint, for unit tests that never connect: its
+    daemon sees no folder of this machine."""
+    import dataclasses
+
+    from pytest_dockerhost.discovery.endpoint import EngineFacts, SidecarInfo
+    from pytest_dockerhost.engine.url import parse_url
+
+    return dataclasses.replace(
+        dood_host(),
+        docker_url=parse_url("tcp://pytest-dockerhost-x:2376"),
+        requested="sidecar",
+        source="sidecar",
+        published_host="pytest-dockerhost-x",
+        engine=EngineFacts("28.5.2", "1.51"),
+        container_id=None,
+        sidecar=SidecarInfo("run", "pytest-dockerhost-x", dood_host(), "c1", privileged=True),
+    )
+
+
 @functools.lru_cache(maxsize=1)
 def cannot_run_as_user() -> str:
     """Why this interpreter cannot run as uid 1000 through setpriv, or "" when it can."""

@@ -1,12 +1,12 @@
 """testcontainers' with_volume_mapping while a host is wired: the daemon's path under DooD,
-a warning where the daemon cannot see the folder, named volumes untouched, and the
-method put back afterwards. The real testcontainers class; the hosts need no daemon
+a local folder the daemon cannot see passed as it is (it is copied in), a warning where
+the daemon cannot see a path that is no local file or folder, named volumes untouched,
+and the method put back afterwards. The real testcontainers class; the hosts need no daemon
 (a DooD agent's mounts come from inspecting it, given here as they would be found;
 no daemon is needed: the mapping only fills the container's ``volumes``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 from testcontainers.core.container import DockerContainer
 
-from pytest_dockerhost.discovery.endpoint import DockerHost, EngineFacts, SidecarInfo
-from pytest_dockerhost.engine.url import parse_url
 from pytest_dockerhost.errors import DockerHostWarning
 from pytest_dockerhost.wiring.mount_guard import MountGuard
 
-from ..helpers import dood_host
+from ..helpers import dood_host, sidecar_host
 
 ORIGINAL = DockerContainer.with_volume_mapping
 
@@ -30,19 +28,6 @@ def unconnected() -> DockerContainer:
     made = DockerContainer.__new__(DockerContainer)
     made.volumes = {}
     return made
-
-
-def sidecar() -> DockerHost:
-    return dataclasses.replace(
-        dood_host(),
-        docker_url=parse_url("tcp://pytest-dockerhost-x:2376"),
-        requested="sidecar",
-        source="sidecar",
-        published_host="pytest-dockerhost-x",
-        engine=EngineFacts("28.5.2", "1.51"),
-        container_id=None,
-        sidecar=SidecarInfo("run", "pytest-dockerhost-x", dood_host(), "c1", privileged=True),
-    )
 
 
 @pytest.fixture
@@ -61,31 +46,59 @@ def test_under_dood_a_mounted_folder_is_passed_as_the_daemons_path(guard: MountG
     }
 
 
-def test_a_folder_the_sidecar_cannot_see_is_warned_about_at_the_callers_line(
+def test_a_local_folder_the_sidecar_cannot_see_is_passed_as_it_is_to_be_copied(
     guard: MountGuard, tmp_path: Path
 ) -> None:
-    guard.install(sidecar())
+    guard.install(sidecar_host())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        container = unconnected().with_volume_mapping(str(tmp_path), "/data", "rw")
+        unconnected().with_volume_mapping(str(Path(__file__)), "/data.py")  # a file too
+    assert container.volumes == {str(tmp_path): {"bind": "/data", "mode": "rw"}}
+
+
+def test_a_path_the_sidecar_cannot_see_and_no_copy_can_stand_for_is_warned_about(
+    guard: MountGuard, tmp_path: Path
+) -> None:
+    missing = str(tmp_path / "not-here")
+    guard.install(sidecar_host())
     with pytest.warns(DockerHostWarning) as caught:
-        container = unconnected().with_volume_mapping(str(tmp_path), "/data")
+        container = unconnected().with_volume_mapping(missing, "/data")
     (warning,) = caught
     assert str(warning.message).startswith(
-        f"with_volume_mapping({str(tmp_path)!r}, ...): the daemon cannot bind-mount it, so "
-        "the container would get an empty folder there."
+        f"with_volume_mapping({missing!r}, ...): the daemon cannot bind-mount it, and it is "
+        "no file or folder the plugin copies in instead, so the container would get an empty "
+        "folder there."
     )
-    assert warning.filename == __file__
-    assert container.volumes == {str(tmp_path): {"bind": "/data", "mode": "ro"}}
+    assert warning.filename == __file__  # the caller's line
+    assert container.volumes == {missing: {"bind": "/data", "mode": "ro"}}
 
 
 def test_a_named_volume_is_the_daemons_own(guard: MountGuard) -> None:
-    guard.install(sidecar())
+    guard.install(sidecar_host())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         container = unconnected().with_volume_mapping("cache", "/cache", "rw")
     assert container.volumes == {"cache": {"bind": "/cache", "mode": "rw"}}
 
 
+def test_the_daemons_socket_and_the_kernels_folders_are_the_daemons_own(
+    guard: MountGuard,
+) -> None:
+    """Ryuk's mapping of the engine's socket, a nested dind's cgroup folder: no warning."""
+    guard.install(sidecar_host())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        container = (
+            unconnected()
+            .with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
+            .with_volume_mapping("/sys/fs/cgroup", "/sys/fs/cgroup", "rw")
+        )
+    assert sorted(container.volumes) == ["/sys/fs/cgroup", "/var/run/docker.sock"]
+
+
 def test_uninstall_puts_the_method_back(guard: MountGuard) -> None:
-    guard.install(sidecar())
+    guard.install(sidecar_host())
     assert DockerContainer.with_volume_mapping is not ORIGINAL
     guard.uninstall()
     assert DockerContainer.with_volume_mapping is ORIGINAL

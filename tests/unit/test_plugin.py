@@ -362,19 +362,28 @@ def test_docker_env_and_environment_are_wired_and_restored(
         f"""
         import os
 
+        from docker.models.containers import Container, ContainerCollection
+
         def test_env(docker_env, docker_host):
             assert docker_env["DOCKER_HOST"] == "{fake_docker.url}"
             assert "DOCKER_TLS_VERIFY" not in docker_env
             assert os.environ["DOCKER_HOST"] == "{fake_docker.url}"
             assert os.environ["TESTCONTAINERS_HOST_OVERRIDE"] == "127.0.0.1"
+            # Binds the engine cannot see become copies: docker-py's methods, wrapped.
+            assert ContainerCollection.create.__wrapped__
+            assert Container.remove.__wrapped__
         """
     )
     import os
 
+    from docker.models.containers import Container, ContainerCollection
+
+    methods = (ContainerCollection.create, Container.stop, Container.wait, Container.remove)
     result = pytester.runpytest("--docker-host", fake_docker.url)
     result.assert_outcomes(passed=1)
     assert "DOCKER_HOST" not in os.environ
     assert "TESTCONTAINERS_HOST_OVERRIDE" not in os.environ
+    assert (ContainerCollection.create, Container.stop, Container.wait, Container.remove) == methods
 
 
 def test_plugin_can_be_disabled(pytester: pytest.Pytester, dead_host: str) -> None:
