@@ -275,3 +275,53 @@ def test_the_readmes_podman_recipe_reaches_a_host_without_docker(
     assert "via CONTAINER_HOST" in summary, summary
     assert_ran_there(host, engine, began, ended, at_least=3)
     assert ssh_left(private_tmp) == []
+
+
+# A job folder mapped read-write, the way users write it: the remote cannot see it.
+FOLDER_MAPPING = f'''\
+import docker
+from testcontainers.core.container import DockerContainer
+
+from helpers import labels
+
+
+def test_a_testcontainers_mapping_goes_in_and_comes_back(tmp_path):
+    (tmp_path / "in.txt").write_text("from the job")
+    container = (
+        DockerContainer("{BUSYBOX}")
+        .with_command(["sh", "-c", "cat /data/in.txt > /data/out.txt"])
+        .with_volume_mapping(str(tmp_path), "/data", "rw")
+        .with_kwargs(labels=labels())
+    )
+    with container:
+        container.get_wrapped_container().wait(timeout=30)
+    assert (tmp_path / "out.txt").read_text() == "from the job"
+
+
+def test_a_docker_py_bind_goes_in_and_comes_back(tmp_path):
+    (tmp_path / "in.txt").write_text("from docker-py")
+    client = docker.from_env()
+    made = client.containers.run(
+        "{BUSYBOX}",
+        ["sh", "-c", "cat /data/in.txt > /data/out.txt"],
+        volumes={{str(tmp_path): {{"bind": "/data", "mode": "rw"}}}},
+        labels=labels(),
+        detach=True,
+    )
+    made.wait(timeout=30)
+    made.remove()
+    assert (tmp_path / "out.txt").read_text() == "from docker-py"
+'''
+
+
+def test_a_job_folder_mapped_read_write_reaches_the_remote_and_comes_back(
+    remote_docker: RemoteHost, tmp_path: Path, private_tmp: str
+) -> None:
+    host = remote_docker
+    files = {**PLAIN_PROJECT, "test_folders.py": FOLDER_MAPPING}
+    folder = write(tmp_path / "suite", files)
+    env = {"DOCKER_HOST": host.ssh_url, "TMPDIR": private_tmp}
+    run, _, _ = run_pytest(host, folder, env, "-v", "-W", "error::UserWarning", label=tmp_path.name)
+    for name in ("testcontainers_mapping", "docker_py_bind"):
+        assert f"test_folders.py::test_a_{name}_goes_in_and_comes_back PASSED" in run.output
+    assert run.exit_code == 0, str(run)
