@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, final
 
-from ..engine.transport import Failure, open_socket, request
+from ..engine.transport import Failure, open_socket
 from ..engine.url import DockerURL, TLSConfig
 from ..labels import L_RUN
 from ..messages import remote as say_
 
+USER_AGENT = "pytest-dockerhost"
 # testcontainers' label for the session a container belongs to (ours is set by the wiring).
 SESSION_LABEL = "org.testcontainers.session-id"
 _EVENTS = "/events?filters=" + urllib.parse.quote(
@@ -46,13 +47,23 @@ class ForwardProblem:
     at: float  # wall-clock time
 
 
-class _EventStream(http.client.HTTPConnection):
-    def __init__(self, url: DockerURL, tls: TLSConfig | None) -> None:
+class _Connection(http.client.HTTPConnection):
+    """One kept connection to the engine (no timeout: the event stream waits for events)."""
+
+    def __init__(self, url: DockerURL, tls: TLSConfig | None, timeout: float | None) -> None:
         super().__init__(url.host if url.is_tcp else "docker", url.port)
-        self._url, self._tls = url, tls
+        self._url, self._tls, self._timeout = url, tls, timeout
 
     def connect(self) -> None:
-        self.sock = open_socket(self._url, self._tls, None)
+        self.sock = open_socket(self._url, self._tls, self._timeout)
+
+    def inspect(self, ident: str) -> dict[str, Any]:
+        """``GET /containers/ID/json`` on this kept connection: no new TLS handshake or
+        socket per container, which would add to every forward's delay."""
+        self.request("GET", f"/containers/{ident}/json", headers={"User-Agent": USER_AGENT})
+        reply = self.getresponse()
+        body = reply.read()
+        return json.loads(body) if reply.status == 200 else {}
 
 
 def published(inspect: dict[str, Any], ports_at: str = "") -> list[tuple[int, str]]:
@@ -93,7 +104,8 @@ class PortForwarder:
         self._active: dict[str, list[tuple[str, str]]] = {}  # container id -> its forwards
         self.problems: list[ForwardProblem] = []
         self.forwarded: dict[int, float] = {}  # port -> seconds from the start event
-        self._stream: _EventStream | None = None
+        self._stream: _Connection | None = None
+        self._api: _Connection | None = None
         self._stopped = threading.Event()
         self._listening = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,10 +119,10 @@ class PortForwarder:
         self._listening.wait(timeout)
 
     def _follow(self) -> None:
-        stream = _EventStream(self._url, self._tls)
+        stream = _Connection(self._url, self._tls, None)
         self._stream = stream
         try:
-            stream.request("GET", _EVENTS, headers={"User-Agent": "pytest-dockerhost"})
+            stream.request("GET", _EVENTS, headers={"User-Agent": USER_AGENT})
             reply = stream.getresponse()
             self._listening.set()
             for event in _events(reply):
@@ -133,10 +145,8 @@ class PortForwarder:
             self._drop(ident)
             return
         began = _event_time(event)
-        try:
-            reply = request(self._url, self._tls, f"/containers/{ident}/json", timeout=10)
-            inspect = reply.json() if reply.status == 200 else {}
-        except (Failure, ValueError):
+        inspect = self._inspect(ident)
+        if not inspect:
             return  # gone already
         name = str(attributes.get("name") or ident[:12])
         done: list[tuple[str, str]] = []
@@ -152,6 +162,17 @@ class PortForwarder:
                 self.forwarded[port] = max(0.0, time.time() - began)
         with self._lock:
             self._active[ident] = done
+
+    def _inspect(self, ident: str) -> dict[str, Any]:
+        for _ in range(2):  # a kept connection the engine closed is made anew, once
+            if self._api is None:
+                self._api = _Connection(self._url, self._tls, 10.0)
+            try:
+                return self._api.inspect(ident)
+            except (OSError, Failure, http.client.HTTPException, ValueError):
+                self._api.close()
+                self._api = None
+        return {}
 
     def _ours(self, labels: dict[str, Any]) -> bool:
         """Not another run's: unlabelled containers (docker-py, the CLI) are forwarded."""
@@ -178,6 +199,8 @@ class PortForwarder:
                 stream.sock.shutdown(2)  # wakes the reader blocked on the stream
         if self._thread is not None:
             self._thread.join(2)
+        if self._api is not None:
+            self._api.close()
         with self._lock:
             self._active.clear()
 
