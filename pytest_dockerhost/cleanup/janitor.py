@@ -109,6 +109,10 @@ def remove_now(api: EngineAPILike, kind: str, ident: str) -> None:
     """Remove one container (with its anonymous volumes), network or volume; raises what
     the engine said."""
     if kind == "container":
+        # Podman's forced removal first waits out the stop timeout (10 s for a pid 1 that
+        # ignores SIGTERM, as busybox httpd does); a kill first makes it immediate.
+        with contextlib.suppress(*engine_errors()):
+            api.kill(ident)  # refused for one that is not running: nothing to wait for
         api.remove_container(ident, force=True, v=True)
     elif kind == "image":
         api.remove_image(ident, force=True)

@@ -37,6 +37,16 @@ _UNREACHABLE_TEXT = (
 )
 
 
+# paramiko's, when docker-py makes its own SSH connection (ssh:// that the plugin could not
+# reach, so DOCKER_HOST is left as it was).
+_SSH_ERRORS = (
+    "SSHException",
+    "AuthenticationException",
+    "BadHostKeyException",
+    "NoValidConnectionsError",
+)
+
+
 def _chain(exc: BaseException | None) -> Iterator[BaseException]:
     """``exc``, then what caused it, and so on (each once)."""
     seen: set[int] = set()
@@ -49,7 +59,8 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
 def unreachable(exc: BaseException | None) -> bool:
     """True when ``exc`` (or its chain) says the client could not reach a usable daemon."""
     return looks_like_lost_connection(exc) or any(
-        text in str(link) for link in _chain(exc) for text in _UNREACHABLE_TEXT
+        type(link).__name__ in _SSH_ERRORS or any(text in str(link) for text in _UNREACHABLE_TEXT)
+        for link in _chain(exc)
     )
 
 

@@ -567,15 +567,9 @@ def test_ctrl_c_cleans_up_through_the_tunnel_then_ssh_ends(
     "name",
     [
         "remote_docker",
-        pytest.param(
-            "remote_podman",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="plugin bug: the reaper removes a running container with "
-                "remove_container(force=True), which Podman answers only after the "
-                "container's stop timeout (10 s each, one after another); kill first",
-            ),
-        ),
+        # Podman answers a forced removal only after the container's stop timeout: the
+        # reaper kills first.
+        "remote_podman",
     ],
 )
 def test_the_reaper_removes_running_containers_at_once(
@@ -778,13 +772,6 @@ def test_ssh_refusing_at_start_is_one_paragraph_with_the_fix(
     assert not gone_within(GONE_WITHIN, lambda: sshd_sessions(host))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: with no endpoint, DOCKER_HOST stays ssh:// and docker.from_env() "
-    "raises paramiko's own SSHException / AuthenticationException / NoValidConnectionsError, "
-    "which discovery/health.py's unreachable() does not recognise: the test gets paramiko's "
-    "traceback instead of the paragraph",
-)
 @pytest.mark.parametrize("kind", sorted(REFUSALS))
 def test_ssh_refusing_at_start_reaches_a_plain_docker_py_test(
     tidy: RemoteHost, tmp_path: Path, scratch: Path, kind: str
