@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -325,3 +326,48 @@ def test_a_job_folder_mapped_read_write_reaches_the_remote_and_comes_back(
     for name in ("testcontainers_mapping", "docker_py_bind"):
         assert f"test_folders.py::test_a_{name}_goes_in_and_comes_back PASSED" in run.output
     assert run.exit_code == 0, str(run)
+
+
+TAKEN_PORT = f'''\
+import os
+
+import docker
+
+from helpers import labels
+
+
+def test_a_fixed_port_taken_here():
+    port = int(os.environ["E2E_TAKEN_PORT"])
+    client = docker.from_env()
+    made = client.containers.run(
+        "{BUSYBOX}", detach=True, ports={{"80/tcp": port}}, labels=labels()
+    )
+    try:
+        raise AssertionError(f"the service should answer on 127.0.0.1:{{port}}")
+    finally:
+        made.remove(force=True)
+'''
+
+
+def test_a_published_port_taken_here_is_named_in_the_failing_test(
+    remote_docker: RemoteHost, tmp_path: Path, private_tmp: str
+) -> None:
+    host = remote_docker
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        folder = write(tmp_path / "suite", {**PLAIN_PROJECT, "test_taken.py": TAKEN_PORT})
+        env = {"DOCKER_HOST": host.ssh_url, "TMPDIR": private_tmp, "E2E_TAKEN_PORT": str(port)}
+        run, _, _ = run_pytest(host, folder, env, "test_taken.py", label=tmp_path.name)
+    finally:
+        holder.close()
+    assert run.exit_code == 1, str(run)
+    assert "docker: published ports" in run.output, str(run)
+    assert re.search(
+        rf"port {port} of container \S+ is published on the remote engine, and could not be "
+        rf"forwarded to 127.0.0.1:{port} here: 127.0.0.1:{port} is already in use on this "
+        r"machine\. Fix: free that port",
+        run.output,
+    ), str(run)
