@@ -22,7 +22,7 @@ import socket
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -302,18 +302,20 @@ def remote_host(
     *,
     tls: bool = False,
     args: Sequence[str] = (),
+    extra_labels: Mapping[str, str] | None = None,
 ) -> Iterator[RemoteHost]:
     """A remote (``engine_kind`` "docker" or "podman") in the non-privileged nested-daemon
     profile, labelled ``LABEL=run_id``, with busybox loaded; removed with its volume.
     ``args`` go to the image's entrypoint: those starting with "-" reach dockerd (after
-    --ip=127.0.0.1, so a later --ip wins) or ``podman system service``."""
+    --ip=127.0.0.1, so a later --ip wins) or ``podman system service``. ``extra_labels``
+    are added to the container's and the volume's (the benchmarks' own cleanup labels)."""
     podman = engine_kind == "podman"
     assert engine_kind in ("docker", "podman")
     assert not (podman and tls)
     image = PODMAN_REMOTE if podman else REMOTE
     alias = "remote-podman" if podman else "remote-docker"
     store = "/var/lib/containers" if podman else "/var/lib/docker"
-    labels = {LABEL: run_id}
+    labels = {LABEL: run_id, **(extra_labels or {})}
     user_key, user_public, host_key = _keys()
     environment = {"SSH_AUTHORIZED_KEY": user_public, "SSH_HOST_ED25519_KEY": host_key}
     if tls:
