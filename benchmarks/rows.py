@@ -9,7 +9,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from benchmarks import engine, harness, sidecar_rows, suite_rows, workloads
+from benchmarks import (
+    engine,
+    harness,
+    remote_rows,
+    sidecar_rows,
+    suite_rows,
+    workloads,
+)
 from benchmarks.harness import Plan, Result, alternate, pytest_cmd, ratio_at_most
 
 # --- DooD resolution -----------------------------------------------------------------
@@ -243,4 +250,7 @@ ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
     "xdist": sidecar_rows.guarded("xdist", sidecar_rows.xdist_row),
     "preload": sidecar_rows.guarded("preload", sidecar_rows.preload_row),
     "suite": suite_rows.suite_row,
+    "remote-throughput": remote_rows.throughput_row,
+    "remote-forward-ready": remote_rows.forward_ready_row,
+    "remote-suite": remote_rows.suite_row,
 }
