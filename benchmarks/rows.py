@@ -14,6 +14,7 @@ from benchmarks import (
     harness,
     remote_rows,
     sidecar_rows,
+    ssh_rows,
     suite_rows,
     workloads,
 )
@@ -253,4 +254,5 @@ ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
     "remote-throughput": remote_rows.throughput_row,
     "remote-forward-ready": remote_rows.forward_ready_row,
     "remote-suite": remote_rows.suite_row,
+    "ssh-implementations": ssh_rows.ssh_implementations_row,
 }
