@@ -303,12 +303,17 @@ def remote_host(
     tls: bool = False,
     args: Sequence[str] = (),
     extra_labels: Mapping[str, str] | None = None,
+    ports: tuple[int, int] | None = None,
 ) -> Iterator[RemoteHost]:
     """A remote (``engine_kind`` "docker" or "podman") in the non-privileged nested-daemon
     profile, labelled ``LABEL=run_id``, with busybox loaded; removed with its volume.
     ``args`` go to the image's entrypoint: those starting with "-" reach dockerd (after
     --ip=127.0.0.1, so a later --ip wins) or ``podman system service``. ``extra_labels``
-    are added to the container's and the volume's (the benchmarks' own cleanup labels)."""
+    are added to the container's and the volume's (the benchmarks' own cleanup labels).
+    ``ports`` (first, last) is the range the inner engine picks published host ports from
+    (its network namespace's ip_local_port_range, read when it starts). The run forwards
+    each to the same number here: a range outside this machine's ephemeral one, where this
+    engine publishes too, keeps them from being taken here already."""
     podman = engine_kind == "podman"
     assert engine_kind in ("docker", "podman")
     assert not (podman and tls)
@@ -333,6 +338,7 @@ def remote_host(
                 volume.name: {"bind": store, "mode": "rw"},
                 "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
             },
+            sysctls={"net.ipv4.ip_local_port_range": f"{ports[0]} {ports[1]}"} if ports else None,
         )
         container.start()
         container.reload()
