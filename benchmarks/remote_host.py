@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import os
 import pwd
+import random
 import shutil
 import socket
 import struct
@@ -38,6 +39,9 @@ _TCP_LISTEN = 10
 _LOOPBACK = socket.inet_aton("127.0.0.1")
 
 REMOTE_IMAGE = "pytest-dockerhost-test/remote:local"
+# The remote engine's host ports, forwarded to the same numbers here: out of this machine's
+# ephemeral range (32768 and up), where its own engine publishes other runs' containers.
+PORTS = (20000, 29999)
 SERVICE_MIB = 64  # what one throughput sample transfers
 # The service: the file is complete before httpd starts, so an answer means all of it.
 SERVE = (
@@ -87,7 +91,7 @@ def host() -> RemoteHost:
     shared = {harness.LABEL: f"{harness.RUN_ID}-shared", harness.LABEL_PID: str(os.getpid())}
     started = time.monotonic()
     remote = stack.enter_context(
-        remote_host(api, "docker", workdir, harness.RUN_ID, extra_labels=shared)
+        remote_host(api, "docker", workdir, harness.RUN_ID, extra_labels=shared, ports=PORTS)
     )
     print(
         f"  remote host {remote.address} ready in {time.monotonic() - started:.1f} s",
@@ -170,6 +174,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports of the remote's range free here now (the remote's own loopback has none)."""
+    taken = listening_ports()
+    found: list[int] = []
+    for port in random.sample(range(PORTS[0], PORTS[1] + 1), PORTS[1] - PORTS[0] + 1):
+        if port in taken:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise RuntimeError(f"fewer than {count} ports free here in {PORTS}")
 
 
 def get(port: int, path: str = "/", timeout: float = 30.0) -> bytes:

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import json
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -48,9 +49,12 @@ def _project(name: str, tests: int = 0) -> Path:
     return stack.enter_context(harness.workspace(files))
 
 
-def _failed(done: Any, what: str) -> RuntimeError:
-    out = done.stdout.read().decode(errors="replace") if done.stdout else ""
-    return RuntimeError(f"{what} exited {done.returncode}:\n{out[-3000:]}")
+def _failed(run: subprocess.Popen[bytes], what: str) -> RuntimeError:
+    if run.poll() is None:  # stuck: its output ends only with it
+        run.terminate()
+        run.wait(30)
+    out = run.stdout.read().decode(errors="replace") if run.stdout else ""
+    return RuntimeError(f"{what} exited {run.returncode}:\n{out[-3000:]}")
 
 
 # --- throughput -----------------------------------------------------------------------
@@ -171,19 +175,8 @@ def forward_ready_row(plan: Plan) -> Result:
     return result
 
 
-def _ports(count: int) -> list[int]:
-    """Ports free here (and on the remote, whose loopback has nothing published)."""
-    taken = remote_host.listening_ports()
-    ports: list[int] = []
-    while len(ports) < count:
-        port = remote_host.free_port()
-        if port not in taken and port not in ports:
-            ports.append(port)
-    return ports
-
-
 def _forward_ready(plan: Plan, remote: RemoteHost, result: Result) -> None:
-    ports = _ports(plan.reps(21) + 1)
+    ports = remote_host.free_ports(plan.reps(21) + 1)
     root = _project("forward_ready")
     with tempfile.NamedTemporaryFile(suffix=".json", prefix="pdh-bench-") as out:
         env = remote_host.env(
