@@ -110,7 +110,7 @@ def _throughput(plan: Plan, remote: RemoteHost, result: Result) -> None:
                         functools.partial(remote_host.download, local),
                     ],
                     [result.a, result.b],
-                    reps=plan.reps(15),
+                    reps=plan.reps(21),
                     warmup=plan.warmup,
                     progress="remote-throughput",
                 )

@@ -215,7 +215,7 @@ def ssh_implementations_row(plan: Plan) -> list[Result]:
                     functools.partial(openssh_setup, remote, port, *CURVE),
                 ],
                 [setup.a, setup.b, curve],
-                reps=plan.reps(11),
+                reps=plan.reps(15),
                 warmup=plan.warmup,
                 progress="ssh-setup",
             )
@@ -233,7 +233,7 @@ def ssh_implementations_row(plan: Plan) -> list[Result]:
                         functools.partial(remote_host.download, theirs),
                     ],
                     [throughput.a, throughput.b],
-                    reps=plan.reps(11),
+                    reps=plan.reps(15),
                     warmup=plan.warmup,
                     progress="ssh-throughput",
                 )
