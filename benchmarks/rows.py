@@ -9,7 +9,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from benchmarks import engine, harness, sidecar_rows, suite_rows, workloads
+from benchmarks import (
+    engine,
+    harness,
+    remote_rows,
+    sidecar_rows,
+    ssh_rows,
+    suite_rows,
+    workloads,
+)
 from benchmarks.harness import Plan, Result, alternate, pytest_cmd, ratio_at_most
 
 # --- DooD resolution -----------------------------------------------------------------
@@ -243,4 +251,8 @@ ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
     "xdist": sidecar_rows.guarded("xdist", sidecar_rows.xdist_row),
     "preload": sidecar_rows.guarded("preload", sidecar_rows.preload_row),
     "suite": suite_rows.suite_row,
+    "remote-throughput": remote_rows.throughput_row,
+    "remote-forward-ready": remote_rows.forward_ready_row,
+    "remote-suite": remote_rows.suite_row,
+    "ssh-implementations": ssh_rows.ssh_implementations_row,
 }

@@ -356,6 +356,7 @@ def create_unprivileged_dind(
     labels: Mapping[str, str] | None = None,
     volumes: Mapping[str, Mapping[str, str]] | None = None,
     network_mode: str | None = None,
+    sysctls: Mapping[str, str] | None = None,
 ) -> Any:
     """A created (not started) dind container with ``unprivileged_dind_kwargs`` and the CLI's
     ``--security-opt systempaths=unconfined``, which docker-py's keywords cannot say: Docker
@@ -363,7 +364,10 @@ def create_unprivileged_dind(
     api = engine.api
     profile = unprivileged_dind_kwargs()
     host_config = api.create_host_config(
-        binds=dict(volumes or {}), network_mode=network_mode, **profile
+        binds=dict(volumes or {}),
+        network_mode=network_mode,
+        sysctls=dict(sysctls) if sysctls else None,
+        **profile,
     )
     host_config["MaskedPaths"] = []
     host_config["ReadonlyPaths"] = []

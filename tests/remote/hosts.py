@@ -22,7 +22,7 @@ import socket
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -307,18 +307,25 @@ def remote_host(
     *,
     tls: bool = False,
     args: Sequence[str] = (),
+    extra_labels: Mapping[str, str] | None = None,
+    ports: tuple[int, int] | None = None,
 ) -> Iterator[RemoteHost]:
     """A remote (``engine_kind`` "docker" or "podman") in the non-privileged nested-daemon
     profile, labelled ``LABEL=run_id``, with busybox loaded; removed with its volume.
     ``args`` go to the image's entrypoint: those starting with "-" reach dockerd (after
-    --ip=127.0.0.1, so a later --ip wins) or ``podman system service``."""
+    --ip=127.0.0.1, so a later --ip wins) or ``podman system service``. ``extra_labels``
+    are added to the container's and the volume's (the benchmarks' own cleanup labels).
+    ``ports`` (first, last) is the range the inner engine picks published host ports from
+    (its network namespace's ip_local_port_range, read when it starts). The run forwards
+    each to the same number here: a range outside this machine's ephemeral one, where this
+    engine publishes too, keeps them from being taken here already."""
     podman = engine_kind == "podman"
     assert engine_kind in ("docker", "podman")
     assert not (podman and tls)
     image = PODMAN_REMOTE if podman else REMOTE
     alias = "remote-podman" if podman else "remote-docker"
     store = "/var/lib/containers" if podman else "/var/lib/docker"
-    labels = {LABEL: run_id}
+    labels = {LABEL: run_id, **(extra_labels or {})}
     user_key, user_public, host_key = _keys()
     environment = {"SSH_AUTHORIZED_KEY": user_public, "SSH_HOST_ED25519_KEY": host_key}
     if tls:
@@ -336,6 +343,7 @@ def remote_host(
                 volume.name: {"bind": store, "mode": "rw"},
                 "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
             },
+            sysctls={"net.ipv4.ip_local_port_range": f"{ports[0]} {ports[1]}"} if ports else None,
         )
         container.start()
         container.reload()
