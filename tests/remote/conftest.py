@@ -34,6 +34,11 @@ def remote_images(engine: Any, test_images: None) -> None:
         subprocess.run(["bash", str(build), "remote", "podman-remote"], check=True)
 
 
+# The remotes' engines publish apart from this machine's own (which starts at 32768): both
+# are forwarded to one 127.0.0.1 here, under their own numbers.
+PORTS = (20000, 29999)
+
+
 def _run_id(kind: str) -> str:
     return f"remote-{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
@@ -45,7 +50,7 @@ def remote_docker(
     """Docker 20.10 on a remote reached over SSH (``ssh_url`` ssh://remote-docker); only
     its unix socket, no TCP."""
     folder = tmp_path_factory.mktemp("remote-docker")
-    with remote_host(engine, "docker", folder, _run_id("docker")) as host:
+    with remote_host(engine, "docker", folder, _run_id("docker"), ports=PORTS) as host:
         yield host
 
 
@@ -56,7 +61,7 @@ def remote_docker_tls(
     """CircleCI's remote engine: Docker 20.10 over TCP with TLS (``tls_url``, ``certs``),
     plus the SSH alias remote-docker."""
     folder = tmp_path_factory.mktemp("remote-docker-tls")
-    with remote_host(engine, "docker", folder, _run_id("tls"), tls=True) as host:
+    with remote_host(engine, "docker", folder, _run_id("tls"), tls=True, ports=PORTS) as host:
         yield host
 
 
@@ -67,7 +72,7 @@ def remote_podman(
     """Podman 5 (rootful) on a remote with no docker CLI: ``ssh_url`` is
     ssh://root@ADDRESS/run/podman/podman.sock."""
     folder = tmp_path_factory.mktemp("remote-podman")
-    with remote_host(engine, "podman", folder, _run_id("podman")) as host:
+    with remote_host(engine, "podman", folder, _run_id("podman"), ports=PORTS) as host:
         yield host
 
 
