@@ -61,6 +61,16 @@ def search_mode(mode: Mode) -> SearchMode:
     return "auto" if mode == "sidecar" else mode
 
 
+# How the endpoint comes to be: found among the candidates, or a sidecar started on the
+# daemon found (a pool comes next).
+Strategy = Literal["discovered", "sidecar"]
+
+
+def strategy_for(mode: Mode) -> Strategy:
+    """The one place that decides whether this run starts a sidecar."""
+    return "sidecar" if mode == "sidecar" else "discovered"
+
+
 def parse_timeout(raw: str) -> float:
     try:
         value = float(raw.strip())

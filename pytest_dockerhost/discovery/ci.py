@@ -1,12 +1,13 @@
 """Which CI runs us, told from its variables, and its own fix when it gave us no engine.
 
 Machine state in (the environment, whether we run in a container, resolution's trace),
-facts out. ``config.parsing.CI_VARIABLES`` decides skip or fail; this decides which CI's
-configuration the no-endpoint message points to.
+facts out. ``config.parsing.CI_VARIABLES`` decides skip or fail; one table here decides
+which CI's configuration the no-endpoint message points to, and which CI the header names.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import final
@@ -16,17 +17,33 @@ from ..messages import ci as say_
 from ..messages.ci import CIKind
 from .endpoint import TraceEntry
 
-# (variable, CI) in the order a CI is recognised. ARC's Kubernetes mode comes before GitHub
-# Actions: its runners set GITHUB_ACTIONS too, and its job pods may lack it.
-CI_SIGNS: tuple[tuple[str, CIKind], ...] = (
-    ("ACTIONS_RUNNER_CONTAINER_HOOKS", "arc-kubernetes"),
-    ("GITHUB_ACTIONS", "github"),
-    ("GITLAB_CI", "gitlab"),
-    ("BITBUCKET_BUILD_NUMBER", "bitbucket"),
-    ("CIRCLECI", "circleci"),
-    ("TF_BUILD", "azure"),
-    ("JENKINS_URL", "jenkins"),
+
+@final
+@dataclass(frozen=True)
+class Sign:
+    """A variable that tells which CI runs us."""
+
+    variable: str
+    kind: CIKind | None  # the CI whose own fix ends the no-endpoint paragraph, if it has one
+    name: str  # how the header's pod note and MTU fix name it; "" where they name none
+
+
+# In the order a CI is recognised: the first one set tells, for the no-endpoint fix and the
+# header alike. ARC's Kubernetes mode comes before GitHub Actions: its runners set
+# GITHUB_ACTIONS too, and its job pods may lack it. Jenkins comes last: agent images often
+# carry JENKINS_URL into other CIs' jobs.
+CI_SIGNS: tuple[Sign, ...] = (
+    Sign("ACTIONS_RUNNER_CONTAINER_HOOKS", "arc-kubernetes", "GitHub Actions"),
+    Sign("GITHUB_ACTIONS", "github", "GitHub Actions"),
+    Sign("GITLAB_CI", "gitlab", "GitLab CI"),
+    Sign("BITBUCKET_BUILD_NUMBER", "bitbucket", ""),
+    Sign("CIRCLECI", "circleci", ""),
+    Sign("BUILDKITE", None, "Buildkite"),
+    Sign("TF_BUILD", "azure", "Azure Pipelines"),
+    Sign("JENKINS_URL", "jenkins", "Jenkins"),
 )
+# Tekton sets no variable of its own, but mounts /tekton in every step.
+TEKTON_DIR = "/tekton"
 # Failures that mean no engine is there at all: no socket file, a service name that no
 # container answers to. Any other failure has a fix of its own, and the CI's would mislead.
 NOTHING_THERE = frozenset({FailureKind.SOCKET_MISSING, FailureKind.DNS})
@@ -41,13 +58,26 @@ class CI:
     variable: str
 
 
+def _told(env: Mapping[str, str]) -> Sign | None:
+    return next((sign for sign in CI_SIGNS if env.get(sign.variable, "").strip()), None)
+
+
 def recognise(env: Mapping[str, str], *, in_container: bool) -> CI | None:
-    for variable, kind in CI_SIGNS:
-        if env.get(variable, "").strip():
-            if kind == "github" and in_container:
-                return CI("github-job-container", variable)
-            return CI(kind, variable)
-    return None
+    """The CI whose own fix applies, if it has one."""
+    sign = _told(env)
+    if sign is None or sign.kind is None:
+        return None
+    if sign.kind == "github" and in_container:
+        return CI("github-job-container", sign.variable)
+    return CI(sign.kind, sign.variable)
+
+
+def ci_name(env: Mapping[str, str], tekton_dir: str = TEKTON_DIR) -> str:
+    """The CI as the header names it, or ""."""
+    sign = _told(env)
+    if sign is not None and sign.name:
+        return sign.name
+    return "Tekton" if os.path.isdir(tekton_dir) else ""
 
 
 def no_engine(trace: Iterable[TraceEntry]) -> bool:

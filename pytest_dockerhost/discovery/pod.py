@@ -1,4 +1,4 @@
-"""Which CI runs us, and whether in a Kubernetes pod next to its daemon.
+"""Whether we run in a Kubernetes pod next to its daemon, and under which CI (``ci``).
 
 In a pod (ARC's dind mode, Jenkins' Kubernetes plugin, GitLab's Kubernetes executor,
 Tekton) the dind container shares the job's network namespace: published ports answer on
@@ -7,23 +7,13 @@ Tekton) the dind container shares the job's network namespace: published ports a
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import final
 
 from ..engine.url import DockerURL, TLSConfig
-
-# (variable, name) in the order a runner is recognised; Tekton sets none, but mounts /tekton.
-CI_NAMES = (
-    ("GITHUB_ACTIONS", "GitHub Actions"),
-    ("GITLAB_CI", "GitLab CI"),
-    ("JENKINS_URL", "Jenkins"),
-    ("BUILDKITE", "Buildkite"),
-    ("TF_BUILD", "Azure Pipelines"),
-)
-TEKTON_DIR = "/tekton"
+from .ci import ci_name
 
 
 @final
@@ -33,13 +23,6 @@ class Pod:
 
     ci: str
     shares_network: bool
-
-
-def ci_name(env: Mapping[str, str], tekton_dir: str = TEKTON_DIR) -> str:
-    for variable, name in CI_NAMES:
-        if env.get(variable, "").strip():
-            return name
-    return "Tekton" if os.path.isdir(tekton_dir) else ""
 
 
 def in_kubernetes(env: Mapping[str, str]) -> bool:

@@ -29,7 +29,7 @@ from ..errors import NoEndpointError
 from ..messages import mtu as say_mtu
 from ..messages import resolution as say_
 from . import network
-from .ci import no_engine_fix
+from .ci import ci_name, no_engine_fix
 from .diagnosis import explain
 from .endpoint import DockerHost, EngineFacts, TraceEntry
 from .remote import api_url, reach, socket_failure
@@ -312,7 +312,7 @@ def _mtu_warnings(
     loopback from inside a container) with a bridge MTU larger than that interface's. Not
     a daemon on this host: it forwards for its containers and answers path MTU probes."""
     from .mtu import bridge_mtu, own_mtu
-    from .pod import ci_name, is_loopback
+    from .pod import is_loopback
 
     own = own_mtu()
     if own is None:

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..config.parsing import strategy_for
 from ..config.settings import Settings
-from . import tunnels
-from .lifecycle import EndpointLifecycle, Phase
 
 if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost
     from ..errors import DockerHostError
     from ..wiring.usage import ImportWatch
+    from .lifecycle import EndpointLifecycle
 
 MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
 BEGAN: pytest.StashKey[float] = pytest.StashKey()  # wall-clock time the test's setup began
@@ -57,9 +57,13 @@ class DockerHostPlugin:
 
     def __init__(self, config: pytest.Config, settings: Settings, *, early: bool) -> None:
         self.config = config
+        self.settings = settings
         # Made before the conftests (``early``), it knows whether this run runs tests.
-        start_early = runs_tests(config) if early else True
-        self.lifecycle = EndpointLifecycle(settings, say=self._say, start_early=start_early)
+        self._start_early = runs_tests(config) if early else True
+        # Made once the run may use Docker, at once for a sidecar (it starts before the
+        # conftests import): a Docker-free run does not import it (benchmarks/README.md).
+        self._lifecycle: EndpointLifecycle | None = None
+        self._ended = False  # the owner's session is over: a lifecycle made now is finished
         self.collecting = False  # between pytest_collection and its finish
         self._midline = False  # "collecting ... " is on the terminal, waiting for its count
         self.shown = False  # the endpoint's line has been printed (header or collection)
@@ -67,10 +71,23 @@ class DockerHostPlugin:
         self.module_cache: dict[str, bool] = {}  # module name -> imports docker/testcontainers
         self.report_failure: OSError | None = None  # --docker-report could not be written
         self._watch: ImportWatch | None = None
+        if strategy_for(settings.mode.value) == "sidecar":
+            self._make_lifecycle()
 
     @property
-    def settings(self) -> Settings:
-        return self.lifecycle.settings
+    def lifecycle(self) -> EndpointLifecycle:
+        if self._lifecycle is None:
+            return self._make_lifecycle()
+        return self._lifecycle
+
+    def _make_lifecycle(self) -> EndpointLifecycle:
+        from .lifecycle import EndpointLifecycle
+
+        made = EndpointLifecycle(self.settings, say=self._say, start_early=self._start_early)
+        if self._ended:
+            made.finish()  # as it would be, had it been made before the session's end
+        self._lifecycle = made
+        return made
 
     # --- before the conftests, and at configure time -------------------------------------
 
@@ -81,7 +98,8 @@ class DockerHostPlugin:
         from ..wiring.usage import ImportWatch, docker_imported
 
         settings = self.settings
-        self.lifecycle.begin_sidecar()  # a sidecar: now, before the conftests import
+        if self._lifecycle is not None:
+            self._lifecycle.begin_sidecar()  # a sidecar: now, before the conftests import
         when = settings.resolve.value
         explicit = not settings.mode.is_default or settings.on_ci is not None
         if when == "always" or (when == "auto" and explicit and docker_imported()):
@@ -93,13 +111,12 @@ class DockerHostPlugin:
 
     def configure(self) -> None:
         config = self.config
-        lifecycle = self.lifecycle
-        deferred = lifecycle.phase is Phase.DEFERRED
-        workerinput = getattr(config, "workerinput", None)
-        if workerinput is not None and WORKER_KEY in workerinput and lifecycle.role == "owner":
-            lifecycle.adopt(workerinput[WORKER_KEY])
+        deferred = self._lifecycle is not None and self._lifecycle.deferred
+        handed = getattr(config, "workerinput", {}).get(WORKER_KEY)
+        if handed is not None and self.lifecycle.role == "owner":
+            self.lifecycle.adopt(handed)
         if config.pluginmanager.hasplugin("xdist"):
-            config.pluginmanager.register(XdistHooks(lifecycle), XDIST_HOOKS)
+            config.pluginmanager.register(XdistHooks(self), XDIST_HOOKS)
         if deferred:
             self.activate()
 
@@ -148,10 +165,12 @@ class DockerHostPlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # tryfirst: resolve before pytest-xdist starts workers and before the header is
         # written. A plain run waits for collection instead.
+        xdist_owner = session.config.pluginmanager.has_plugin("dsession")
+        if self._lifecycle is None and not xdist_owner:
+            return
         lifecycle = self.lifecycle
         if not lifecycle.needs_start:
             return
-        xdist_owner = session.config.pluginmanager.has_plugin("dsession")
         if lifecycle.starts_at_session_start or xdist_owner:
             lifecycle.start()
 
@@ -163,7 +182,6 @@ class DockerHostPlugin:
         # tryfirst: before the terminal reporter asks for pytest_report_collectionfinish.
         from ..wiring.usage import may_use_docker
 
-        lifecycle = self.lifecycle
         found = False
         imports = self.settings.resolve.value != "marked"
         for item in session.items:
@@ -174,10 +192,10 @@ class DockerHostPlugin:
             pass  # no test runs: nothing to resolve, and no sidecar to start
         elif found:
             self.activate()  # no per-test hooks and no resolution for Docker-free runs
-        else:
-            lifecycle.cancel_sidecar()  # started early, at session start: not needed after all
+        elif self._lifecycle is not None:
+            self._lifecycle.cancel_sidecar()  # started early: not needed after all
         worker = getattr(session.config, "workerinput", {}).get("workerid")
-        sidecar = lifecycle.sidecar
+        sidecar = self._lifecycle.sidecar if self._lifecycle is not None else None
         if worker and sidecar is not None and not sidecar.owner:
             sidecar.record_collection(worker, found)  # the owner cancels on "none"s
         self.collecting = False
@@ -185,7 +203,9 @@ class DockerHostPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(session.config, "workerinput"):
             return
-        self.lifecycle.finish()  # the owner reaps, once every worker is done
+        self._ended = True
+        if self._lifecycle is not None:
+            self._lifecycle.finish()  # the owner reaps, once every worker is done
         if self.settings.report.value:
             self._write_report()
 
@@ -203,14 +223,17 @@ class DockerHostPlugin:
         if self._watch is not None:
             self._watch.uninstall()
             self._watch = None
-        self.lifecycle.close()
+        if self._lifecycle is not None:
+            self._lifecycle.close()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
         # The import that fails may be the one that resolved (too late for the test hooks).
         report = yield
-        lifecycle = self.lifecycle
-        if report.failed and lifecycle.host is None and lifecycle.error is not None:
+        lifecycle = self._lifecycle
+        if lifecycle is None or not report.failed:
+            return report
+        if lifecycle.host is None and lifecycle.error is not None:
             from .reports import replace_collect_report
 
             why = str(lifecycle.error)
@@ -238,36 +261,38 @@ class DockerHostPlugin:
             reporter.write_line(text)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        lifecycle = self.lifecycle
+        lifecycle = self._lifecycle
         # Before resolution (it waits for collection) this is only the settings' lines.
-        self.shown = lifecycle.settled
+        self.shown = lifecycle is not None and lifecycle.settled
         early, self.early_lines = self.early_lines, []
         verbose = config.get_verbosity()
-        if lifecycle.needs_start and not self.settings.warnings and verbose <= 0 and not early:
+        idle = lifecycle is None or lifecycle.needs_start
+        if idle and not self.settings.warnings and verbose <= 0 and not early:
             return []  # a Docker-free run has nothing to say: not even the messages are imported
         from .status_lines import header_lines
 
-        return [*early, *header_lines(lifecycle, verbose)]
+        return [*early, *header_lines(self.lifecycle, verbose)]
 
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
-        if self.shown or not self.lifecycle.settled or config.get_verbosity() < 0:
+        lifecycle = self._lifecycle
+        if self.shown or lifecycle is None or not lifecycle.settled or config.get_verbosity() < 0:
             return []
         from .status_lines import header_lines
 
         self.shown = True
-        return header_lines(self.lifecycle, config.get_verbosity(), with_settings=False)
+        return header_lines(lifecycle, config.get_verbosity(), with_settings=False)
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         # Resolved during a test, or a sidecar an xdist worker started: the line goes here.
         if hasattr(config, "workerinput"):
             return
-        lifecycle = self.lifecycle
+        lifecycle = self._lifecycle
         if self.report_failure is not None:  # asked for: said even with -q
             from .status_lines import report_failure_line
 
             terminalreporter.write_line(report_failure_line(self.settings, self.report_failure))
-        if config.get_verbosity() < 0:
-            return
+        if config.get_verbosity() < 0 or lifecycle is None:
+            return  # never made: nothing was resolved, started or claimed
         endpoint_said = self.shown or not (lifecycle.settled or lifecycle.sidecar)
         if endpoint_said and lifecycle.cleanup.nothing_to_say:
             return  # nothing left to say: a Docker-free run imports no messages
@@ -297,6 +322,8 @@ class DockerTestHooks:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
         if report.failed:
+            from . import tunnels
+
             said = tunnels.forward_problems(item.stash.get(BEGAN, call.start))
             if said:
                 report.sections.append(("docker: published ports", said))
@@ -317,8 +344,12 @@ class DockerTestHooks:
 class XdistHooks:
     """Registered only when pytest-xdist is present: hand the endpoint to workers."""
 
-    def __init__(self, lifecycle: EndpointLifecycle) -> None:
-        self.lifecycle = lifecycle
+    def __init__(self, plugin: DockerHostPlugin) -> None:
+        self.plugin = plugin
+
+    @property
+    def lifecycle(self) -> EndpointLifecycle:
+        return self.plugin.lifecycle  # made at session start in the owner of workers
 
     def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Any) -> None:
         # Before the local workers start (restarted ones too): they inherit it.

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..config.parsing import Mode
+from ..config.parsing import Mode, Strategy, strategy_for
 from ..config.settings import Settings
 from ..errors import DockerHostError, EndpointLostError, NoEndpointError
 from . import tunnels
@@ -29,16 +29,8 @@ if TYPE_CHECKING:
 
 Say = Callable[[str], None]
 
-# How the endpoint comes to be: found among the candidates, or a sidecar started on the
-# daemon found (a pool comes next).
-Strategy = Literal["discovered", "sidecar"]
 # The owner resolves, claims and cleans up; an xdist worker takes the owner's endpoint.
 Role = Literal["owner", "worker"]
-
-
-def strategy_for(settings: Settings) -> Strategy:
-    """The one place that decides whether this run starts a sidecar."""
-    return "sidecar" if settings.mode.value == "sidecar" else "discovered"
 
 
 class Phase(enum.Enum):
@@ -57,7 +49,7 @@ class EndpointLifecycle:
 
     def __init__(self, settings: Settings, *, say: Say, start_early: bool = True) -> None:
         self.settings = settings
-        self.strategy = strategy_for(settings)
+        self.strategy: Strategy = strategy_for(settings.mode.value)
         self.role: Role = "owner"
         self.phase = Phase.IDLE
         self.ended_in = Phase.IDLE  # the phase the owner's cleanup found, for the report
@@ -100,6 +92,10 @@ class EndpointLifecycle:
     @property
     def mode(self) -> Mode:
         return self.settings.mode.value
+
+    @property
+    def deferred(self) -> bool:
+        return self.phase is Phase.DEFERRED
 
     @property
     def needs_start(self) -> bool:

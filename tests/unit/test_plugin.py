@@ -412,6 +412,47 @@ def test_a_run_without_docker_tests_never_contacts_the_daemon(
     assert fake_docker.accepted > 0
 
 
+REWRITE_CHECK = """
+import sys
+
+
+def test_the_plugin_loads_as_plain_modules():
+    loaders = {
+        name: type(module.__loader__).__name__
+        for name, module in sys.modules.items()
+        if name.startswith("pytest_dockerhost.")
+    }
+    assert "pytest_dockerhost.plugin" in loaders
+    assert [name for name, loader in loaders.items() if loader == "AssertionRewritingHook"] == []
+
+
+def test_the_suites_own_asserts_are_still_rewritten():
+    assert [1, 2] == [1, 3]
+
+
+def test_the_endpoints_lifecycle_is_not_loaded():
+    assert "pytest_dockerhost.run.hooks" in sys.modules
+    assert "pytest_dockerhost.run.lifecycle" not in sys.modules
+"""
+
+
+def test_a_docker_free_run_loads_little_of_the_plugin(pytester: pytest.Pytester) -> None:
+    """Without assertion rewriting (pytest rewrites every module of a plugin's distribution,
+    through a loader that costs a Docker-free run more than the plugin's own work there:
+    benchmarks/README.md), and without the endpoint's lifecycle; the suite's own asserts
+    are still rewritten. pytest marks the package from a regular install's file list, not
+    from this editable one: a plugin loaded first marks it as that would."""
+    pytester.makepyfile(
+        mark_as_installed="import pytest\npytest.register_assert_rewrite('pytest_dockerhost')\n",
+        test_rewrite=REWRITE_CHECK,
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "mark_as_installed", "-p", "dockerhost", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*At index 1 diff: 2 != 3*"])
+
+
 def test_a_fixture_requested_dynamically_still_resolves(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fake_docker: LoopbackServer
 ) -> None:

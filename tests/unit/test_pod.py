@@ -3,9 +3,15 @@ tests/e2e/test_pods.py."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
-from pytest_dockerhost.discovery.pod import ci_name, is_loopback, recognise
+import pytest
+
+from pytest_dockerhost.config.parsing import CI_VARIABLES
+from pytest_dockerhost.discovery.ci import CI_SIGNS, ci_name
+from pytest_dockerhost.discovery.ci import recognise as recognise_ci
+from pytest_dockerhost.discovery.pod import is_loopback, recognise
 from pytest_dockerhost.engine.url import parse_url
 
 
@@ -15,9 +21,57 @@ def test_the_runner_variables_name_the_ci(tmp_path: Path) -> None:
     assert ci_name({"GITLAB_CI": "true"}, none) == "GitLab CI"
     assert ci_name({"JENKINS_URL": "http://j:8080/"}, none) == "Jenkins"
     assert ci_name({"JENKINS_URL": " "}, none) == ""  # blank is not set
+    # The e2e agents' image sets JENKINS_URL: a CI of their pod's own comes first.
+    assert ci_name({"GITLAB_CI": "true", "JENKINS_URL": "http://jenkins.invalid/"}, none) == (
+        "GitLab CI"
+    )
     # Tekton sets no variable: every step has /tekton mounted.
     assert ci_name({}, str(tmp_path)) == "Tekton"
     assert ci_name({}, none) == ""
+
+
+# What the header's pod note and MTU fix call each CI (tests/e2e/test_pods.py asserts the
+# lines): another name here changes what users see. ARC's Kubernetes mode is GitHub
+# Actions there, as when GITHUB_ACTIONS is set beside it.
+HEADER_NAMES = {
+    "ACTIONS_RUNNER_CONTAINER_HOOKS": "GitHub Actions",
+    "GITHUB_ACTIONS": "GitHub Actions",
+    "GITLAB_CI": "GitLab CI",
+    "JENKINS_URL": "Jenkins",
+    "BUILDKITE": "Buildkite",
+    "TF_BUILD": "Azure Pipelines",
+}
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [*itertools.combinations(CI_VARIABLES, 1), *itertools.combinations(CI_VARIABLES, 2)],
+)
+def test_the_header_and_the_no_engine_fix_name_the_same_ci(
+    variables: tuple[str, ...], tmp_path: Path
+) -> None:
+    """One table tells the CI for both: whichever of its variables are set, the header
+    names the CI whose fix the no-endpoint paragraph gives."""
+    env = dict.fromkeys(variables, "true")
+    name = ci_name(env, str(tmp_path / "no-tekton"))
+    fix = recognise_ci(env, in_container=False)
+    if len(variables) == 1:
+        assert name == HEADER_NAMES.get(variables[0], "")
+    told = next((sign for sign in CI_SIGNS if fix and sign.variable == fix.variable), None)
+    if told is not None:
+        assert name == told.name
+    if name and any(sign.name == name and sign.kind for sign in CI_SIGNS):
+        assert told is not None
+        assert told.name == name
+
+
+def test_every_ci_told_apart_counts_as_ci() -> None:
+    """A CI the header names or gives a fix for also fails a Docker test instead of
+    skipping it, and each MTU fix is for a CI the header can name."""
+    from pytest_dockerhost.messages.mtu import CI_FIXES
+
+    assert {sign.variable for sign in CI_SIGNS} <= set(CI_VARIABLES)
+    assert set(CI_FIXES) <= {sign.name for sign in CI_SIGNS} | {"Tekton"}
 
 
 def test_outside_kubernetes_nothing_is_said() -> None:
