@@ -211,8 +211,8 @@ CASES: list[Case] = [
     Case(
         "ssh-without-client",
         "DOCKER_HOST: ssh://ci@build.invalid",
-        "ssh:// needs an ssh client, and none is on PATH",
-        "fix: install an ssh client (apt-get install openssh-client) or, in DOCKER_HOST, use "
+        "ssh:// needs the OpenSSH client (ssh), and none is on PATH",
+        "fix: install the OpenSSH client (apt-get install openssh-client) or, in DOCKER_HOST, use "
         "tcp://HOST:2376",
         env={"DOCKER_HOST": "ssh://ci@build.invalid", "PATH": "{no_ssh_path}"},
     ),
