@@ -269,7 +269,9 @@ def _load_busybox(engine: Any, host: RemoteHost) -> None:
 def load_image(engine: Any, host: RemoteHost, tag: str) -> None:
     """An image of this machine's engine into the inner engine, by ``CLI load`` inside (no
     registry). /var/tmp: the dind entrypoint mounts a tmpfs on /tmp, which a copy cannot see."""
-    saved = b"".join(engine.images.get(tag).save(named=True))
+    # By that name: Image.save(named=True) names the image's first tag, which another
+    # session's fixture may have added to the same image.
+    saved = b"".join(engine.api.get_image(tag))
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         info = tarfile.TarInfo("image.tar")
