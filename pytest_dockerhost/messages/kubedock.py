@@ -1,0 +1,60 @@
+"""What the plugin says on kubedock: a Docker API that runs each container as a Kubernetes
+pod (github.com/joyrex2001/kubedock). Its ``/_ping``, ``/version`` and ``/info`` tell nothing
+of its flags (``--port-forward``, ``--reverse-proxy``, ``--pre-archive``, ``--reapmax``), so
+these texts say what the plugin assumes and which flag makes it true."""
+
+from __future__ import annotations
+
+from . import names
+
+ENGINE = "kubedock"
+LISTENS = "tcp://127.0.0.1:2475"  # its default listen address, seen from its own pod
+REAP_DEFAULT = "60 min"  # kubedock's --reapmax default
+
+# Policy.sidecar: why the plugin's dind sidecar cannot run on kubedock.
+NO_SIDECAR = (
+    "kubedock runs each container as a Kubernetes pod: it ignores --privileged and answers "
+    "501 to the volumes API, so no dind sidecar can run on it"
+)
+
+
+def sidecar_refused(url: str, source: str) -> str:
+    """Sidecar mode on kubedock: the reason, and the way forward."""
+    return (
+        f"{NO_SIDECAR} ({url}, from {source}). Fix: use kubedock itself, with "
+        f"{names.flag('mode', 'auto')} (it is found at DOCKER_HOST={LISTENS} when it runs "
+        "in the job's pod), or run a docker:dind container in the pod for sidecar mode"
+    )
+
+
+def ports_assumed(host: str) -> str:
+    """Published ports on kubedock: where the plugin takes them, and why it cannot be sure."""
+    return (
+        f"kubedock's API does not say whether it runs with --port-forward or --reverse-proxy: "
+        f"published ports are taken on {host}, where they answer only with one of them; "
+        "without either, they answer only inside the cluster, at each pod's service. "
+        "Fix: start kubedock with `kubedock server --port-forward` (or `--reverse-proxy`)"
+    )
+
+
+def ports_elsewhere(host: str) -> str:
+    """kubedock on another host: its --port-forward listens on that host's 127.0.0.1."""
+    return (
+        f"kubedock's API does not say whether it runs with --reverse-proxy: published ports "
+        f"are taken on {host}, where they answer only with it (--port-forward listens on "
+        "kubedock's own 127.0.0.1, which this machine cannot reach). Fix: start kubedock with "
+        "`kubedock server --reverse-proxy`, or run it in the job's pod with `--port-forward`"
+    )
+
+
+REAPING = (
+    "kubedock removes what the run leaves: its reaper deletes the pods after --reapmax "
+    f"({REAP_DEFAULT} by default), and kubedock deletes all of them when it exits; "
+    "Ryuk and the plugin's reaper are off"
+)
+
+COPIES = (
+    "binds are copies on kubedock: a folder mapped into a container is copied in, and what "
+    "the container writes there does not come back; kubedock copies a folder only once the "
+    "container runs (`--pre-archive` copies single files before)"
+)
