@@ -11,20 +11,13 @@ ENGINE = "kubedock"
 LISTENS = "tcp://127.0.0.1:2475"  # its default listen address, seen from its own pod
 REAP_DEFAULT = "60 min"  # kubedock's --reapmax default
 
-# Policy.sidecar: why the plugin's dind sidecar cannot run on kubedock.
+# Policy.sidecar: why the plugin's dind sidecar cannot run on kubedock, and the way on.
 NO_SIDECAR = (
     "kubedock runs each container as a Kubernetes pod: it ignores --privileged and answers "
-    "501 to the volumes API, so no dind sidecar can run on it"
+    "501 to the volumes API, so no dind sidecar can run on it. Fix: use kubedock itself "
+    f"({names.flag('mode', 'auto')}, the default, finds it at DOCKER_HOST={LISTENS} "
+    "beside the job), or a docker:dind container in the job's pod for sidecar mode"
 )
-
-
-def sidecar_refused(url: str, source: str) -> str:
-    """Sidecar mode on kubedock: the reason, and the way forward."""
-    return (
-        f"{NO_SIDECAR} ({url}, from {source}). Fix: use kubedock itself, with "
-        f"{names.flag('mode', 'auto')} (it is found at DOCKER_HOST={LISTENS} when it runs "
-        "in the job's pod), or run a docker:dind container in the pod for sidecar mode"
-    )
 
 
 def ports_assumed(host: str) -> str:
@@ -48,13 +41,6 @@ def ports_elsewhere(host: str) -> str:
 
 
 REAPING = (
-    "kubedock removes what the run leaves: its reaper deletes the pods after --reapmax "
-    f"({REAP_DEFAULT} by default), and kubedock deletes all of them when it exits; "
-    "Ryuk and the plugin's reaper are off"
-)
-
-COPIES = (
-    "binds are copies on kubedock: a folder mapped into a container is copied in, and what "
-    "the container writes there does not come back; kubedock copies a folder only once the "
-    "container runs (`--pre-archive` copies single files before)"
+    "kubedock removes what the run leaves: it deletes its pods after its --reapmax "
+    f"({REAP_DEFAULT} by default), and all of them when it exits"
 )

@@ -11,10 +11,6 @@ SIDECAR_DENIED_BY_POLICY = (
     + "): it is already a daemon of this job alone; or, on Bitbucket Pipelines, runtime v3 "
     "(options: runtimes: v3), which allows privileged containers and your own dind image"
 )
-SIDECAR_ON_KUBEDOCK = (
-    "kubedock runs each container as a Kubernetes pod: there is no daemon to nest a "
-    "sidecar in. Use kubedock as it is (leave out " + flag("mode", "sidecar") + ")"
-)
 
 
 def profile_line(label: str, policy: list[str]) -> str:

@@ -66,6 +66,7 @@ class Container:
     ports: list[int]
     binds: list[str]
     running: bool = False
+    archives: list[tuple[str, int]] = field(default_factory=list)  # (path, bytes) copied in
 
 
 @dataclass
@@ -290,20 +291,29 @@ class _Handler(BaseHTTPRequestHandler):
         elif (method, path) == ("POST", "/images/prune"):
             self._json(201, {"ImagesDeleted": [], "SpaceReclaimed": 0})
         else:
-            return self._container(method, path)
+            return self._container(method, path, query, body)
         return True
 
-    def _container(self, method: str, path: str) -> bool:
+    def _container(self, method: str, path: str, query: dict[str, str], body: bytes) -> bool:
         match = re.fullmatch(r"/containers/([^/]+)(/[a-z]+)?", path)
         if match is None:
             return False
         found = self.fake.find(match.group(1))
         action = (method, match.group(2) or "")
         if action not in {("GET", "/json"), ("POST", "/start"), ("POST", "/stop"),
-                          ("POST", "/kill"), ("DELETE", "")}:  # fmt: skip
+                          ("POST", "/kill"), ("DELETE", ""), ("PUT", "/archive")}:  # fmt: skip
             return False
         if found is None:
             self._error(404, f"container {match.group(1)} not found")
+        elif action == ("PUT", "/archive"):
+            # kubedock's PutArchive, as started by default (no --pre-archive): a copy into
+            # a container that does not run yet starts it first, its pod must receive it.
+            if not query.get("path"):
+                self._error(400, "missing required path parameter")
+                return True
+            found.running = True
+            found.archives.append((query["path"], len(body)))
+            self._send(200)
         elif action == ("GET", "/json"):
             self._json(200, self.fake.inspect(found))
         elif action == ("DELETE", ""):

@@ -1,7 +1,7 @@
 """CircleCI's machine executor (issue 22, item 4): CIRCLECI is set and the engine is the
 machine's own socket. That is a plain local engine: no SSH detour for its ports, even where
 the job's ~/.ssh/config has the ``remote-docker`` alias that ``setup_remote_docker`` writes
-(the remote-engine case, tested in tests/remote)."""
+(the remote-engine case, tested in tests/remote). Its profile is plain "docker"."""
 
 from __future__ import annotations
 
@@ -49,5 +49,10 @@ def test_circleci_machine_executor_is_a_plain_local_engine(
     data: dict[str, Any] = json.loads(Path(report).read_text())
     endpoint = data["endpoint"]
     assert (endpoint["url"], endpoint["mode"]) == ("unix:///var/run/docker.sock", "dood")
-    assert endpoint["published_ports"]["verified"]
+    # This machine's own engine: its ports where resolution finds them, not through SSH.
+    assert "ssh" not in endpoint["published_ports"]["how"].lower()
     assert not [note for note in endpoint["notes"] if "ssh" in note.lower()]
+    profile = endpoint["engine"]["profile"]
+    assert (profile["name"], profile["ci"]) == ("docker", "circleci")
+    assert profile["policy"]["ryuk"]
+    assert profile["policy"]["reaper"]
