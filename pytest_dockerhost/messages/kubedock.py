@@ -6,6 +6,8 @@ these texts say what the plugin assumes and which flag makes it true."""
 from __future__ import annotations
 
 from . import names
+from .catalogue_transport import CatalogueEntry
+from .profile import sidecar_refused
 
 ENGINE = "kubedock"
 LISTENS = "tcp://127.0.0.1:2475"  # its default listen address, seen from its own pod
@@ -44,3 +46,23 @@ REAPING = (
     "kubedock removes what the run leaves: it deletes its pods after its --reapmax "
     f"({REAP_DEFAULT} by default), and all of them when it exits"
 )
+
+
+def entries() -> list[CatalogueEntry]:
+    """kubedock's lines in the troubleshooting catalogue."""
+    return [
+        CatalogueEntry(
+            ("kubedock-no-sidecar",),
+            ("cannot run on this engine (kubedock)",),
+            "sidecar mode on kubedock, which runs containers as pods with no privilege and "
+            "no volumes API",
+            sidecar_refused(ENGINE, NO_SIDECAR),
+        ),
+        CatalogueEntry(
+            ("kubedock-ports",),
+            ("kubedock's API does not say whether it runs with --port-forward",),
+            "a test cannot reach a container's published port on kubedock: its ports answer "
+            "on 127.0.0.1 only with --port-forward or --reverse-proxy",
+            ports_assumed("127.0.0.1"),
+        ),
+    ]
