@@ -28,7 +28,8 @@ def ports_assumed(host: str) -> str:
         f"kubedock's API does not say whether it runs with --port-forward or --reverse-proxy: "
         f"published ports are taken on {host}, where they answer only with one of them; "
         "without either, they answer only inside the cluster, at each pod's service. "
-        "Fix: start kubedock with `kubedock server --port-forward` (or `--reverse-proxy`)"
+        "Fix: start kubedock with `kubedock server --port-forward` (or `--reverse-proxy`); "
+        f"where it runs so, {names.flag('published_host', host)} says it and ends this warning"
     )
 
 
@@ -38,7 +39,8 @@ def ports_elsewhere(host: str) -> str:
         f"kubedock's API does not say whether it runs with --reverse-proxy: published ports "
         f"are taken on {host}, where they answer only with it (--port-forward listens on "
         "kubedock's own 127.0.0.1, which this machine cannot reach). Fix: start kubedock with "
-        "`kubedock server --reverse-proxy`, or run it in the job's pod with `--port-forward`"
+        "`kubedock server --reverse-proxy`, or run it in the job's pod with `--port-forward`; "
+        f"where it runs so, {names.flag('published_host', host)} says it and ends this warning"
     )
 
 

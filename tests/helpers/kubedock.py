@@ -20,7 +20,9 @@ sees of it, read from its source (internal/server/routes, internal/config/system
   kubedock does (``HostIp`` ``0.0.0.0`` under ``--port-forward``, the pod's address
   otherwise). No container really runs: kubedock would run it as a pod.
 
-Every request is logged (method and path without the version prefix) for tests to read.
+Not served: ``/events`` (kubedock streams its own events; the plugin asks them only of
+engines on another machine) and the libpod API. Every request is logged (method and path
+without the version prefix) for tests to read.
 """
 
 from __future__ import annotations
@@ -200,8 +202,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def send_response(self, code: int, message: str | None = None) -> None:
-        # Without the stdlib's Server and Date lines: kubedock's answers carry no Server.
+        # Go's net/http sends a Date line and, under gin, no Server line.
         self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
 
     def _send(self, status: int, body: bytes = b"", ctype: str = "") -> None:
         self.send_response(status)

@@ -58,7 +58,8 @@ PORTS_WARNING = (
     "docker: warning: kubedock's API does not say whether it runs with --port-forward or "
     "--reverse-proxy: published ports are taken on 127.0.0.1, where they answer only with one "
     "of them; without either, they answer only inside the cluster, at each pod's service. "
-    "Fix: start kubedock with `kubedock server --port-forward` (or `--reverse-proxy`)"
+    "Fix: start kubedock with `kubedock server --port-forward` (or `--reverse-proxy`); where "
+    "it runs so, --docker-published-host=127.0.0.1 says it and ends this warning"
 )
 
 
@@ -182,13 +183,18 @@ def test_sidecar_mode_fails_at_once_on_kubedock_with_the_reason(
     assert not [path for path in asked if path.startswith("/volumes")], asked
 
 
-def test_a_port_host_the_user_sets_is_kept_and_not_warned_about(
+def test_the_published_host_the_warning_suggests_ends_the_warning(
     pytester: pytest.Pytester, kubedock: FakeKubedock
 ) -> None:
     pytester.makepyfile("import docker\n\ndef test_ping():\n    docker.from_env().ping()\n")
 
-    result = pytester.runpytest_subprocess("-p", "dockerhost", "--docker-published-host=localhost")
+    result = pytester.runpytest_subprocess("-p", "dockerhost", "--docker-published-host=127.0.0.1")
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["docker: dind * published ports on localhost", PROFILE_LINE])
+    result.stdout.fnmatch_lines(
+        [
+            f"docker: dind {kubedock.url} (*) via DOCKER_HOST; published ports on 127.0.0.1",
+            PROFILE_LINE,
+        ]
+    )
     result.stdout.no_fnmatch_line("*--port-forward*")
