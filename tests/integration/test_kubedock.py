@@ -6,6 +6,7 @@ the plugin's reaper never asked for a volume (kubedock answers 501 to the volume
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from collections.abc import Iterator
@@ -198,3 +199,36 @@ def test_the_published_host_the_warning_suggests_ends_the_warning(
         ]
     )
     result.stdout.no_fnmatch_line("*--port-forward*")
+
+
+def test_the_stand_in_answers_as_kubedocks_source_says() -> None:
+    """What the tests above rely on, as kubedock's routes write it (internal/server/routes:
+    docker/system.go, docker.go's NotImplemented list, gin's 404, the version prefix)."""
+    with running_kubedock() as fake:
+        port = int(fake.url.rsplit(":", 1)[1])
+
+        def ask(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                conn.request(method, path)
+                reply = conn.getresponse()
+                return reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read()
+            finally:
+                conn.close()
+
+        status, headers, body = ask("GET", "/_ping")
+        assert (status, body, headers["api-version"]) == (200, b"OK", "1.25")
+        assert "server" not in headers
+        assert ask("HEAD", "/_ping")[0] == 200
+        version = json.loads(ask("GET", "/v1.25/version")[2])
+        assert [version[k] for k in ("Version", "ApiVersion", "MinAPIVersion")] == ["1.25"] * 3
+        info = json.loads(ask("GET", "/v1.41/info")[2])
+        assert set(info) == {"ID", "Name", "ServerVersion", "OperatingSystem", "MemTotal", "Labels"}
+        assert (info["Name"], info["OperatingSystem"]) == ("kubedock", "kubernetes")
+        for method, path in [
+            ("POST", "/v1.25/volumes/create"),
+            ("GET", "/volumes"),
+            ("POST", "/build"),
+        ]:
+            assert ask(method, path)[::2] == (501, b""), path
+        assert ask("GET", "/swarm")[::2] == (404, b"404 page not found")
