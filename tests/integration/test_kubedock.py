@@ -232,3 +232,21 @@ def test_the_stand_in_answers_as_kubedocks_source_says() -> None:
         ]:
             assert ask(method, path)[::2] == (501, b""), path
         assert ask("GET", "/swarm")[::2] == (404, b"404 page not found")
+
+
+def test_the_diagnostic_command_names_the_profile(kubedock: FakeKubedock) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_dockerhost"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    summary = next(i for i, line in enumerate(lines) if line.startswith("docker: dind "))
+    assert lines[summary + 1] == PROFILE_LINE, done.stdout
+    assert "warning: " + PORTS_WARNING.removeprefix("docker: warning: ") in lines, done.stdout
