@@ -20,6 +20,7 @@ from ..engine.url import (
 )
 from ..errors import BindMountError
 from ..messages import endpoint as say_
+from ..messages import profile as say_profile
 from ..messages import remote as say_remote
 from ..remote.tunnel import RemoteInfo
 from .profile import EngineProfile
@@ -215,6 +216,11 @@ class DockerHost:
         if self.outer is not None:
             # A sidecar's daemon sees only what is copied into the sidecar.
             raise BindMountError(say_.daemon_elsewhere(local, self.shown_url))
+        policy = self.profile.policy
+        if policy.copies or (policy.bind_root and not _within(local, policy.bind_root)):
+            # The profile rules it out: asking the engine would only meet its refusal.
+            why = say_profile.not_bound(self.profile.name, policy.bind_root)
+            raise BindMountError(say_.ruled_out(local, why))
         parsed = self.docker_url
         loopback = parsed.host in ("127.0.0.1", "localhost", "::1")
         if self.remote is None and not self.in_container and (parsed.is_unix or loopback):
@@ -286,8 +292,6 @@ class DockerHost:
 
     def profile_line(self) -> str:
         """The header's line for an engine that is not plain Docker or Podman, else ""."""
-        from ..messages import profile as say_profile
-
         profile = self.profile
         if profile.plain:
             return ""
@@ -343,6 +347,11 @@ def _plain(items: list[tuple[str, Any]]) -> dict[str, Any]:
 def _trace_entry(data: Mapping[str, Any]) -> TraceEntry:
     kind = data.get("kind")
     return TraceEntry(**{**data, "kind": FailureKind(kind) if kind else None})
+
+
+def _within(path: str, root: str) -> bool:
+    root = os.path.normpath(root)
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _map_mount(mounts: tuple[tuple[str, str], ...], local: str) -> str | None:

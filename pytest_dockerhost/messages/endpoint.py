@@ -85,6 +85,10 @@ def mapping_unseen(local: str, why: str) -> str:
     )
 
 
+def ruled_out(local: str, why: str) -> str:
+    return f"{local} cannot be bind-mounted: {why}. Instead, {COPIED}."
+
+
 def only_in_this_container(local: str, container_id: str) -> str:
     return (
         f"{local} exists only inside this container ({container_id or 'id unknown'}), so the "

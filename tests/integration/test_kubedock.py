@@ -250,3 +250,29 @@ def test_the_diagnostic_command_names_the_profile(kubedock: FakeKubedock) -> Non
     summary = next(i for i, line in enumerate(lines) if line.startswith("docker: dind "))
     assert lines[summary + 1] == PROFILE_LINE, done.stdout
     assert "warning: " + PORTS_WARNING.removeprefix("docker: warning: ") in lines, done.stdout
+
+
+def test_docker_tmp_path_asks_kubedock_nothing_for_a_folder_it_can_only_copy(
+    pytester: pytest.Pytester, kubedock: FakeKubedock
+) -> None:
+    """The profile says no folder is shared: the bind-mount probe (an image and a container
+    of its own) is never sent, and the folder reaches the container by copy."""
+    pytester.makepyfile(
+        """
+        import docker
+
+        def test_folder(docker_tmp_path):
+            (docker_tmp_path / "conf.txt").write_text("x")
+            made = docker.from_env().containers.create(
+                "pytest-dockerhost-test/busybox:local",
+                volumes={str(docker_tmp_path): {"bind": "/conf", "mode": "ro"}},
+            )
+            made.remove(force=True)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "dockerhost")
+    result.assert_outcomes(passed=1)
+    assert kubedock.paths("POST").count("/containers/create") == 1, kubedock.requests
+    assert not [p for p in kubedock.paths() if p.startswith("/images")], kubedock.requests
+    puts = [p for m, p in kubedock.requests if m == "PUT" and p.endswith("/archive")]
+    assert len(puts) == 1, kubedock.requests
