@@ -124,8 +124,10 @@ class Spec:
         return caps, skipped
 
     def profiles(self, same_machine: bool) -> list[Profile]:
-        """The attempts, in order. Each later one has less privilege than the one before; a
-        setting that was given explicitly is honoured exactly, with no fallback past it."""
+        """The attempts, in order. Each later one has less privilege than the one before.
+        An explicit --docker-sidecar-privileged=true and an explicit cap-drop are honoured
+        exactly; the unprivileged set is lowered the same way whether it was asked for or
+        reached by falling back (privilege is lowered, never raised)."""
         caps, skipped = self.capabilities(same_machine)
         unprivileged = Profile(False, tuple(caps), tuple(skipped))
         if self.privileged and self.privileged_given:
@@ -140,8 +142,8 @@ class Spec:
             )
         else:
             attempts.append(unprivileged)
-        if not self.privileged or self.cap_drop:
-            return attempts  # --docker-sidecar-privileged=false or a cap-drop: exactly that
+        if self.cap_drop:
+            return attempts  # the capabilities were named: exactly that set
         fewer = [name for name in caps if name not in OFTEN_MISSING]
         if len(fewer) < len(caps):
             dropped = [name for name in OFTEN_MISSING if name in caps]

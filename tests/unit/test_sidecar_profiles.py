@@ -38,11 +38,24 @@ def test_privileged_asked_for_is_the_only_attempt(source: str) -> None:
     assert only.privileged
 
 
-def test_unprivileged_asked_for_is_the_only_attempt() -> None:
-    (only,) = _spec({"PYTEST_DOCKER_SIDECAR_PRIVILEGED": "false"}).profiles(same_machine=False)
-    assert not only.privileged
-    assert only.caps == CAPABILITIES
-    assert not only.fallback
+@pytest.mark.parametrize("source", ["env", "cli"])
+def test_unprivileged_asked_for_is_lowered_as_the_default_is(source: str) -> None:
+    """Issue 22, item 7: the capabilities an engine refuses are left out whether the
+    unprivileged set was asked for or fallen back to; privilege is never raised."""
+    if source == "env":
+        spec = _spec({"PYTEST_DOCKER_SIDECAR_PRIVILEGED": "false"})
+    else:
+        spec = _spec(cli={"sidecar_privileged": "false"})
+    first, fewer = spec.profiles(same_machine=False)
+    assert not first.privileged
+    assert first.caps == CAPABILITIES
+    assert not first.fallback
+    assert not fewer.privileged
+    assert set(first.caps) - set(fewer.caps) == set(OFTEN_MISSING)
+    assert fewer.fallback.endswith("runs without " + ", ".join(OFTEN_MISSING))
+    assert [name.split()[0] for name in fewer.left_out] == list(OFTEN_MISSING)
+    # The same last attempt as the default path's.
+    assert fewer == _spec().profiles(same_machine=False)[-1]
 
 
 def test_an_explicit_cap_drop_is_honoured_exactly() -> None:
