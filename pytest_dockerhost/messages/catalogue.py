@@ -140,8 +140,9 @@ def _run_entries() -> list[CatalogueEntry]:
         CatalogueEntry(
             ("client-too-old",),
             ("client version 1.41 is too old. Minimum supported API version is 1.44",),
-            "the engine refuses the API version docker-py speaks by default",
-            endpoint.docker_py_too_old("1.41", "1.44"),
+            "the engine's minimum API (Docker 29, DOCKER_MIN_API_VERSION) is above what a "
+            "docker CLI, docker compose or docker-compose in PATH speaks",
+            endpoint.tool_too_old("cli", "/usr/bin/docker", "1.41", "1.44", "1.40"),
         ),
         CatalogueEntry(
             ("podman-ryuk",),
