@@ -16,16 +16,18 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..conftest import BUSYBOX
+from ..conftest import BUSYBOX, DIND28
 from .engines import write_project
+from .helpers import INNER_TIMEOUT, LABEL
 from .plain import passed
-from .project import PLAIN_PROJECT
+from .project import PLAIN_PROJECT, PYTEST_INI
 
 pytestmark = pytest.mark.e2e
 
@@ -144,3 +146,57 @@ def test_tools_the_engines_floor_refuses_are_named_in_the_header(
     else:
         assert "this engine accepts" not in header, header
         assert "speaks API" not in header, header
+
+
+PING = """
+def test_ping(docker_client):
+    assert docker_client.ping()
+"""
+
+
+@pytest.fixture
+def floored_dind28(engine: Any, test_images: None) -> Iterator[str]:
+    """Docker 28's dind image with a raised minimum, as docker:dind 29.0-29.2 have it: made
+    here (a commit with one ENV line), removed after."""
+    tag = f"pdh-api-floor/dind:{os.getpid()}"
+    container = engine.containers.create(DIND28, labels={LABEL: "api-floor"})
+    try:
+        container.commit(tag, changes=[f"ENV DOCKER_MIN_API_VERSION={FLOOR}"])
+    finally:
+        container.remove(force=True)
+    try:
+        yield tag
+    finally:
+        engine.images.remove(tag, force=True)
+
+
+def test_in_sidecar_mode_the_sidecars_floor_decides(
+    engine: Any, floored_dind28: str, old_tools: str, tmp_path: Path
+) -> None:
+    """The tests' tools talk to the sidecar, not to this machine's engine (whose minimum is
+    its own 1.12): the sidecar's raised minimum names the CLI."""
+    folder = write_project(tmp_path / "proj", {"pytest.ini": PYTEST_INI, "test_ping.py": PING})
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-rA", "--docker-mode=sidecar"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=INNER_TIMEOUT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")},
+            "PATH": old_tools,
+            "PYTEST_DOCKER_SIDECAR_IMAGE": floored_dind28,
+            "COMPOSE_API_VERSION": "1.41",
+        },
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    header = [line for line in output.splitlines() if line.startswith("docker: ")]
+    assert any(line.startswith("docker: sidecar ") for line in header), output
+    assert (
+        f"docker: warning: the docker CLI at {CLI} speaks API 1.41, and this engine accepts "
+        f"{FLOOR} and later"
+    ) in "\n".join(header), output
+    assert f"docker-compose (Compose v1) at {COMPOSE} speaks API 1.41" in output, output
+    assert not engine.containers.list(all=True, filters={"ancestor": floored_dind28})
