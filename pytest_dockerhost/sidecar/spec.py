@@ -62,6 +62,8 @@ CAPABILITIES = (
 _CAP_NUMBERS = dict(zip(CAPABILITIES, range(38), strict=True))
 PRIVILEGED_REFUSED = "unable to apply caps"
 UNKNOWN_CAPABILITY = "unknown capability"
+# Newer engines refuse a capability outside their own set at create, in these words.
+UNAVAILABLE_CAPABILITY = "not available in the current environment"
 # Not needed by a nested dockerd, and the first an engine lacks (moby#42906): what the last
 # fallback leaves out when the engine refuses the explicit capability set.
 OFTEN_MISSING = ("SYS_RESOURCE", "SYS_MODULE", "SYS_BOOT", "SYS_TIME", "WAKE_ALARM")
@@ -191,8 +193,11 @@ class Profile:
 
 
 def refused_capabilities(text: str) -> bool:
-    """The engine's own words for a capability it cannot grant (moby#42906) or does not know."""
-    return PRIVILEGED_REFUSED in text or UNKNOWN_CAPABILITY in text
+    """The engine's own words for a capability it cannot grant (moby#42906 at start; at
+    create on newer engines) or does not know."""
+    return any(
+        words in text for words in (PRIVILEGED_REFUSED, UNKNOWN_CAPABILITY, UNAVAILABLE_CAPABILITY)
+    )
 
 
 def _missing_from_bounding_set() -> set[str]:

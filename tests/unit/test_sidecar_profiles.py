@@ -76,3 +76,22 @@ def test_on_the_daemons_machine_the_bounding_set_is_left_out_first() -> None:
     assert [name.split()[0] for name in attempts[1].left_out] == sorted(missing)
     for later, earlier in zip(attempts[2:], attempts[1:], strict=False):
         assert set(later.caps) < set(earlier.caps)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        # Docker 20.10, at start (moby#42906).
+        "OCI runtime create failed: runc create failed: unable to start container process: "
+        "unable to apply caps: operation not permitted: unknown",
+        # Docker 28 (measured nested here, without CAP_SYS_RESOURCE), at create.
+        "invalid CapAdd: capability not supported by your kernel or not available in the "
+        'current environment: "CAP_SYS_RESOURCE"',
+        'invalid CapAdd: unknown capability: "CAP_BPF"',
+    ],
+)
+def test_each_engines_words_for_a_refused_capability_lead_to_the_next_attempt(said: str) -> None:
+    from pytest_dockerhost.sidecar.spec import refused_capabilities
+
+    assert refused_capabilities(said)
+    assert not refused_capabilities("No such image: pytest-dockerhost-test/dind:local")
