@@ -140,8 +140,23 @@ def _run_entries() -> list[CatalogueEntry]:
         CatalogueEntry(
             ("client-too-old",),
             ("client version 1.41 is too old. Minimum supported API version is 1.44",),
-            "the engine refuses the API version docker-py speaks by default",
-            endpoint.docker_py_too_old("1.41", "1.44"),
+            "the engine's minimum API (Docker 29, DOCKER_MIN_API_VERSION) is above what a "
+            "docker CLI, docker compose or docker-compose in PATH speaks",
+            endpoint.tool_too_old("cli", "/usr/bin/docker", "1.41", "1.44", "1.40"),
+        ),
+        CatalogueEntry(
+            ("compose-api-pinned",),
+            ("docker-compose", "client version 1.41 is too old", "COMPOSE_API_VERSION"),
+            "Compose v1 speaks the engine's own version unless COMPOSE_API_VERSION pins an "
+            "older one, which an engine with a raised minimum API refuses",
+            endpoint.compose_v1_pinned("/usr/bin/docker-compose", "1.41", "1.44", "1.40"),
+        ),
+        CatalogueEntry(
+            ("docker-is-podman",),
+            ("Emulate Docker CLI using podman",),
+            "`docker` in PATH is Podman's command, which does not speak the Docker Engine API "
+            "to the engine the tests use",
+            endpoint.podman_as_docker("/usr/bin/docker", "5.8.6", "1.44"),
         ),
         CatalogueEntry(
             ("podman-ryuk",),

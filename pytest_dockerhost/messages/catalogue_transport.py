@@ -26,6 +26,8 @@ RunFailure = Literal[
     "sidecar-capabilities-refused",
     "sidecar-unreachable",
     "client-too-old",
+    "compose-api-pinned",
+    "docker-is-podman",
     "podman-ryuk",
     "mtu",
     "url-invalid",

@@ -26,19 +26,61 @@ def engine_facts(
     return f"docker: engine {kind} {version}: " + ", ".join(facts)
 
 
-def docker_py_too_old(client_api: str, min_api: str) -> str:
+# --- client tools the engine's minimum API refuses (engine/skew.py) ----------------------
+
+_TOOL = {
+    "cli": "the docker CLI",
+    "compose-plugin": "the docker compose plugin",
+    "compose": "docker-compose",
+}
+_USED_AS = {
+    "cli": "`docker` commands in tests",
+    "compose-plugin": "`docker compose` in tests",
+    "compose": "`docker-compose` in tests",
+}
+
+
+def lower_the_floor(client_api: str, floor_29_3: str) -> str:
+    """Where the engine is yours: its minimum, set by its environment or daemon.json;
+    ``floor_29_3``: Docker 29.3's own minimum when this client speaks it, else ""."""
+    newer = (
+        f", or upgrade it to Docker 29.3 or later, whose minimum is {floor_29_3}"
+        if floor_29_3
+        else ""
+    )
     return (
-        f"docker-py here speaks API {client_api} by default, and this engine accepts "
-        f"{min_api} and later: docker.from_env() and testcontainers will be refused "
-        "('client version ... is too old'). Fix: pip install --upgrade docker"
+        f"where the engine is yours, lower its minimum: DOCKER_MIN_API_VERSION={client_api} "
+        f'in the daemon\'s environment or "min-api-version": "{client_api}" in its '
+        f"daemon.json{newer}"
     )
 
 
-def cli_too_old(cli: str, client_api: str, min_api: str) -> str:
+def tool_too_old(kind: str, path: str, client_api: str, min_api: str, floor_29_3: str) -> str:
     return (
-        f"the docker CLI at {cli} speaks API {client_api}, and this engine accepts {min_api} "
-        "and later: `docker` commands in tests will be refused. Fix: install a newer docker "
-        "CLI (or put one first in PATH)"
+        f"{_TOOL.get(kind, kind)} at {path} speaks API {client_api}, and this engine accepts "
+        f"{min_api} and later: {_USED_AS.get(kind, 'it')} will be refused ('client version "
+        f"{client_api} is too old'). Fix: upgrade it to a version that speaks API {min_api} "
+        f"or later (or put one first in PATH); or, {lower_the_floor(client_api, floor_29_3)}"
+    )
+
+
+def compose_v1_pinned(path: str, client_api: str, min_api: str, floor_29_3: str) -> str:
+    return (
+        f"docker-compose (Compose v1) at {path} speaks API {client_api}, set by "
+        f"COMPOSE_API_VERSION, and this engine accepts {min_api} and later: `docker-compose` "
+        f"in tests will be refused ('client version {client_api} is too old'). Fix: unset "
+        "COMPOSE_API_VERSION (Compose v1 then speaks the engine's own version) or set it to "
+        f"{min_api} or later; or, {lower_the_floor(client_api, floor_29_3)}"
+    )
+
+
+def podman_as_docker(path: str, podman_version: str, min_api: str) -> str:
+    return (
+        f"`docker` at {path} is Podman's docker-compatible command (podman "
+        f"{podman_version or 'of unknown version'}), which speaks Podman's own API, not the "
+        f"Docker Engine API this engine serves ({min_api} and later): `docker` commands in "
+        "tests will not reach this engine. Fix: install a docker CLI that speaks API "
+        f"{min_api} or later and put it first in PATH"
     )
 
 

@@ -62,6 +62,8 @@ CAPABILITIES = (
 _CAP_NUMBERS = dict(zip(CAPABILITIES, range(38), strict=True))
 PRIVILEGED_REFUSED = "unable to apply caps"
 UNKNOWN_CAPABILITY = "unknown capability"
+# Newer engines refuse a capability outside their own set at create, in these words.
+UNAVAILABLE_CAPABILITY = "not available in the current environment"
 # Not needed by a nested dockerd, and the first an engine lacks (moby#42906): what the last
 # fallback leaves out when the engine refuses the explicit capability set.
 OFTEN_MISSING = ("SYS_RESOURCE", "SYS_MODULE", "SYS_BOOT", "SYS_TIME", "WAKE_ALARM")
@@ -124,8 +126,10 @@ class Spec:
         return caps, skipped
 
     def profiles(self, same_machine: bool) -> list[Profile]:
-        """The attempts, in order. Each later one has less privilege than the one before; a
-        setting that was given explicitly is honoured exactly, with no fallback past it."""
+        """The attempts, in order. Each later one has less privilege than the one before.
+        An explicit --docker-sidecar-privileged=true and an explicit cap-drop are honoured
+        exactly; the unprivileged set is lowered the same way whether it was asked for or
+        reached by falling back (privilege is lowered, never raised)."""
         caps, skipped = self.capabilities(same_machine)
         unprivileged = Profile(False, tuple(caps), tuple(skipped))
         if self.privileged and self.privileged_given:
@@ -140,8 +144,8 @@ class Spec:
             )
         else:
             attempts.append(unprivileged)
-        if not self.privileged or self.cap_drop:
-            return attempts  # --docker-sidecar-privileged=false or a cap-drop: exactly that
+        if self.cap_drop:
+            return attempts  # the capabilities were named: exactly that set
         fewer = [name for name in caps if name not in OFTEN_MISSING]
         if len(fewer) < len(caps):
             dropped = [name for name in OFTEN_MISSING if name in caps]
@@ -189,8 +193,11 @@ class Profile:
 
 
 def refused_capabilities(text: str) -> bool:
-    """The engine's own words for a capability it cannot grant (moby#42906) or does not know."""
-    return PRIVILEGED_REFUSED in text or UNKNOWN_CAPABILITY in text
+    """The engine's own words for a capability it cannot grant (moby#42906 at start; at
+    create on newer engines) or does not know."""
+    return any(
+        words in text for words in (PRIVILEGED_REFUSED, UNKNOWN_CAPABILITY, UNAVAILABLE_CAPABILITY)
+    )
 
 
 def _missing_from_bounding_set() -> set[str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, final
 
 from ..discovery.endpoint import DockerHost, EngineFacts, SidecarInfo
+from ..engine.skew import api_skew
 from ..engine.url import parse_url
 from ..messages import sidecar as say_
 from .payload import INNER_PORT
@@ -79,7 +80,10 @@ def sidecar_host(
 ) -> DockerHost:
     """The endpoint a started (or reattached) sidecar hands out: reached from here, its
     published ports on ``reached.published_host``."""
-    warnings = list(outer.warnings)
+    # The tests' tools talk to the sidecar: its minimum API decides which it refuses.
+    outer_skew = set(api_skew(outer.engine.min_api))
+    warnings = [warning for warning in outer.warnings if warning not in outer_skew]
+    warnings.extend(api_skew(info.min_api))
     if not reached.verified:
         warnings.append(say_.published_unverified(reached.published_host, INNER_PORT))
     return DockerHost(

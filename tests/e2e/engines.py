@@ -201,11 +201,12 @@ def nested_engine(
     daemon_json: dict[str, Any] | None = None,
     *,
     share_tmp: bool = False,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[NestedEngine]:
     """Docker 28 (or Podman 5) in a container of ``engine``, removed with all it holds;
     ``daemon_json`` becomes its /etc/docker/daemon.json; ``share_tmp``: this machine's /tmp
     is its /tmp (dind keeps a /tmp that is a mount point), so that it sees what tests here
-    bind from there."""
+    bind from there; ``environment``: more of the daemon's environment."""
     import docker
 
     podman = image == PODMAN
@@ -219,7 +220,10 @@ def nested_engine(
         # (for agents it runs with the socket mounted). Podman: the image's own command.
         command=None if podman else ["--host=unix:///var/run/docker.sock"],
         labels={LABEL: run_id},
-        environment={} if podman else {"DOCKER_HOST": f"unix://{SOCKET_DIR}/docker.sock"},
+        environment={
+            **({} if podman else {"DOCKER_HOST": f"unix://{SOCKET_DIR}/docker.sock"}),
+            **(environment or {}),
+        },
         volumes={
             socket_volume.name: {"bind": SOCKET_DIR, "mode": "rw"},
             data_volume.name: {"bind": store, "mode": "rw"},
@@ -234,7 +238,9 @@ def nested_engine(
     try:
         name = "podman.sock" if podman else "docker.sock"
         socket = os.path.join(socket_volume.attrs["Mountpoint"], name)
-        client = docker.DockerClient(base_url=f"unix://{socket}", version="1.41", timeout=120)
+        # At least the daemon's minimum, where the test raised it.
+        api = (environment or {}).get("DOCKER_MIN_API_VERSION", "1.41")
+        client = docker.DockerClient(base_url=f"unix://{socket}", version=api, timeout=120)
         deadline = time.monotonic() + 60
         while True:
             try:

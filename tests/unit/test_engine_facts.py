@@ -13,7 +13,7 @@ import pytest
 
 from pytest_dockerhost.discovery import network
 from pytest_dockerhost.discovery.resolution import resolve
-from pytest_dockerhost.engine.skew import api_skew, docker_py_api
+from pytest_dockerhost.engine.skew import api_skew
 
 from ..helpers import dood_host
 from ..helpers.servers import docker_api, serving
@@ -61,21 +61,25 @@ def _old_cli(folder: Path, api: str) -> str:
 def test_clients_an_engine_will_refuse_are_named_with_the_fix(
     make_ctx: MakeCtx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    py_api = docker_py_api()
-    assert py_api, "docker-py is a test dependency"
+    """Through resolution, as the header gets it. A real engine with a raised minimum is in
+    tests/e2e/test_api_floor.py; here a loopback server answers as Docker 29.1 does."""
     monkeypatch.setenv("PATH", _old_cli(tmp_path, "1.41") + os.pathsep + os.environ["PATH"])
-    fake = docker_api(version="29.1.0", api_version="1.52", min_api="9.99")
+    monkeypatch.delenv("COMPOSE_API_VERSION", raising=False)
+    fake = docker_api(version="29.1.0", api_version="1.52", min_api="1.44")
     with serving(fake) as server:
         ctx = make_ctx({"DOCKER_HOST": server.url})
         result = resolve(ctx.settings, ctx=ctx)
     assert result.host is not None
     warnings = "\n".join(result.host.warnings)
-    assert f"docker-py here speaks API {py_api} by default, and this engine accepts 9.99" in (
+    assert f"the docker CLI at {tmp_path}/docker speaks API 1.41, and this engine accepts 1.44" in (
         warnings
     )
-    assert "Fix: pip install --upgrade docker" in warnings
-    assert f"the docker CLI at {tmp_path}/docker speaks API 1.41" in warnings
-    assert result.host.engine_line() == "docker: engine Docker 29.1.0: API 9.99-1.52"
+    assert "DOCKER_MIN_API_VERSION=1.41 in the daemon's environment" in warnings
+    assert "upgrade it to Docker 29.3 or later, whose minimum is 1.40" in warnings
+    # docker-py (from_env, testcontainers) speaks the engine's own version: never refused.
+    assert "docker-py" not in warnings
+    assert len(result.host.warnings) == 1, warnings
+    assert result.host.engine_line() == "docker: engine Docker 29.1.0: API 1.44-1.52"
 
 
 def test_an_engine_that_accepts_the_usual_range_costs_no_client_check() -> None:
