@@ -332,10 +332,11 @@ class DockerTestHooks:
             if not isinstance(exc, pytest.fail.Exception):
                 why: DockerHostError | None = self.plugin.lifecycle.explain_failure(exc)
                 if why is not None:
-                    from ..errors import EndpointLostError
+                    from ..errors import AuthorizationDeniedError, EndpointLostError
                     from .reports import replace_test_report
 
-                    lost = isinstance(why, EndpointLostError)
+                    # A refusal is the engine's answer: a failure, never a skip.
+                    lost = isinstance(why, (EndpointLostError, AuthorizationDeniedError))
                     settings = self.plugin.settings
                     replace_test_report(report, item, settings, why=str(why), lost=lost, exc=exc)
         return report

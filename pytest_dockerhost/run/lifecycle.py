@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..config.parsing import Mode, Strategy, strategy_for
 from ..config.settings import Settings
-from ..errors import DockerHostError, EndpointLostError, NoEndpointError
+from ..errors import (
+    AuthorizationDeniedError,
+    DockerHostError,
+    EndpointLostError,
+    NoEndpointError,
+)
 from . import tunnels
 from .ending import RunCleanup
 
@@ -382,9 +387,13 @@ class EndpointLifecycle:
 
     def explain_failure(self, exc: BaseException) -> DockerHostError | None:
         """The plugin's diagnosis when ``exc`` failed because Docker could not be reached (an
-        ``EndpointLostError`` when the endpoint was lost); None for any other failure."""
-        from ..discovery import health
+        ``EndpointLostError`` when the endpoint was lost), or because the engine's
+        authorization plugin refused a request; None for any other failure."""
+        from ..discovery import authz, health
 
+        refused = authz.denial(exc)
+        if refused is not None:
+            return AuthorizationDeniedError(refused.explain())
         if not health.unreachable(exc):
             return None
         if self.lost is not None:
