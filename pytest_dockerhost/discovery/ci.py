@@ -72,6 +72,12 @@ def recognise(env: Mapping[str, str], *, in_container: bool) -> CI | None:
     return CI(sign.kind, sign.variable)
 
 
+def ci_kind(env: Mapping[str, str]) -> str:
+    """The CI its variables name (a kind of ``CI_SIGNS``), or ""."""
+    sign = _told(env)
+    return (sign.kind or "") if sign is not None else ""
+
+
 def ci_name(env: Mapping[str, str], tekton_dir: str = TEKTON_DIR) -> str:
     """The CI as the header names it, or ""."""
     sign = _told(env)

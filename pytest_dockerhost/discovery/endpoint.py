@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, final
 
@@ -22,6 +22,7 @@ from ..errors import BindMountError
 from ..messages import endpoint as say_
 from ..messages import remote as say_remote
 from ..remote.tunnel import RemoteInfo
+from .profile import EngineProfile
 
 if TYPE_CHECKING:
     import docker
@@ -98,6 +99,7 @@ class DockerHost:
     sidecar: SidecarInfo | None = None  # set when this is our own sidecar's daemon
     mounts: tuple[tuple[str, str], ...] = ()  # our container's (path here, path on the host)
     remote: RemoteInfo | None = None  # an engine on another machine, reached through SSH
+    profile: EngineProfile = field(default_factory=EngineProfile)  # the kind, its policy
 
     @property
     def url(self) -> str:
@@ -124,6 +126,12 @@ class DockerHost:
     def outer(self) -> DockerHost | None:
         """The daemon hosting our sidecar, when this is one."""
         return self.sidecar.outer if self.sidecar is not None else None
+
+    @property
+    def ryuk_allowed(self) -> bool:
+        """Testcontainers' Ryuk may run: not in our sidecar (its removal reaps all), and
+        where the engine's profile allows it."""
+        return self.outer is None and self.profile.policy.ryuk
 
     @property
     def engine_version(self) -> str:
@@ -271,6 +279,28 @@ class DockerHost:
             line += say_.on_sidecar(self.sidecar.privileged, outer.mode, outer.shown_url)
         return line
 
+    def profile_line(self) -> str:
+        """The header's line for an engine that is not plain Docker or Podman, else ""."""
+        from ..messages import profile as say_profile
+
+        profile = self.profile
+        if profile.plain:
+            return ""
+        policy = profile.policy
+        said = []
+        if not policy.ryuk:
+            said.append(say_profile.ryuk_off(by_engine=not policy.reaper))
+        if policy.copies:
+            said.append(say_profile.COPIES)
+        elif policy.bind_root:
+            said.append(say_profile.binds_under(policy.bind_root))
+        if policy.bodies == "content-length":
+            said.append(say_profile.BODIES)
+        if policy.sidecar:
+            said.append(say_profile.NO_SIDECAR)
+        label = say_profile.label(profile.name, profile.authorization)
+        return say_profile.profile_line(label, said)
+
     @property
     def engine_label(self) -> str:
         """The engine's version, with its kind where that is not Docker: "Podman 5.8.6"."""
@@ -296,6 +326,7 @@ class DockerHost:
         values["notes"] = tuple(values.get("notes", ()))
         values["mounts"] = tuple((str(a), str(b)) for a, b in values.get("mounts") or ())
         values["remote"] = RemoteInfo(**values["remote"]) if values.get("remote") else None
+        values["profile"] = EngineProfile.from_dict(values.get("profile") or {})
         return cls(**values)
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, final
 
 from ..config.parsing import Mode, SearchMode, search_mode
 from ..config.settings import Settings
-from ..engine.probe import EngineInfo, probe, wait_for
+from ..engine.probe import EngineInfo, info_document, probe, wait_for
 from ..engine.skew import api_skew
 from ..engine.transport import Failure, FailureKind
 from ..engine.url import DockerURL, TLSConfig
@@ -29,9 +29,10 @@ from ..errors import NoEndpointError
 from ..messages import mtu as say_mtu
 from ..messages import resolution as say_
 from . import network
-from .ci import ci_name, no_engine_fix
+from .ci import ci_kind, ci_name, no_engine_fix
 from .diagnosis import explain
 from .endpoint import DockerHost, EngineFacts, TraceEntry
+from .profile import decide
 from .remote import api_url, reach, socket_failure
 from .sources import CHAIN, Candidate, SourceContext
 
@@ -250,8 +251,14 @@ def _build_host(
         daemon_socket = network.daemon_side_path(self_info, url.path) or url.path
     else:
         daemon_socket = "/var/run/docker.sock"  # a dind daemon's own socket, for Ryuk
-    # /info can be slow on a busy daemon: the rest of the engine's facts wait for -v.
-    engine = ("rootless " if "(rootless " in candidate.source else "") + info.kind
+    profile = decide(
+        info,
+        info_document(url, candidate.tls, timeout=PROBE_TIMEOUT),
+        os.environ,
+        rootless="(rootless " in candidate.source,
+        ci=ci_kind(os.environ),
+    )
+    engine = ("rootless " if profile.name.startswith("rootless") else "") + info.kind
     warnings = [*settings.warnings, *way.warnings]
     # A broken config file or a configured endpoint that failed before this one was
     # passed over: say so, or the user never learns why their setting had no effect.
@@ -302,6 +309,7 @@ def _build_host(
         mounts=network.mounts_of(self_info),
         notes=tuple(notes),
         remote=way.remote,
+        profile=profile,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import final
+from typing import Any, final
 
 from ..messages import details as D
 from .transport import Failure, FailureKind, Response, request
@@ -47,14 +47,20 @@ def engine_kind(data: dict[str, object]) -> str:
     return "Docker"
 
 
-def engine_details(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineDetails:
-    """Rootless or not, the image store and the cgroup version; empty when /info fails."""
+def info_document(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> dict[str, Any]:
+    """The engine's ``/info``, or {} when it does not answer it in time."""
     try:
         reply = request(url, tls, "/info", timeout=timeout)
         data = reply.json() if reply.status == 200 else {}
     except (Failure, ValueError):
-        return EngineDetails()
-    if not isinstance(data, dict):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def engine_details(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineDetails:
+    """Rootless or not, the image store and the cgroup version; empty when /info fails."""
+    data = info_document(url, tls, timeout=timeout)
+    if not data:
         return EngineDetails()
     options = [str(o) for o in data.get("SecurityOptions") or []]
     status = {str(k): str(v) for k, v in (data.get("DriverStatus") or []) if k}

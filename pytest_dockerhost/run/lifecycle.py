@@ -152,6 +152,7 @@ class EndpointLifecycle:
         self._use(found)
 
     def _plan_sidecar(self, outer: DockerHost, run_data: dict[str, Any] | None) -> None:
+        from ..sidecar.fits import refuse_unfit
         from ..sidecar.sharing import Run, SharedSidecar
         from ..sidecar.spec import Spec
 
@@ -159,6 +160,7 @@ class EndpointLifecycle:
         if run_data is None:
             tunnels.follow(outer, self.identity)  # the sidecar's own port, on a remote engine
         try:
+            refuse_unfit(outer)
             spec = Spec.from_settings(self.settings)
         except DockerHostError as exc:
             self._fail(exc)
@@ -272,11 +274,11 @@ class EndpointLifecycle:
         self.host = host
         self.error = None
         self.phase = Phase.READY
-        self.wiring.apply(host, disable_ryuk=host.outer is not None)
+        self.wiring.apply(host, disable_ryuk=not host.ryuk_allowed)
         self.wiring.set_session(self.identity.session)
         if self.role == "owner":
             tunnels.follow(host, self.identity)
-            if host.outer is None and self.settings.reap.value:
+            if host.outer is None and self.settings.reap.value and host.profile.policy.reaper:
                 self._claim(host, reap=True, now=True)  # a sidecar's removal reaps all in it
 
     def _claim(self, host: DockerHost, *, reap: bool, now: bool) -> Claim:
@@ -355,7 +357,7 @@ class EndpointLifecycle:
             self.start()  # a test that asked for a fixture dynamically, or a bare API user
         if self.host is not None:
             # testcontainers may have been imported since the session started.
-            self.wiring.patch_config(self.host, disable_ryuk=self.host.outer is not None)
+            self.wiring.patch_config(self.host, disable_ryuk=not self.host.ryuk_allowed)
             return self.host
         if self.sidecar is not None and self.error is None:
             from ..errors import SidecarError

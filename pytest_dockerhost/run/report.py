@@ -3,6 +3,7 @@ run did, as JSON that CI can keep as an artifact. Its schema is in docs/report.m
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,7 @@ def _endpoint(host: DockerHost) -> dict[str, Any]:
             "version": host.engine_version,
             "api": host.api_version,
             "min_api": host.engine.min_api,
+            "profile": dataclasses.asdict(host.profile),
         },
         "published_ports": {
             "host": host.published_host,

@@ -39,6 +39,8 @@ def header_lines(
         lines.extend(say_.warning(warning) for warning in state.outer.warnings)
     elif state.host is not None:
         lines.append(state.host.summary())
+        profile = state.host.profile_line()
+        lines.extend([profile] if profile else [])
         lines.extend(say_.note(note) for note in state.host.notes)
         lines.extend(
             say_.warning(warning)

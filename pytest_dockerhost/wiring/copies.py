@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BindMountError, DockerHostWarning
+from ..messages import profile as say_profile
 from ..messages.endpoint import auto_removed, copy_in_failed, not_copied_back
 from .archive import pack, unpack
 
@@ -76,14 +77,29 @@ def source(host: DockerHost, local: str) -> Source:
     """``local`` as a bind of it reaches ``host``'s daemon: at the daemon's path for it, or
     as a copy of a file or folder the daemon cannot see. The kernel's folders and the
     sockets' are the daemon's own (``/var/run/docker.sock`` for Ryuk): passed as they are."""
+    normal = os.path.normpath(local)
+    if any(_under(normal, top) for top in _NEVER_COPIED):
+        return Source(local) if host.profile.policy.copies else _seen(host, local)
+    policy = host.profile.policy
+    if policy.copies or (policy.bind_root and not _under(normal, policy.bind_root)):
+        why = say_profile.not_bound(host.profile.name, policy.bind_root)
+        return Source(local, copy=copyable(normal), unseen=why)
     try:
         return Source(host.daemon_path(local))
     except BindMountError as exc:
-        unseen = str(exc)
-    normal = os.path.normpath(local)
-    if any(normal == top or normal.startswith(top + "/") for top in _NEVER_COPIED):
+        return Source(local, copy=copyable(normal), unseen=str(exc))
+
+
+def _seen(host: DockerHost, local: str) -> Source:
+    try:
+        return Source(host.daemon_path(local))
+    except BindMountError:
         return Source(local)
-    return Source(local, copy=copyable(normal), unseen=unseen)
+
+
+def _under(path: str, root: str) -> bool:
+    root = os.path.normpath(root)
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def plan(

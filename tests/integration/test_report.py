@@ -68,6 +68,13 @@ def test_a_dood_run_reports_its_settings_candidates_endpoint_and_engine(
     version = engine.version()
     assert endpoint["engine"]["version"] == version["Version"]
     assert endpoint["engine"]["api"] == version["ApiVersion"]
+    # The profile comes from what the engine says of itself in /info.
+    info = engine.info()
+    profile = endpoint["engine"]["profile"]
+    assert (profile["name"], profile["engine_name"]) == ("docker", info["Name"])
+    assert (profile["ncpu"], profile["memory"]) == (info["NCPU"], info["MemTotal"])
+    assert (profile["policy"]["ryuk"], profile["policy"]["reaper"]) == (True, True)
+    assert "docker: profile" not in result.stdout.str()  # a plain engine needs no line
     assert endpoint["published_ports"]["host"]
     assert isinstance(endpoint["published_ports"]["verified"], bool)
     assert endpoint["published_ports"]["how"]

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from pytest_dockerhost.discovery.endpoint import DockerHost, EngineFacts, SidecarInfo, TraceEntry
+from pytest_dockerhost.discovery.profile import EngineProfile, Policy
 from pytest_dockerhost.engine.transport import FailureKind
 from pytest_dockerhost.engine.url import DockerURL, TLSConfig, URLError, parse_url
 
@@ -156,8 +157,15 @@ def test_round_trip_through_a_dict() -> None:
         engine=EngineFacts("28.5.2", "1.51", kind="Podman", min_api="1.24", os="linux"),
         published_how="on the route",
         mounts=(("/a", "/b"),),
+        profile=EngineProfile(
+            "bitbucket pipelines",
+            Policy(ryuk=False, bind_root="/clone", bodies="content-length", sidecar="denied"),
+            authorization=("pipelines",),
+            memory=1 << 30,
+        ),
     )
-    assert DockerHost.from_dict(host.to_dict()) == host
+    data = json.loads(json.dumps(host.to_dict()))  # as xdist hands it to workers
+    assert DockerHost.from_dict(data) == host
 
 
 def test_a_sidecar_round_trips_through_json_with_its_outer_daemon() -> None:
