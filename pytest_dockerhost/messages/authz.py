@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .names import option
-
 BITBUCKET_PLUGIN = "pipelines"
 # Bitbucket's docker service, as its documentation words its limits.
 SERVICE_MEMORY = "1 GB"
@@ -89,30 +87,19 @@ def bind_refused(folder: str, plugin: str, message: str) -> str:
     )
 
 
-def no_sidecar() -> str:
-    """Why a sidecar cannot run on Bitbucket's docker service, and what to do."""
-    return (
-        "Bitbucket Pipelines' docker service runs an authorization plugin ('pipelines') that "
-        "refuses privileged containers and mounts of the docker socket, which a dind sidecar "
-        f"needs. Use the docker service itself: {option('mode', 'auto')} finds it at "
-        "tcp://localhost:2375 (the step needs `services: [docker]`); or run the step on "
-        "Bitbucket's runtime v3, which allows privileged containers"
-    )
-
-
-def ryuk_replaced(plugin: str) -> str:
-    """The header's note: Ryuk is off on this engine, and the plugin's reaper replaces it."""
-    return (
-        f"Ryuk off (the engine's authorization plugin {plugin!r} refuses its socket mount); "
-        "the plugin's reaper removes what the run leaves"
-    )
-
-
-def killed_for_memory(container: str, limit: str, engine_memory: str, on_bitbucket: bool) -> str:
-    """A container of the failed test was killed for memory (OOMKilled)."""
-    own = f"its own limit was {limit}" if limit else "it had no limit of its own"
+def killed_for_memory(
+    container: str, limit: str | None, engine_memory: str, on_bitbucket: bool
+) -> str:
+    """A container of the failed test was killed for memory (OOMKilled). ``limit``: its own,
+    "" when it had none, None when it is gone and cannot tell."""
+    if limit is None:
+        own = "it is gone, so its own limit (if it had one) cannot be read"
+    elif limit:
+        own = f"its own limit was {limit} (docker-py mem_limit, testcontainers with_kwargs)"
+    else:
+        own = "it had no limit of its own"
     line = (
-        f"container {container} was killed for memory (OOMKilled): {own}, and the engine has "
+        f"container {container} was killed for memory (OOMKilled): {own}; the engine has "
         f"{engine_memory or 'an unknown amount of memory'} in all."
     )
     if on_bitbucket:

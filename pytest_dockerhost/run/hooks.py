@@ -331,6 +331,15 @@ class DockerTestHooks:
             exc = call.excinfo.value
             if not isinstance(exc, pytest.fail.Exception):
                 why: DockerHostError | None = self.plugin.lifecycle.explain_failure(exc)
+                host = self.plugin.lifecycle.host
+                if why is None and host is not None:
+                    from ..discovery.health import KILLED_STATUS, killed_for_memory
+
+                    began = item.stash.get(BEGAN, call.start)
+                    settle = KILLED_STATUS in str(exc)
+                    said = killed_for_memory(host, began, time.time(), settle=settle)
+                    if said:
+                        report.sections.append(("docker: killed for memory", said))
                 if why is not None:
                     from ..errors import AuthorizationDeniedError, EndpointLostError
                     from .reports import replace_test_report
