@@ -95,9 +95,14 @@ class PipelinesDaemon(TLSDaemon):
 
         return docker.DockerClient(base_url=self.url, version="1.41", timeout=60)
 
-    def denied(self) -> list[dict[str, Any]]:
-        """The authorization plugin's denials so far."""
-        return [line for line in authz.decisions(str(self.decisions_log)) if not line["allowed"]]
+    def decided(self) -> int:
+        """How many requests the authorization plugin has decided on so far."""
+        return len(authz.decisions(str(self.decisions_log)))
+
+    def denied(self, after: int = 0) -> list[dict[str, Any]]:
+        """The authorization plugin's denials after its first ``after`` decisions."""
+        decided = authz.decisions(str(self.decisions_log))[after:]
+        return [line for line in decided if not line["allowed"]]
 
     def stop(self) -> None:
         try:

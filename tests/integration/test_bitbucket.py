@@ -6,6 +6,7 @@ BITBUCKET_CLONE_DIR set, DOCKER_HOST pointing at the service, and the suite's ow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,3 +62,232 @@ def test_the_plugin_denies_what_bitbucket_denies(
             api.remove_container(made["Id"], force=True)
     finally:
         client.close()
+
+
+FETCH = """\
+import time
+import urllib.request
+
+
+def fetch(url, attempts=100):
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                return reply.read().decode().strip()
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answered at {url}")
+"""
+
+# A suite as its author wrote it for a laptop: no plugin fixture, no Ryuk setting.
+TESTCONTAINERS_SUITE = f'''\
+import docker
+import pytest
+from testcontainers.core.container import DockerContainer
+
+from helpers import fetch
+
+IMAGE = "{BUSYBOX}"
+
+
+@pytest.fixture(scope="module")
+def web():
+    with DockerContainer(IMAGE).with_exposed_ports(80) as container:
+        yield container
+
+
+def test_service_from_a_conftest_fixture(web):
+    url = f"http://{{web.get_container_host_ip()}}:{{web.get_exposed_port(80)}}/"
+    assert fetch(url) == "pytest-dockerhost-test ok"
+
+
+def test_a_container_left_running():
+    # Never stopped: Ryuk would remove it; here the plugin's reaper must.
+    DockerContainer(IMAGE).with_command(["sleep", "600"]).start()
+
+
+def test_sdk_in_the_test_body():
+    client = docker.from_env()
+    out = client.containers.run(IMAGE, ["echo", "sdk ok"], remove=True)
+    assert out.strip() == b"sdk ok"
+'''
+
+
+def run_step(
+    daemon: PipelinesDaemon, name: str, files: dict[str, str], *args: str, timeout: float = 240
+) -> tuple[int, str, float]:
+    """pytest as a Bitbucket step runs it, in a project under the clone dir: (exit code,
+    output, seconds)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    project = daemon.clone_dir / name
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\naddopts = -p dockerhost -ra\n")
+    (project / "helpers.py").write_text(FETCH)
+    for file, text in files.items():
+        (project / file).write_text(text)
+    env = {**os.environ, "DOCKER_HOST": daemon.tcp_url, "BITBUCKET_BUILD_NUMBER": "7"}
+    env["BITBUCKET_CLONE_DIR"] = str(daemon.clone_dir)
+    env.pop("TESTCONTAINERS_RYUK_DISABLED", None)  # the author never heard of it
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - began
+
+
+def test_a_testcontainers_suite_without_ryuk_settings_passes_and_leaves_nothing(
+    pipelines: PipelinesDaemon,
+) -> None:
+    before = pipelines.decided()
+    code, output, _ = run_step(pipelines, "suite", {"test_suite.py": TESTCONTAINERS_SUITE})
+    assert code == 0, output
+    assert "3 passed" in output, output
+    assert (
+        "docker: profile bitbucket pipelines (authorization plugin pipelines): Ryuk off "
+        "(the engine's policy refuses it); the plugin's reaper removes what tests leave"
+    ) in output, output
+    assert pipelines.denied(before) == [], output  # nothing the run asked was refused
+    client = pipelines.client()
+    try:
+        left = [c.name for c in client.containers.list(all=True)]
+    finally:
+        client.close()
+    assert left == [], output  # the container left running was reaped
+
+
+FOLDERS_SUITE = f'''\
+import os
+
+import docker
+from testcontainers.core.container import DockerContainer
+
+IMAGE = "{BUSYBOX}"
+
+
+def test_docker_tmp_path_is_bound_under_the_clone_dir(docker_tmp_path):
+    assert str(docker_tmp_path).startswith(os.environ["BITBUCKET_CLONE_DIR"] + "/")
+    (docker_tmp_path / "data.txt").write_text("bound")
+    out = docker.from_env().containers.run(
+        IMAGE, ["cat", "/data/data.txt"], remove=True,
+        volumes={{str(docker_tmp_path): {{"bind": "/data", "mode": "ro"}}}},
+    )
+    assert out == b"bound"
+
+
+def test_a_folder_outside_the_clone_dir_is_copied(tmp_path):
+    (tmp_path / "data.txt").write_text("copied")
+    container = (
+        DockerContainer(IMAGE).with_command(["sleep", "60"])
+        .with_volume_mapping(str(tmp_path), "/data", "ro")
+    )
+    with container:
+        read = container.exec(["cat", "/data/data.txt"])
+    assert read.output == b"copied"
+'''
+
+
+def test_docker_tmp_path_binds_under_the_clone_dir_and_other_folders_are_copied(
+    pipelines: PipelinesDaemon,
+) -> None:
+    """The bind-mount probe asks as the policy allows (-v under the clone dir), and is never
+    refused: --mounts and tmp_path's bind would be."""
+    before = pipelines.decided()
+    code, output, _ = run_step(pipelines, "folders", {"test_folders.py": FOLDERS_SUITE})
+    assert code == 0, output
+    assert "2 passed" in output, output
+    refused = pipelines.denied(before)
+    # Only the probe's first ask, a mount, is refused; then it asks as -v and is allowed.
+    assert {line["msg"] for line in refused} <= {authz.NO_MOUNTS, authz.CLONE_ONLY}, refused
+
+
+def test_sidecar_mode_fails_at_once_with_the_reason_and_the_way_forward(
+    pipelines: PipelinesDaemon,
+) -> None:
+    suite = "def test_needs_docker(docker_client):\n    docker_client.ping()\n"
+    before = pipelines.decided()
+    code, output, took = run_step(
+        pipelines, "sidecar", {"test_sidecar.py": suite}, "--docker-mode=sidecar"
+    )
+    assert code != 0, output
+    assert took < 30, output
+    assert "denies privileged containers and binds of the docker socket" in output, output
+    assert "runtime v3" in output, output
+    assert "leave out --docker-mode=sidecar" in output, output
+    assert pipelines.denied(before) == [], output  # nothing was even tried
+
+
+DENIED_SUITE = f'''\
+import docker
+from docker.types import Mount
+from testcontainers.core.container import DockerContainer
+
+IMAGE = "{BUSYBOX}"
+
+
+def test_privileged_through_docker_py():
+    docker.from_env().containers.run(IMAGE, ["true"], privileged=True, remove=True)
+
+
+def test_privileged_through_testcontainers():
+    with DockerContainer(IMAGE).with_kwargs(privileged=True):
+        pass
+
+
+def test_a_mount_under_the_clone_dir(tmp_path):
+    import os
+    mount = Mount("/data", os.environ["BITBUCKET_CLONE_DIR"], type="bind")
+    docker.from_env().containers.run(IMAGE, ["true"], mounts=[mount], remove=True)
+'''
+
+
+def test_a_refusal_in_the_users_code_names_request_plugin_refusal_and_fix(
+    pipelines: PipelinesDaemon,
+) -> None:
+    code, output, _ = run_step(pipelines, "denied", {"test_denied.py": DENIED_SUITE})
+    assert code == 1, output
+    assert "3 failed" in output, output
+    said = (
+        "the engine's authorization plugin 'pipelines' (Bitbucket Pipelines' docker service) "
+        "refused POST /containers/create: "
+    )
+    assert output.count(said + authz.NO_PRIVILEGED + ". It refused the request itself") == 2
+    assert said + authz.NO_MOUNTS in output, output
+    assert output.count("Fix: leave privileged out") == 2, output
+    assert "Fix: use a volume bind" in output, output
+    assert "does not see" not in output, output
+    assert "cannot see" not in output, output
+
+
+OOM_SUITE = f'''\
+import docker
+
+
+def test_a_container_that_eats_memory():
+    docker.from_env().containers.run(
+        "{BUSYBOX}",
+        ["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"],
+        name="bitbucket-oom-victim", mem_limit="8m", memswap_limit="8m", remove=True,
+    )
+'''
+
+
+def test_a_container_killed_for_memory_is_named_with_the_limits_and_the_ci_setting(
+    pipelines: PipelinesDaemon,
+) -> None:
+    code, output, _ = run_step(pipelines, "oom", {"test_oom.py": OOM_SUITE})
+    assert code == 1, output
+    assert "container bitbucket-oom-victim was killed for memory (OOMKilled)" in output, output
+    assert "it is gone, so its own limit (if it had one) cannot be read" in output, output
+    assert re.search(r"; the engine has [\d.]+ GB in all", output), output
+    assert "Bitbucket's docker service has 1 GB by default" in output, output
+    assert "definitions: services: docker: memory: 2048" in output, output
