@@ -37,6 +37,7 @@ IMAGE = "pytest-dockerhost-probe"
 MARKER = ".pytest-dockerhost-probe-"
 _seen: dict[tuple[str, str], bool] = {}  # (daemon URL, folder) -> seen at the same path
 _refused: dict[tuple[str, str], str] = {}  # (daemon URL, folder) -> why a policy refuses it
+_no_mounts: set[str] = set()  # daemon URLs whose policy refused the probe's mount: ask -v
 _labels: dict[str, str] = {L_ROLE: ROLE_PROBE}
 
 
@@ -97,7 +98,7 @@ def _read_back(open_client: Callable[[], Any], folder: str, name: str, token: st
         changes = [f"LABEL {key}={json.dumps(value)}" for key, value in _labels.items()]
         api.import_image_from_data(_empty_tar(), repository=IMAGE, tag=token[:12], changes=changes)
         try:
-            created = _create(api, image, folder)
+            created = _create(api, image, folder, mounts=str(api.base_url) not in _no_mounts)
         except docker.errors.APIError as exc:
             if "does not exist" in str(exc.explanation or exc):
                 return False  # "bind source path does not exist": not on the daemon's side
@@ -121,16 +122,16 @@ def _read_back(open_client: Callable[[], Any], folder: str, name: str, token: st
         client.close()
 
 
-def _create(api: Any, image: str, folder: str) -> Any:
-    """The probe's container, its bind a mount or, where a policy refuses mounts, a -v bind;
-    an authorization plugin's refusal of that too is raised as _Refused."""
+def _create(api: Any, image: str, folder: str, *, mounts: bool) -> Any:
+    """The probe's container, its bind a mount (``mounts``) or, where a policy refuses
+    mounts, a -v bind; an authorization plugin's refusal of that too is raised as _Refused."""
     import docker.errors
     from docker.types import Mount
 
     from .authz import denial
 
     mount = Mount(TARGET, folder, type="bind", read_only=True)
-    asks: list[dict[str, Any]] = [{"mounts": [mount]}]
+    asks: list[dict[str, Any]] = [{"mounts": [mount]}] if mounts or ":" in folder else []
     if ":" not in folder:  # a -v bind cannot name such a folder
         asks.append({"binds": [f"{folder}:{TARGET}:ro"]})
     refused = None
@@ -146,6 +147,8 @@ def _create(api: Any, image: str, folder: str) -> Any:
             refused = denial(exc)
             if refused is None:
                 raise
+            if "mounts" in ask:
+                _no_mounts.add(str(api.base_url))
     assert refused is not None
     raise _Refused(say_authz.bind_refused(folder, refused.plugin, refused.message))
 
