@@ -76,15 +76,14 @@ def denied(method: str, path: str, plugin: str, message: str) -> str:
 
 def bind_refused(folder: str, plugin: str, message: str) -> str:
     """The bind-mount probe of ``folder`` was refused by the engine's policy."""
-    return (
-        f"{folder} cannot be bind-mounted: the engine's authorization plugin {plugin!r} refuses "
-        f"binds of it ({message.strip()}), whether or not the engine sees it. The plugin copies "
-        f"it into containers instead; to bind it, {_FIXES['outside']}"
-        if refused_kind(message) == "outside"
-        else f"{folder} cannot be bind-mounted: the engine's authorization plugin {plugin!r} "
-        f"refuses the probe's bind ({message.strip()}). The plugin copies it into containers "
-        "instead."
+    said = (
+        f"{folder} cannot be bind-mounted: the engine's authorization plugin {plugin!r} "
+        f"refuses binds of it ({message.strip()}), whether or not the engine sees it. The "
+        "plugin copies it into containers instead."
     )
+    if refused_kind(message) == "outside":
+        said += f" To bind a folder, {_FIXES['outside']}."
+    return said
 
 
 def killed_for_memory(

@@ -45,6 +45,10 @@ RunFailure = Literal[
     "no-engine-github-job-container",
     "no-engine-github",
     "no-engine-jenkins",
+    "authz-denied",
+    "bind-refused-by-policy",
+    "sidecar-refused-by-policy",
+    "killed-for-memory",
 ]
 
 

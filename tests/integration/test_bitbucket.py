@@ -169,7 +169,10 @@ FOLDERS_SUITE = f'''\
 import os
 
 import docker
+import pytest
 from testcontainers.core.container import DockerContainer
+
+from pytest_dockerhost.errors import BindMountError
 
 IMAGE = "{BUSYBOX}"
 
@@ -182,6 +185,15 @@ def test_docker_tmp_path_is_bound_under_the_clone_dir(docker_tmp_path):
         volumes={{str(docker_tmp_path): {{"bind": "/data", "mode": "ro"}}}},
     )
     assert out == b"bound"
+
+
+def test_a_folder_outside_the_clone_dir_is_refused_by_the_policy(docker_host, tmp_path):
+    with pytest.raises(BindMountError) as refused:
+        docker_host.daemon_path(tmp_path)
+    print(f"REFUSED {{refused.value}}")
+    assert "the engine's authorization plugin 'pipelines' refuses binds" in str(refused.value)
+    assert "-v only supports $BITBUCKET_CLONE_DIR" in str(refused.value)
+    assert "cannot see it" not in str(refused.value)
 
 
 def test_a_folder_outside_the_clone_dir_is_copied(tmp_path):
@@ -204,10 +216,12 @@ def test_docker_tmp_path_binds_under_the_clone_dir_and_other_folders_are_copied(
     before = pipelines.decided()
     code, output, _ = run_step(pipelines, "folders", {"test_folders.py": FOLDERS_SUITE})
     assert code == 0, output
-    assert "2 passed" in output, output
-    refused = pipelines.denied(before)
-    # Only the probe's first ask, a mount, is refused; then it asks as -v and is allowed.
-    assert {line["msg"] for line in refused} <= {authz.NO_MOUNTS, authz.CLONE_ONLY}, refused
+    assert "3 passed" in output, output
+    refused = [line["msg"] for line in pipelines.denied(before)]
+    # The probe's first ask, a mount, is refused once; then it asks as -v: allowed under the
+    # clone dir, refused for tmp_path. Nothing else the run sent (the copy's body) was.
+    assert set(refused) <= {authz.NO_MOUNTS, authz.CLONE_ONLY}, refused
+    assert refused.count(authz.NO_MOUNTS) == 1, refused
 
 
 def test_sidecar_mode_fails_at_once_with_the_reason_and_the_way_forward(
