@@ -305,3 +305,19 @@ def test_a_container_killed_for_memory_is_named_with_the_limits_and_the_ci_setti
     assert re.search(r"; the engine has [\d.]+ GB in all", output), output
     assert "Bitbucket's docker service has 1 GB by default" in output, output
     assert "definitions: services: docker: memory: 2048" in output, output
+
+
+def test_the_recipe_asks_for_the_service_and_more_memory() -> None:
+    """examples/bitbucket-pipelines.yml: the step has the docker service, and the service
+    more than its 1 GB default, in the words the OOM line names."""
+    import yaml
+
+    from pytest_dockerhost.messages.authz import MEMORY_SETTING
+
+    from ..conftest import ROOT
+
+    recipe = yaml.safe_load((ROOT / "examples" / "bitbucket-pipelines.yml").read_text())
+    (step,) = [entry["step"] for entry in recipe["pipelines"]["default"]]
+    assert "docker" in step["services"]
+    assert recipe["definitions"]["services"]["docker"]["memory"] > 1024
+    assert MEMORY_SETTING.startswith("definitions: services: docker: memory:")
