@@ -7,6 +7,7 @@ the same folder on both sides."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 from ..helpers import authz
 from .daemons import TLSDaemon, free_port
 
+LOCK = "/tmp/pytest-dockerhost-pipelines.lock"
 RYUK = "testcontainers/ryuk:0.8.1"  # testcontainers' default: made here of busybox, never pulled
 
 
@@ -123,8 +125,12 @@ def running_pipelines(root: Path, engine: Any, image: str) -> Iterator[Pipelines
     clone = root / "clone"
     clone.mkdir(parents=True, exist_ok=True)
     daemon = PipelinesDaemon(root, clone)
-    daemon.start()
+    # The plugin's socket has one path for every dockerd: one pipelines engine at a time on
+    # this machine (another run of this module, or its run on Docker 28, waits here).
+    lock = open(LOCK, "a")  # noqa: SIM115 - held until the daemon is stopped
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
+        daemon.start()
         daemon.wait_ready()
         client = daemon.client()
         try:
@@ -134,4 +140,7 @@ def running_pipelines(root: Path, engine: Any, image: str) -> Iterator[Pipelines
             client.close()
         yield daemon
     finally:
-        daemon.stop()
+        try:
+            daemon.stop()
+        finally:
+            lock.close()  # and the lock with it
