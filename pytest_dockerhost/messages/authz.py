@@ -98,8 +98,9 @@ def killed_for_memory(
     else:
         own = "it had no limit of its own"
     line = (
-        f"container {container} was killed for memory (OOMKilled): {own}; the engine has "
-        f"{engine_memory or 'an unknown amount of memory'} in all."
+        f"container {container} was killed for memory (OOMKilled): {own}; the engine reports "
+        f"{engine_memory or 'no figure for its memory'} (its machine's: a limit on the "
+        "engine's own container is not counted there)."
     )
     if on_bitbucket:
         line += (
