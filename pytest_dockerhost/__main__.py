@@ -133,7 +133,7 @@ def render(resolution: Resolution) -> str:
             )
     lines.append("")
     if resolution.host is not None:
-        lines.append(resolution.host.summary())
+        lines.extend(resolution.host.header())
         lines.append(resolution.host.engine_line())
         lines.extend(say_.note(note) for note in resolution.host.notes)
         lines.extend(say_.warning(warning) for warning in resolution.host.warnings)

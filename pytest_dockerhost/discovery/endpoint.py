@@ -279,6 +279,11 @@ class DockerHost:
             line += say_.on_sidecar(self.sidecar.privileged, outer.mode, outer.shown_url)
         return line
 
+    def header(self) -> list[str]:
+        """The summary line, and the profile's line when the engine's profile needs one."""
+        profile = self.profile_line()
+        return [self.summary(), profile] if profile else [self.summary()]
+
     def profile_line(self) -> str:
         """The header's line for an engine that is not plain Docker or Podman, else ""."""
         from ..messages import profile as say_profile

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, final
 
 from ..engine.probe import EngineInfo
+from ..messages import kubedock as say_kubedock
 from ..messages import profile as say_
 
 ProfileName = Literal[
@@ -29,7 +30,12 @@ BodyStyle = Literal["any", "content-length"]
 
 # Bitbucket's docker service: an authorization plugin of this name guards it.
 BITBUCKET_PLUGIN = "pipelines"
+# kubedock's /info Name and ID and its one API version (its internal/config/system.go). A
+# dockerd's Name is its host's name, so the name alone is no proof: the API confirms it.
 KUBEDOCK_NAME = "kubedock"
+KUBEDOCK_ID = "com.joyrex2001.kubedock"
+KUBEDOCK_API = "1.25"
+LOOPBACK = "127.0.0.1"
 
 
 @final
@@ -89,12 +95,20 @@ def _rootless(info: Mapping[str, object]) -> bool:
     return isinstance(options, list) and any("name=rootless" in str(o) for o in options)
 
 
+def _kubedock(engine: EngineInfo, info: Mapping[str, object]) -> bool:
+    """kubedock's /info: its ID, or its Name with its API version."""
+    if str(info.get("ID", "")) == KUBEDOCK_ID:
+        return True
+    named = str(info.get("Name", "")).lower() == KUBEDOCK_NAME
+    return named and engine.api_version == KUBEDOCK_API
+
+
 def name_for(
     engine: EngineInfo, info: Mapping[str, object], environ: Mapping[str, str], *, rootless: bool
 ) -> ProfileName:
     """Which profile the engine's own words and the CI's variables point to."""
     authorization = _authorization(info)
-    if str(info.get("Name", "")).lower() == KUBEDOCK_NAME:
+    if _kubedock(engine, info):
         return "kubedock"
     if BITBUCKET_PLUGIN in authorization or (
         authorization and environ.get("BITBUCKET_BUILD_NUMBER", "").strip()
@@ -126,8 +140,16 @@ def policy_for(name: ProfileName, info: Mapping[str, object], environ: Mapping[s
         return Policy(bodies="content-length")
     if name == "kubedock":
         # Containers are pods: no socket to bind for Ryuk or a sidecar, no shared folders,
-        # and kubedock reaps what it runs itself.
-        return Policy(ryuk=False, reaper=False, copies=True, sidecar=say_.SIDECAR_ON_KUBEDOCK)
+        # no volumes API for the reaper's claim, and kubedock reaps what it runs itself.
+        # Its --port-forward and --reverse-proxy serve published ports on the loopback of
+        # kubedock's host; whether either is on, its API never says (``settle`` warns).
+        return Policy(
+            ryuk=False,
+            reaper=False,
+            copies=True,
+            sidecar=say_kubedock.NO_SIDECAR,
+            published_host=LOOPBACK,
+        )
     return Policy()
 
 
@@ -154,3 +176,30 @@ def decide(
         memory=_number(facts.get("MemTotal")),
         ci=ci,
     )
+
+
+@final
+@dataclass(frozen=True)
+class Ruled:
+    """What a profile changes once the endpoint is known: the host for published ports
+    (host, verified, how), and the header's notes and warnings on what the engine cannot
+    tell."""
+
+    published: tuple[str, bool, str]
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def settle(profile: EngineProfile, local: bool, chosen: str, found: tuple[str, bool, str]) -> Ruled:
+    """The profile's host for published ports holds for an engine beside us (``local``: a
+    unix socket or loopback, not through SSH); a host the user set (``chosen``) wins, and
+    then nothing is warned. Unverified: the engine cannot say."""
+    forced = profile.policy.published_host
+    published = (forced, False, "") if forced and local and not chosen else found
+    if profile.name != "kubedock":
+        return Ruled(published)
+    warnings: tuple[str, ...] = ()
+    if not chosen:
+        ports = say_kubedock.ports_assumed if local else say_kubedock.ports_elsewhere
+        warnings = (ports(published[0]),)
+    return Ruled(published, (say_kubedock.REAPING,), warnings)

@@ -32,7 +32,7 @@ from . import network
 from .ci import ci_kind, ci_name, no_engine_fix
 from .diagnosis import explain
 from .endpoint import DockerHost, EngineFacts, TraceEntry
-from .profile import decide
+from .profile import decide, settle
 from .remote import api_url, reach, socket_failure
 from .sources import CHAIN, Candidate, SourceContext
 
@@ -259,7 +259,12 @@ def _build_host(
         ci=ci_kind(os.environ),
     )
     engine = ("rootless " if profile.name.startswith("rootless") else "") + info.kind
-    warnings = [*settings.warnings, *way.warnings]
+    from .pod import is_loopback, recognise
+
+    beside = way.remote is None and (url.is_unix or is_loopback(url.host))
+    ruled = settle(profile, beside, settings.published_host.value or "", (published, verified, how))
+    published, verified, how = ruled.published
+    warnings = [*settings.warnings, *way.warnings, *ruled.warnings]
     # A broken config file or a configured endpoint that failed before this one was
     # passed over: say so, or the user never learns why their setting had no effect.
     warnings.extend(
@@ -272,17 +277,16 @@ def _build_host(
     warnings.extend(api_skew(info.min_api))
     if candidate.tls is not None and not candidate.tls.x509_strict:
         warnings.append(say_.x509_lenient(settings.tls_x509_strict.source))
-    notes = [*candidate.notes, *way.notes]
+    notes = [*candidate.notes, *way.notes, *ruled.notes]
     if how and (verified or not way.warnings):
         notes.append(how)
     if waited:
         notes.append(say_.waited_for_daemon(waited, str(url)))
-    from .pod import recognise
-
     pod = recognise(os.environ, url, candidate.tls, PROBE_TIMEOUT)
     if pod is not None:
         notes.append(say_.in_pod(pod.ci, shares_network=pod.shares_network))
-    warnings.extend(_mtu_warnings(url, candidate.tls, where, pod))
+    if profile.name != "kubedock":  # its containers are pods, on the cluster's network
+        warnings.extend(_mtu_warnings(url, candidate.tls, where, pod))
     if info.kind == "Podman" and not _ryuk_ready_for_podman():
         notes.append(say_.podman_ryuk())
     return DockerHost(

@@ -97,8 +97,11 @@ class Response:
         return json.loads(self.body.decode("utf-8", "replace"))
 
 
-class _Connection(http.client.HTTPConnection):
-    def __init__(self, url: DockerURL, tls: TLSConfig | None, timeout: float) -> None:
+class EngineConnection(http.client.HTTPConnection):
+    """An HTTP connection to a Docker endpoint over its own transport; ``timeout`` None
+    waits for ever (an event stream)."""
+
+    def __init__(self, url: DockerURL, tls: TLSConfig | None, timeout: float | None) -> None:
         host = url.host if url.is_tcp else "docker"
         super().__init__(host, url.port, timeout=timeout)
         self._url = url
@@ -348,7 +351,7 @@ def request(
     content_type: str | None = None,
 ) -> Response:
     """One HTTP request to a Docker endpoint, bounded by ``timeout`` per socket operation."""
-    conn = _Connection(url, tls, timeout)
+    conn = EngineConnection(url, tls, timeout)
     headers = {"User-Agent": "pytest-dockerhost"}
     if content_type is not None:
         headers["Content-Type"] = content_type

@@ -45,6 +45,8 @@ RunFailure = Literal[
     "no-engine-github-job-container",
     "no-engine-github",
     "no-engine-jenkins",
+    "kubedock-no-sidecar",
+    "kubedock-ports",
     "authz-denied",
     "bind-refused-by-policy",
     "sidecar-refused-by-policy",

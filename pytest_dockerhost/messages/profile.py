@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from .names import flag
 
+# How each profile is told, as the engine profiles page says it (docs/gen/profiles.py).
+RECOGNISED_BY = {
+    "docker": "any other engine that answers as Docker does",
+    "rootless docker": "the socket of a rootless daemon, or `name=rootless` in /info's "
+    "SecurityOptions",
+    "podman": "a Podman component in /version",
+    "rootless podman": "Podman, with `name=rootless` in /info's SecurityOptions",
+    "docker with authorization": "an authorization plugin in /info's Plugins.Authorization",
+    "bitbucket pipelines": "the authorization plugin `pipelines`, or any authorization plugin "
+    "with BITBUCKET_BUILD_NUMBER set",
+    "kubedock": "/info's Name `kubedock` with API 1.25, or its ID `com.joyrex2001.kubedock`",
+}
+
 SIDECAR_DENIED_BY_POLICY = (
     "this engine's authorization plugin '{plugin}' denies privileged containers and binds of "
     "the docker socket, which a sidecar needs. Use the engine as it is (leave out "
     + flag("mode", "sidecar")
     + "): it is already a daemon of this job alone; or, on Bitbucket Pipelines, runtime v3 "
     "(options: runtimes: v3), which allows privileged containers and your own dind image"
-)
-SIDECAR_ON_KUBEDOCK = (
-    "kubedock runs each container as a Kubernetes pod: there is no daemon to nest a "
-    "sidecar in. Use kubedock as it is (leave out " + flag("mode", "sidecar") + ")"
 )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, final
 
-from ..engine.transport import Failure, open_socket
+from ..engine.transport import EngineConnection, Failure
 from ..engine.url import DockerURL, TLSConfig
 from ..labels import L_RUN
 from ..messages import remote as say_
@@ -47,15 +47,8 @@ class ForwardProblem:
     at: float  # wall-clock time
 
 
-class _Connection(http.client.HTTPConnection):
+class _Connection(EngineConnection):
     """One kept connection to the engine (no timeout: the event stream waits for events)."""
-
-    def __init__(self, url: DockerURL, tls: TLSConfig | None, timeout: float | None) -> None:
-        super().__init__(url.host if url.is_tcp else "docker", url.port)
-        self._url, self._tls, self._timeout = url, tls, timeout
-
-    def connect(self) -> None:
-        self.sock = open_socket(self._url, self._tls, self._timeout)
 
     def inspect(self, ident: str) -> dict[str, Any]:
         """``GET /containers/ID/json`` on this kept connection: no new TLS handshake or

@@ -38,9 +38,7 @@ def header_lines(
         lines.append(_sidecar_line(state))
         lines.extend(say_.warning(warning) for warning in state.outer.warnings)
     elif state.host is not None:
-        lines.append(state.host.summary())
-        profile = state.host.profile_line()
-        lines.extend([profile] if profile else [])
+        lines.extend(state.host.header())
         lines.extend(say_.note(note) for note in state.host.notes)
         lines.extend(
             say_.warning(warning)
@@ -82,7 +80,7 @@ def summary_lines(state: EndpointLifecycle, verbose: int) -> list[str]:
     if started is None:
         return []
     host = started.host
-    return [host.summary(), *(say_.note(note) for note in host.notes)]
+    return [*host.header(), *(say_.note(note) for note in host.notes)]
 
 
 def reaper_lines(state: EndpointLifecycle) -> list[str]:

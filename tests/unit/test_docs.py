@@ -231,3 +231,20 @@ def test_the_marker_page_names_every_variable_that_means_ci() -> None:
     page = (REPO / "docs" / "fixtures.md").read_text()
     missing = [name for name in CI_VARIABLES if f"`{name}`" not in page]
     assert not missing, missing
+
+
+def test_the_profiles_page_has_a_row_per_profile_with_its_policy_from_the_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typing import get_args
+
+    from pytest_dockerhost.discovery.profile import Policy, ProfileName
+
+    page = _load(DOCS / "gen" / "profiles.py")
+    rows = [line for line in page.render().splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == list(get_args(ProfileName))
+    kubedock = next(row for row in rows if row.startswith("| `kubedock`"))
+    assert "| off | off (the engine reaps) | copies |" in kubedock
+    # The page reads the table: a changed policy reaches it.
+    monkeypatch.setattr(page, "policy_for", lambda name, info, env: Policy(ryuk=False))
+    assert all("| off | on |" in row for row in page.render().splitlines()[-len(rows) :])
