@@ -54,6 +54,22 @@ def denial(exc: BaseException | None) -> Denial | None:
     return None
 
 
+# docker-py's APIError text: "403 Client Error for http://HOST/v1.41/PATH: Forbidden (...)".
+_FOR_URL = re.compile(r"Client Error for \S+?://[^/\s]+(/[^\s?]*?)(?:\?\S*)?: ")
+
+
+def denial_in_text(text: str) -> Denial | None:
+    """The refusal a report's text tells (a collection error keeps no exception): the path
+    from docker-py's error line when it is there; no method."""
+    found = _DENIED.search(text)
+    if found is None:
+        return None
+    message = found.group(2).strip().splitlines()[0].strip().removesuffix('")').strip()
+    url = _FOR_URL.search(text)
+    path = re.sub(r"^/v\d+\.\d+(?=/)", "", url.group(1)) if url else ""
+    return Denial(found.group(1), message, "", path)
+
+
 def _request_of(exc: BaseException) -> tuple[str, str]:
     """(method, path) of the request a docker-py APIError answered, without the API's
     version prefix: ("POST", "/containers/create")."""

@@ -64,7 +64,7 @@ def refused_kind(message: str) -> Refused:
 
 def denied(method: str, path: str, plugin: str, message: str) -> str:
     """The failing test's report for a request the engine's authorization plugin refused."""
-    request = f"{method} {path}" if method and path else "a request"
+    request = f"{method} {path}" if method else f"a request to {path}" if path else "a request"
     kind = refused_kind(message)
     where = " (Bitbucket Pipelines' docker service)" if plugin == BITBUCKET_PLUGIN else ""
     return (

@@ -238,6 +238,10 @@ class DockerHostPlugin:
 
             why = str(lifecycle.error)
             replace_collect_report(report, str(collector.path), self.settings, why)
+        elif lifecycle.host is not None:
+            from .reports import replace_collect_denial
+
+            replace_collect_denial(report)  # a module-level request the engine refused
         return report
 
     # --- what the terminal says ----------------------------------------------------------

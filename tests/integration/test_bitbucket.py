@@ -264,12 +264,31 @@ def test_a_mount_under_the_clone_dir(tmp_path):
 '''
 
 
+# A module whose import-time code makes a refused request: a collection error.
+AT_IMPORT = f'''\
+import docker
+
+docker.from_env().containers.run(
+    "{BUSYBOX}", ["true"], remove=True, volumes=["/var/run/docker.sock:/var/run/docker.sock"]
+)
+
+
+def test_never_collected():
+    pass
+'''
+
+
 def test_a_refusal_in_the_users_code_names_request_plugin_refusal_and_fix(
     pipelines: PipelinesDaemon,
 ) -> None:
-    code, output, _ = run_step(pipelines, "denied", {"test_denied.py": DENIED_SUITE})
+    files = {"test_denied.py": DENIED_SUITE, "test_at_import.py": AT_IMPORT}
+    code, output, _ = run_step(pipelines, "denied", files, "--continue-on-collection-errors")
     assert code == 1, output
-    assert "3 failed" in output, output
+    assert "3 failed, 1 error" in output, output
+    assert (
+        "pytest-dockerhost: the engine's authorization plugin 'pipelines' (Bitbucket Pipelines' "
+        f"docker service) refused a request to /containers/create: {authz.NO_SOCKET}."
+    ) in output, output
     said = (
         "the engine's authorization plugin 'pipelines' (Bitbucket Pipelines' docker service) "
         "refused POST /containers/create: "

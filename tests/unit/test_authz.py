@@ -56,3 +56,22 @@ def test_memory_sizes_read_as_people_say_them() -> None:
     assert say_.size(25_231_466_496) == "23.5 GB"
     assert say_.size(8 * 1024**2) == "8 MB"
     assert say_.size(0) == ""
+
+
+def test_a_collection_errors_text_tells_the_path_without_the_api_version() -> None:
+    from pytest_dockerhost.discovery.authz import denial_in_text
+
+    text = (
+        "E   docker.errors.APIError: 403 Client Error for http://localhost:2375/v1.41/"
+        'containers/create?name=web: Forbidden ("authorization denied by plugin pipelines: '
+        '-v only supports $BITBUCKET_CLONE_DIR and its subdirectories")\n'
+    )
+    found = denial_in_text(text)
+    assert found is not None
+    assert (found.path, found.method, found.message) == (
+        "/containers/create",
+        "",
+        pipelines.CLONE_ONLY,
+    )
+    assert "refused a request to /containers/create: -v only supports" in found.explain()
+    assert denial_in_text("E   ConnectionRefusedError: [Errno 111]") is None
