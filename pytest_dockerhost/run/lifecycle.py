@@ -13,12 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..config.parsing import Mode, Strategy, strategy_for
 from ..config.settings import Settings
-from ..errors import (
-    AuthorizationDeniedError,
-    DockerHostError,
-    EndpointLostError,
-    NoEndpointError,
-)
+from ..errors import DockerHostError, EndpointLostError, NoEndpointError
 from . import tunnels
 from .ending import RunCleanup
 
@@ -392,6 +387,7 @@ class EndpointLifecycle:
         ``EndpointLostError`` when the endpoint was lost), or because the engine's
         authorization plugin refused a request; None for any other failure."""
         from ..discovery import authz, health
+        from ..errors import AuthorizationDeniedError
 
         refused = authz.denial(exc)
         if refused is not None:
