@@ -20,8 +20,7 @@ Refused = Literal["privileged", "socket", "outside", "mounts", "body", "other"]
 _FIXES: dict[Refused, str] = {
     "privileged": (
         "leave privileged out (testcontainers: no with_kwargs(privileged=True); docker-py: no "
-        "privileged=True); where the image needs it, use Bitbucket's runtime v3, which "
-        "allows privileged containers"
+        "privileged=True), or ask the engine's administrator for an engine that allows it"
     ),
     "socket": (
         "no container may mount the engine's socket here; testcontainers' Ryuk does, and the "
@@ -42,6 +41,11 @@ _FIXES: dict[Refused, str] = {
         "not a generator (chunked), e.g. put_archive(id, path, data=open(tar, 'rb'))"
     ),
     "other": "ask the engine's administrator what its policy allows",
+}
+
+# Where Bitbucket's own way out is the one left.
+_ON_BITBUCKET: dict[Refused, str] = {
+    "privileged": ": on Bitbucket, run the step on runtime v3, which allows privileged containers",
 }
 
 # The words each kind of refusal is recognised by, in Bitbucket's and other plugins' texts.
@@ -66,11 +70,13 @@ def denied(method: str, path: str, plugin: str, message: str) -> str:
     """The failing test's report for a request the engine's authorization plugin refused."""
     request = f"{method} {path}" if method else f"a request to {path}" if path else "a request"
     kind = refused_kind(message)
-    where = " (Bitbucket Pipelines' docker service)" if plugin == BITBUCKET_PLUGIN else ""
+    on_bitbucket = plugin == BITBUCKET_PLUGIN
+    where = " (Bitbucket Pipelines' docker service)" if on_bitbucket else ""
+    fix = _FIXES[kind] + (_ON_BITBUCKET.get(kind, "") if on_bitbucket else "")
     return (
         f"the engine's authorization plugin {plugin!r}{where} refused {request}: "
         f"{message.strip() or 'no reason given'}. It refused the request itself; the engine "
-        f"is reachable. Fix: {_FIXES[kind]}."
+        f"is reachable. Fix: {fix}."
     )
 
 
