@@ -27,6 +27,10 @@ class EndpointLostError(DockerHostError):
     """The endpoint answered at session start and stopped answering later."""
 
 
+class AuthorizationDeniedError(DockerHostError):
+    """The engine's authorization plugin refused a request: which, what, and the fix."""
+
+
 class SidecarError(DockerHostError):
     """The sidecar could not be started, reached or kept alive."""
 

@@ -5,6 +5,7 @@ urllib3 tracebacks in every remaining test."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from ..engine.api import engine_errors
 from ..engine.probe import probe
@@ -119,3 +120,64 @@ def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
         bool(state.get("OOMKilled")),
         shown,
     )
+
+
+# A process killed by SIGKILL, as docker-py's ContainerError and shells report it.
+KILLED_STATUS = "137"
+
+
+def killed_for_memory(host: DockerHost, since: float, until: float, *, settle: bool) -> str:
+    """One line per container the engine killed for memory (its ``oom`` event) between
+    ``since`` and ``until`` (a failed test's time): its limit, the engine's memory and the
+    CI's setting for it; "" when none was, or the engine cannot tell. ``settle``: the
+    failure names a kill, whose ``oom`` event the engine may publish after the exit that
+    ended the test: wait a second for it."""
+    from ..messages import authz as say_authz
+
+    try:
+        client = host.client(timeout=3)
+    except engine_errors():
+        return ""
+    try:
+        events = client.api.events(
+            since=f"{since - 1:.6f}",
+            until=f"{until + (1.0 if settle else 0.0):.6f}",
+            filters={"type": ["container"], "event": ["oom"]},
+            decode=True,
+        )
+        killed = {
+            str(e.get("id", "")): (e.get("Actor") or {}).get("Attributes") or {} for e in events
+        }
+        if not killed:
+            return ""
+        lines = []
+        profile = host.profile
+        on_bitbucket = profile.name == "bitbucket pipelines" or profile.ci == "bitbucket"
+        for ident, attributes in killed.items():
+            name = str(attributes.get("name") or ident[:12])
+            lines.append(
+                say_authz.killed_for_memory(
+                    name,
+                    _own_limit(client, ident),
+                    say_authz.size(profile.memory),
+                    on_bitbucket,
+                )
+            )
+        return "\n".join(lines)
+    except engine_errors():  # an engine that stopped answering has its own diagnosis
+        return ""
+    finally:
+        client.close()
+
+
+def _own_limit(client: Any, ident: str) -> str | None:
+    """The container's memory limit as people read it, "" when it had none, None when it
+    is gone (removed with the test)."""
+    from ..messages.authz import size
+
+    try:
+        attrs = client.api.inspect_container(ident)
+    except engine_errors():
+        return None
+    memory = (attrs.get("HostConfig") or {}).get("Memory")
+    return size(memory) if isinstance(memory, int) else ""

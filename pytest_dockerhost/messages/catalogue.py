@@ -12,6 +12,7 @@ from ..config.parsing import MODES
 from ..config.settings import OPTIONS_BY_NAME
 from . import details as D
 from . import endpoint, kubedock, mtu, names, remote, resolution, sidecar
+from .catalogue_authz import authz_entries
 from .catalogue_transport import HOST, TCP, CatalogueEntry, Fix, RunFailure, transport_entries
 from .ci import CIKind, no_engine_fix
 from .failures import explain
@@ -265,4 +266,10 @@ def _no_engine_entries() -> list[CatalogueEntry]:
 
 def catalogue() -> tuple[CatalogueEntry, ...]:
     """Every failure the plugin explains, transport kinds first."""
-    return (*transport_entries(), *_run_entries(), *_no_engine_entries(), *kubedock.entries())
+    return (
+        *transport_entries(),
+        *_run_entries(),
+        *_no_engine_entries(),
+        *kubedock.entries(),
+        *authz_entries(),
+    )

@@ -49,6 +49,10 @@ RunFailure = Literal[
     "no-engine-jenkins",
     "kubedock-no-sidecar",
     "kubedock-ports",
+    "authz-denied",
+    "bind-refused-by-policy",
+    "sidecar-refused-by-policy",
+    "killed-for-memory",
 ]
 
 

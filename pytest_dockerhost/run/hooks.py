@@ -238,6 +238,10 @@ class DockerHostPlugin:
 
             why = str(lifecycle.error)
             replace_collect_report(report, str(collector.path), self.settings, why)
+        elif lifecycle.host is not None:
+            from .reports import replace_collect_denial
+
+            replace_collect_denial(report)  # a module-level request the engine refused
         return report
 
     # --- what the terminal says ----------------------------------------------------------
@@ -331,11 +335,21 @@ class DockerTestHooks:
             exc = call.excinfo.value
             if not isinstance(exc, pytest.fail.Exception):
                 why: DockerHostError | None = self.plugin.lifecycle.explain_failure(exc)
+                host = self.plugin.lifecycle.host
+                if why is None and host is not None:
+                    from ..discovery.health import KILLED_STATUS, killed_for_memory
+
+                    began = item.stash.get(BEGAN, call.start)
+                    settle = KILLED_STATUS in str(exc)
+                    said = killed_for_memory(host, began, time.time(), settle=settle)
+                    if said:
+                        report.sections.append(("docker: killed for memory", said))
                 if why is not None:
-                    from ..errors import EndpointLostError
+                    from ..errors import AuthorizationDeniedError, EndpointLostError
                     from .reports import replace_test_report
 
-                    lost = isinstance(why, EndpointLostError)
+                    # A refusal is the engine's answer: a failure, never a skip.
+                    lost = isinstance(why, (EndpointLostError, AuthorizationDeniedError))
                     settings = self.plugin.settings
                     replace_test_report(report, item, settings, why=str(why), lost=lost, exc=exc)
         return report

@@ -384,9 +384,14 @@ class EndpointLifecycle:
 
     def explain_failure(self, exc: BaseException) -> DockerHostError | None:
         """The plugin's diagnosis when ``exc`` failed because Docker could not be reached (an
-        ``EndpointLostError`` when the endpoint was lost); None for any other failure."""
-        from ..discovery import health
+        ``EndpointLostError`` when the endpoint was lost), or because the engine's
+        authorization plugin refused a request; None for any other failure."""
+        from ..discovery import authz, health
+        from ..errors import AuthorizationDeniedError
 
+        refused = authz.denial(exc)
+        if refused is not None:
+            return AuthorizationDeniedError(refused.explain())
         if not health.unreachable(exc):
             return None
         if self.lost is not None:

@@ -64,3 +64,17 @@ def replace_collect_report(report: Any, path: str, settings: Settings, why: str)
     else:
         report.outcome = "skipped"
         report.longrepr = (path, 1, say_.skipped(message))
+
+
+def replace_collect_denial(report: Any) -> None:
+    """A module whose import-time code made a request the engine's authorization plugin
+    refused: the refusal explained, with the original error in one line."""
+    from ..discovery.authz import denial_in_text
+
+    text = str(report.longrepr)
+    found = denial_in_text(text)
+    if found is None:
+        return
+    crash = getattr(report.longrepr, "reprcrash", None)
+    original = getattr(crash, "message", "") or text.strip().splitlines()[-1]
+    report.longrepr = say_.with_original(say_.stopped(found.explain()), original)
