@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost
     from ..errors import DockerHostError
     from ..wiring.usage import ImportWatch
+    from .hosts import RemoteWorkers
     from .lifecycle import EndpointLifecycle
 
 MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
@@ -71,6 +72,7 @@ class DockerHostPlugin:
         self.module_cache: dict[str, bool] = {}  # module name -> imports docker/testcontainers
         self.report_failure: OSError | None = None  # --docker-report could not be written
         self._watch: ImportWatch | None = None
+        self._remote_workers: RemoteWorkers | None = None  # xdist workers on other hosts
         if strategy_for(settings.mode.value) == "sidecar":
             self._make_lifecycle()
 
@@ -79,6 +81,24 @@ class DockerHostPlugin:
         if self._lifecycle is None:
             return self._make_lifecycle()
         return self._lifecycle
+
+    @property
+    def remote_workers(self) -> RemoteWorkers:
+        """What the controller's workers on other hosts reported (run/hosts.py)."""
+        if self._remote_workers is None:
+            from .hosts import RemoteWorkers
+
+            self._remote_workers = RemoteWorkers()
+        return self._remote_workers
+
+    def said(self, why: str) -> str:
+        """A diagnosis as a test reads it: on a worker elsewhere, naming its host."""
+        place = self._lifecycle.elsewhere if self._lifecycle is not None else None
+        if place is None:
+            return why
+        from ..messages.hosts import on_host
+
+        return on_host(place, getattr(self.config, "workerinput", {}).get("workerid", "")) + why
 
     def _make_lifecycle(self) -> EndpointLifecycle:
         from .lifecycle import EndpointLifecycle
@@ -153,7 +173,7 @@ class DockerHostPlugin:
             from .reports import verdict
 
             failed, message = verdict(
-                self.settings, str(exc), lost=isinstance(exc, EndpointLostError)
+                self.settings, self.said(str(exc)), lost=isinstance(exc, EndpointLostError)
             )
         if failed:
             pytest.fail(message, pytrace=False)
@@ -168,6 +188,11 @@ class DockerHostPlugin:
         xdist_owner = session.config.pluginmanager.has_plugin("dsession")
         if self._lifecycle is None and not xdist_owner:
             return
+        if xdist_owner and self._lifecycle is None:
+            from .hosts import no_local_worker
+
+            if no_local_worker(session.config):
+                return  # every worker is on another host and resolves there
         lifecycle = self.lifecycle
         if not lifecycle.needs_start:
             return
@@ -202,6 +227,14 @@ class DockerHostPlugin:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(session.config, "workerinput"):
+            lifecycle = self._lifecycle
+            if lifecycle is not None and lifecycle.elsewhere:
+                # A worker on another host owns its claim there: it reaps, then tells the
+                # controller what it used (before xdist sends its workeroutput).
+                from .hosts import worker_output
+
+                lifecycle.finish()
+                session.config.workeroutput[WORKER_KEY] = worker_output(lifecycle)  # type: ignore[attr-defined]
             return
         self._ended = True
         if self._lifecycle is not None:
@@ -215,7 +248,8 @@ class DockerHostPlugin:
         path = self.settings.report.value
         assert path is not None
         try:
-            write(path, run_report(self.lifecycle))
+            hosts = self._remote_workers.uses() if self._remote_workers is not None else []
+            write(path, run_report(self.lifecycle, hosts=hosts))
         except OSError as exc:  # said in the summary, with where the path came from
             self.report_failure = exc
 
@@ -236,7 +270,7 @@ class DockerHostPlugin:
         if lifecycle.host is None and lifecycle.error is not None:
             from .reports import replace_collect_report
 
-            why = str(lifecycle.error)
+            why = self.said(str(lifecycle.error))
             replace_collect_report(report, str(collector.path), self.settings, why)
         return report
 
@@ -291,6 +325,9 @@ class DockerHostPlugin:
             from .status_lines import report_failure_line
 
             terminalreporter.write_line(report_failure_line(self.settings, self.report_failure))
+        if self._remote_workers is not None and config.get_verbosity() >= 0:
+            for use in self._remote_workers.uses():  # each host's endpoint, and its workers
+                terminalreporter.write_line(use.line())
         if config.get_verbosity() < 0 or lifecycle is None:
             return  # never made: nothing was resolved, started or claimed
         endpoint_said = self.shown or not (lifecycle.settled or lifecycle.sidecar)
@@ -337,7 +374,8 @@ class DockerTestHooks:
 
                     lost = isinstance(why, EndpointLostError)
                     settings = self.plugin.settings
-                    replace_test_report(report, item, settings, why=str(why), lost=lost, exc=exc)
+                    why_text = self.plugin.said(str(why))
+                    replace_test_report(report, item, settings, why=why_text, lost=lost, exc=exc)
         return report
 
 
@@ -358,7 +396,20 @@ class XdistHooks:
         os.environ[HANDOVER_ENV] = json.dumps(self.lifecycle.export())
 
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[WORKER_KEY] = self.lifecycle.export()  # workers elsewhere (ssh)
+        from .hosts import gateway_place, handover
+
+        place = gateway_place(getattr(node.gateway, "spec", None))
+        if place is None:  # a local popen worker: the controller's endpoint and sidecar
+            node.workerinput[WORKER_KEY] = self.lifecycle.export()
+            return
+        # Another host: it resolves there, under an identity of its own (run/hosts.py).
+        worker = str(node.workerinput.get("workerid", ""))
+        node.workerinput[WORKER_KEY] = handover(self.lifecycle.identity, place, worker)
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+        if isinstance(data, dict):  # a worker elsewhere: what it used, for the summary
+            self.plugin.remote_workers.add(str(node.workerinput.get("workerid", "")), data)
 
     def pytest_sessionfinish(self) -> None:
         os.environ.pop(HANDOVER_ENV, None)  # a run inside a test process leaves nothing

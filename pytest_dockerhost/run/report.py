@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .lifecycle import Phase
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost, TraceEntry
     from ..discovery.resolution import Resolution
     from ..sidecar.started import Started
+    from .hosts import HostUse
     from .lifecycle import EndpointLifecycle
 
 SCHEMA = 1
@@ -32,8 +34,9 @@ def resolution_report(resolution: Resolution) -> dict[str, Any]:
     }
 
 
-def run_report(state: EndpointLifecycle) -> dict[str, Any]:
-    """A pytest run's report: resolution's, then the sidecar's lifecycle and the cleanup."""
+def run_report(state: EndpointLifecycle, *, hosts: Sequence[HostUse] = ()) -> dict[str, Any]:
+    """A pytest run's report: resolution's, then the sidecar's lifecycle and the cleanup;
+    ``hosts``: what pytest-xdist workers on other hosts used."""
     if state.resolution is not None:
         data = resolution_report(state.resolution)
     else:
@@ -53,6 +56,7 @@ def run_report(state: EndpointLifecycle) -> dict[str, Any]:
         "failed": list(reaped.failed) if reaped else [],
         "notes": list(state.cleanup.notes),
     }
+    data["hosts"] = [_host_use(use) for use in hosts]
     return data
 
 
@@ -124,6 +128,15 @@ def _endpoint(host: DockerHost) -> dict[str, Any]:
         "notes": list(host.notes),
         "warnings": list(host.warnings),
         "outer": _endpoint(host.outer) if host.outer is not None else None,
+    }
+
+
+def _host_use(use: HostUse) -> dict[str, Any]:
+    return {
+        "gateway": use.place,
+        "workers": list(use.workers),
+        "endpoint": _endpoint(use.host) if use.host is not None else None,
+        "error": use.error,
     }
 
 
