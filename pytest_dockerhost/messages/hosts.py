@@ -14,9 +14,10 @@ def resolved_there(workers: Sequence[str], where: str, summary: str) -> str:
 
 
 def nothing_there(workers: Sequence[str], where: str, error: str) -> str:
-    """The workers found no working endpoint on their host: the first line of why."""
-    first = error.strip().splitlines()[0] if error.strip() else "no working endpoint"
-    return f"{PREFIX}{','.join(workers)} on {where}: no working endpoint: {first}"
+    """The workers found no working endpoint on their host: the first line of why (the
+    tests that needed Docker there say the rest)."""
+    first = error.strip().splitlines()[0] if error.strip() else "no working Docker endpoint"
+    return f"{PREFIX}{','.join(workers)} on {where}: {first}"
 
 
 def not_needed(workers: Sequence[str], where: str) -> str:

@@ -14,6 +14,7 @@ import pytest
 
 from ..config.parsing import strategy_for
 from ..config.settings import Settings
+from .xdist_hooks import HANDOVER_ENV, WORKER_KEY
 
 if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost
@@ -24,11 +25,6 @@ if TYPE_CHECKING:
 
 MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
 BEGAN: pytest.StashKey[float] = pytest.StashKey()  # wall-clock time the test's setup began
-WORKER_KEY = "pytest_dockerhost"  # in xdist's workerinput: the owner's endpoint
-# The same, in the environment xdist's local workers start with: config.workerinput comes
-# only after a worker has imported its conftests, and a module-level docker.from_env() in
-# one must already reach the owner's endpoint (the sidecar, never the daemon under it).
-HANDOVER_ENV = "PYTEST_DOCKERHOST_HANDOVER"
 TEST_HOOKS = "dockerhost-tests"
 XDIST_HOOKS = "dockerhost-xdist"
 
@@ -53,6 +49,15 @@ def handed_over() -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _all_workers_elsewhere(options: Any) -> bool:
+    """The controller of a distributed run whose every ``--tx`` is on another host."""
+    if not getattr(options, "tx", None) or "PYTEST_XDIST_WORKER" in os.environ:
+        return False  # the common case decided without importing run/hosts.py
+    from .hosts import no_local_worker
+
+    return no_local_worker(options)
+
+
 class DockerHostPlugin:
     """One run's hooks: when to resolve, what the header and the summary say."""
 
@@ -73,7 +78,12 @@ class DockerHostPlugin:
         self.report_failure: OSError | None = None  # --docker-report could not be written
         self._watch: ImportWatch | None = None
         self._remote_workers: RemoteWorkers | None = None  # xdist workers on other hosts
-        if strategy_for(settings.mode.value) == "sidecar":
+        # An xdist controller whose workers are all on other hosts runs no test: it resolves
+        # nothing and starts no sidecar (each worker resolves on its host, run/hosts.py).
+        self._all_elsewhere = _all_workers_elsewhere(
+            config.known_args_namespace if early else config.option
+        )
+        if strategy_for(settings.mode.value) == "sidecar" and not self._all_elsewhere:
             self._make_lifecycle()
 
     @property
@@ -136,6 +146,8 @@ class DockerHostPlugin:
         if handed is not None and self.lifecycle.role == "owner":
             self.lifecycle.adopt(handed)
         if config.pluginmanager.hasplugin("xdist"):
+            from .xdist_hooks import XdistHooks
+
             config.pluginmanager.register(XdistHooks(self), XDIST_HOOKS)
         if deferred:
             self.activate()
@@ -150,6 +162,8 @@ class DockerHostPlugin:
     def activate(self) -> None:
         """Resolve and wire now (code that may use Docker is about to run), with the per-test
         hooks that turn an unreachable daemon into the plugin's diagnosis."""
+        if self._all_elsewhere:
+            return
         lifecycle = self.lifecycle
         waiting = lifecycle.role == "owner" and not hasattr(self.config, "workerinput")
         if "PYTEST_XDIST_WORKER" in os.environ and waiting:
@@ -186,13 +200,8 @@ class DockerHostPlugin:
         # tryfirst: resolve before pytest-xdist starts workers and before the header is
         # written. A plain run waits for collection instead.
         xdist_owner = session.config.pluginmanager.has_plugin("dsession")
-        if self._lifecycle is None and not xdist_owner:
+        if (self._lifecycle is None and not xdist_owner) or self._all_elsewhere:
             return
-        if xdist_owner and self._lifecycle is None:
-            from .hosts import no_local_worker
-
-            if no_local_worker(session.config):
-                return  # every worker is on another host and resolves there
         lifecycle = self.lifecycle
         if not lifecycle.needs_start:
             return
@@ -377,52 +386,3 @@ class DockerTestHooks:
                     why_text = self.plugin.said(str(why))
                     replace_test_report(report, item, settings, why=why_text, lost=lost, exc=exc)
         return report
-
-
-class XdistHooks:
-    """Registered only when pytest-xdist is present: hand the endpoint to workers."""
-
-    def __init__(self, plugin: DockerHostPlugin) -> None:
-        self.plugin = plugin
-
-    @property
-    def lifecycle(self) -> EndpointLifecycle:
-        return self.plugin.lifecycle  # made at session start in the owner of workers
-
-    def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Any) -> None:
-        # Before the local workers start (restarted ones too): they inherit it.
-        import json
-
-        os.environ[HANDOVER_ENV] = json.dumps(self.lifecycle.export())
-
-    def pytest_configure_node(self, node: Any) -> None:
-        from .hosts import gateway_place, handover
-
-        place = gateway_place(getattr(node.gateway, "spec", None))
-        if place is None:  # a local popen worker: the controller's endpoint and sidecar
-            node.workerinput[WORKER_KEY] = self.lifecycle.export()
-            return
-        # Another host: it resolves there, under an identity of its own (run/hosts.py).
-        worker = str(node.workerinput.get("workerid", ""))
-        node.workerinput[WORKER_KEY] = handover(self.lifecycle.identity, place, worker)
-
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
-        if isinstance(data, dict):  # a worker elsewhere: what it used, for the summary
-            self.plugin.remote_workers.add(str(node.workerinput.get("workerid", "")), data)
-
-    def pytest_sessionfinish(self) -> None:
-        os.environ.pop(HANDOVER_ENV, None)  # a run inside a test process leaves nothing
-
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        # The owner collects nothing: its workers tell whether any test needs Docker.
-        shared = self.lifecycle.sidecar
-        dsession = node.config.pluginmanager.get_plugin("dsession")
-        specs = getattr(getattr(dsession, "nodemanager", None), "specs", None)
-        if (
-            shared is not None
-            and shared.owner
-            and specs
-            and shared.no_worker_needs_docker(len(specs))
-        ):
-            self.lifecycle.cancel_sidecar()

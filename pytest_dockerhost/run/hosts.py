@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any, final
 from ..messages import hosts as say_
 
 if TYPE_CHECKING:
-    import pytest
-
     from ..cleanup.reaper import RunIdentity
     from ..discovery.endpoint import DockerHost
     from .lifecycle import EndpointLifecycle
@@ -43,11 +41,13 @@ def gateway_place(spec: Any) -> str | None:
     return str(getattr(spec, "_spec", spec))  # not popen: another machine's, whatever kind
 
 
-def no_local_worker(config: pytest.Config) -> bool:
-    """Every ``--tx`` gateway is on another host: the controller has no use for an endpoint
-    of its own (``-n N`` alone means local popen workers)."""
-    tx: list[str] = config.getoption("tx", None) or []
-    if not tx or config.getoption("numprocesses", None):
+def no_local_worker(options: Any) -> bool:
+    """pytest's options (or the known ones, before the conftests) ask for a distributed run
+    whose every ``--tx`` gateway is on another host: the controller runs no test, and has
+    no use for an endpoint of its own (``-n N`` means local popen workers)."""
+    tx: list[str] = getattr(options, "tx", None) or []
+    distributed = getattr(options, "dist", "no") != "no" or getattr(options, "distload", False)
+    if not tx or not distributed or getattr(options, "numprocesses", None):
         return False
     import execnet  # pytest-xdist's own dependency: present when --tx is an option
 
