@@ -12,6 +12,7 @@ the controller's endpoint as before."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
@@ -79,18 +80,21 @@ def worker_output(state: EndpointLifecycle) -> dict[str, Any]:
         ELSEWHERE: state.elsewhere,
         "host": state.host.to_dict() if state.host is not None else None,
         "error": str(state.error) if state.error is not None else "",
+        "session": state.identity.session,  # its testcontainers session id there
     }
 
 
 @final
 @dataclass(frozen=True)
 class HostUse:
-    """One host's endpoint (or why it had none), and the workers that used it."""
+    """One host's endpoint (or why it had none), the workers that used it, and their
+    session ids there (what their reapers removed; ``cleanup`` finds them by it)."""
 
     place: str
     workers: tuple[str, ...]
     host: DockerHost | None
     error: str
+    sessions: tuple[str, ...] = ()
 
     def line(self) -> str:
         if self.host is not None:
@@ -111,25 +115,27 @@ class RemoteWorkers:
             self._reports.append((worker, data))
 
     def uses(self) -> list[HostUse]:
+        """One entry per host and endpoint (or reason for none), in worker order."""
         from ..discovery.endpoint import DockerHost
 
-        grouped: dict[tuple[str, str], list[str]] = {}
-        first: dict[tuple[str, str], dict[str, Any]] = {}
+        grouped: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
         for worker, data in sorted(self._reports, key=lambda report: _worker_order(report[0])):
             host = data.get("host")
-            key = (str(data[ELSEWHERE]), str(host["docker_url"]) if host else str(data["error"]))
-            grouped.setdefault(key, []).append(worker)
-            first.setdefault(key, data)
-        return [
-            HostUse(
-                place,
-                tuple(workers),
-                DockerHost.from_dict(first[key]["host"]) if first[key].get("host") else None,
-                str(first[key].get("error") or ""),
+            found = json.dumps(host["docker_url"], sort_keys=True) if host else data.get("error")
+            grouped.setdefault((str(data[ELSEWHERE]), str(found or "")), []).append((worker, data))
+        uses = []
+        for (place, _), reports in grouped.items():
+            data = reports[0][1]
+            uses.append(
+                HostUse(
+                    place,
+                    tuple(worker for worker, _ in reports),
+                    DockerHost.from_dict(data["host"]) if data.get("host") else None,
+                    str(data.get("error") or ""),
+                    tuple(str(d["session"]) for _, d in reports if d.get("session")),
+                )
             )
-            for key, workers in grouped.items()
-            for place in (key[0],)
-        ]
+        return uses
 
 
 def _worker_order(worker: str) -> tuple[int, str]:

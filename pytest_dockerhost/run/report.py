@@ -137,6 +137,7 @@ def _host_use(use: HostUse) -> dict[str, Any]:
         "workers": list(use.workers),
         "endpoint": _endpoint(use.host) if use.host is not None else None,
         "error": use.error,
+        "sessions": list(use.sessions),
     }
 
 

@@ -42,6 +42,7 @@ SUITE_DIR = "/srv/suite"  # where the suite is put on each host
 WORKERS_PER_HOST = 2
 TIMEOUT = 300
 WORKER_LABEL = "org.pytest-dockerhost.test.worker"  # which xdist worker started it
+SESSION = "org.testcontainers.session-id"
 
 # 16 tests that ask for no plugin fixture: a service and a fetch of its published port.
 SERVICES = f'''\
@@ -195,13 +196,18 @@ def suite(folder: Path) -> Path:
 
 def started_by_worker(host: RemoteHost, label: str, began: float, ended: float) -> list[str]:
     """The worker label of every container of ours the host's engine started (its events)."""
+    return [labels[WORKER_LABEL] for labels in started_labels(host, label, began, ended)]
+
+
+def started_labels(
+    host: RemoteHost, label: str, began: float, ended: float
+) -> list[dict[str, str]]:
+    """The labels of every container of ours the host's engine started (its events)."""
     done = host.inner("events", "--since", str(int(began)), "--until", str(int(ended) + 1),
                       "--filter", "type=container", "--filter", "event=start",
                       "--filter", f"label={LABEL}={label}", "--format", "{{json .}}")  # fmt: skip
     assert done.returncode == 0, done.stderr
-    return [
-        json.loads(line)["Actor"]["Attributes"][WORKER_LABEL] for line in done.stdout.splitlines()
-    ]
+    return [json.loads(line)["Actor"]["Attributes"] for line in done.stdout.splitlines()]
 
 
 def leftovers(host: RemoteHost, label: str) -> list[str]:
@@ -246,6 +252,13 @@ def test_workers_on_two_hosts_use_each_hosts_engine(
         assert use["workers"] == workers, use
         assert use["endpoint"]["url"] == "unix:///var/run/docker.sock", use
         assert use["endpoint"]["engine"]["version"].startswith("20.10"), use
+        # Each worker there is its own run on that engine: testcontainers labelled what
+        # it started with that worker's session, not the controller's.
+        assert len(set(use["sessions"])) == WORKERS_PER_HOST, use
+        started_here = started_labels(host, label, began, ended)
+        sessions = {labels[SESSION] for labels in started_here if SESSION in labels}
+        assert sessions, started_here  # testcontainers' (docker_client's carry none)
+        assert sessions <= set(use["sessions"]), (sessions, use["sessions"])
         # The host's engine's own events: its workers' containers ran there, and only theirs.
         started = started_by_worker(host, label, began, ended)
         assert set(started) == set(workers), (place, started, workers)

@@ -89,8 +89,10 @@ def test_workers_are_grouped_by_host_and_endpoint_in_worker_order() -> None:
         ("gw1", "ssh=b", "no working Docker endpoint (mode auto, from default).\n  more"),
         ("gw3", "", ""),  # a local worker's output carries no place: not listed
     ]:
-        workers.add(worker, {"elsewhere": place, "host": None, "error": error})
-    assert [use.line() for use in workers.uses()] == [
+        workers.add(worker, {"elsewhere": place, "host": None, "error": error, "session": worker})
+    uses = workers.uses()
+    assert [use.sessions for use in uses] == [("gw1", "gw10"), ("gw2",)]
+    assert [use.line() for use in uses] == [
         "docker: gw1,gw10 on ssh=b: no working Docker endpoint (mode auto, from default).",
         "docker: gw2 on ssh=a: no test needed Docker there",
     ]
