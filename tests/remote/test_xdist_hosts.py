@@ -168,9 +168,14 @@ def tx(host: RemoteHost) -> str:
 
 
 def run_controller(
-    hosts: list[RemoteHost], folder: Path, label: str, *args: str
+    hosts: list[RemoteHost],
+    folder: Path,
+    label: str,
+    *args: str,
+    here: dict[str, str] | None = None,
 ) -> tuple[Run, dict[str, Any], float, float]:
-    """pytest here, workers on ``hosts``: (run, its JSON report, began, ended)."""
+    """pytest here, workers on ``hosts``: (run, its JSON report, began, ended). ``here``:
+    variables of this machine's environment (the controller's)."""
     for host in hosts:
         put_suite(host, folder)
     report = folder.parent / f"report-{label}.json"
@@ -178,6 +183,7 @@ def run_controller(
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-d", *spread, "-rA",
                "-o", f"xhosts_label={label}", f"--docker-report={report}", *args]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DOCKER_"))}
+    env.update(here or {})
     began = time.time()
     done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
                           timeout=TIMEOUT, check=False)  # fmt: skip
@@ -231,7 +237,12 @@ def test_workers_on_two_hosts_use_each_hosts_engine(
     xhosts: list[RemoteHost], engine: Any, tmp_path: Path
 ) -> None:
     label = f"xhosts-{uuid.uuid4().hex[:8]}"
-    run, report, began, ended = run_controller(xhosts, suite(tmp_path / "suite"), label)
+    # This machine's engine under a socket path that exists only here: handed to the
+    # workers (as before issue 23), it would fail every test there.
+    only_here = tmp_path / "engine.sock"
+    only_here.symlink_to("/var/run/docker.sock")
+    here = {"DOCKER_HOST": f"unix://{only_here}"}
+    run, report, began, ended = run_controller(xhosts, suite(tmp_path / "suite"), label, here=here)
     print(run)  # the controller's output, for a reader of -s
     assert run.exit_code == 0, str(run)
     assert f"{TESTS} passed" in run.output, str(run)
