@@ -257,8 +257,8 @@ class DockerHostPlugin:
         path = self.settings.report.value
         assert path is not None
         try:
-            hosts = self._remote_workers.uses() if self._remote_workers is not None else []
-            write(path, run_report(self.lifecycle, hosts=hosts))
+            uses = self._remote_workers.uses() if self._remote_workers is not None else []
+            write(path, run_report(self.lifecycle, hosts=[use.report() for use in uses]))
         except OSError as exc:  # said in the summary, with where the path came from
             self.report_failure = exc
 

@@ -12,7 +12,6 @@ the controller's endpoint as before."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
@@ -21,7 +20,6 @@ from ..messages import hosts as say_
 
 if TYPE_CHECKING:
     from ..cleanup.reaper import RunIdentity
-    from ..discovery.endpoint import DockerHost
     from .lifecycle import EndpointLifecycle
 
 ELSEWHERE = "elsewhere"  # in the handover: the gateway, for a worker that resolves itself
@@ -75,10 +73,16 @@ def handover(controller: RunIdentity, place: str, worker: str) -> dict[str, Any]
 
 
 def worker_output(state: EndpointLifecycle) -> dict[str, Any]:
-    """What a worker elsewhere tells the controller at its end (xdist's ``workeroutput``)."""
+    """What a worker elsewhere tells the controller at its end (xdist's ``workeroutput``):
+    text and JSON it renders itself, so that a controller whose plugin is of another
+    version than the host's reads it all the same."""
+    from .report import endpoint_report
+
+    host = state.host
     return {
         ELSEWHERE: state.elsewhere,
-        "host": state.host.to_dict() if state.host is not None else None,
+        "summary": host.summary() if host is not None else "",
+        "endpoint": endpoint_report(host) if host is not None else None,
         "error": str(state.error) if state.error is not None else "",
         "session": state.identity.session,  # its testcontainers session id there
     }
@@ -92,16 +96,27 @@ class HostUse:
 
     place: str
     workers: tuple[str, ...]
-    host: DockerHost | None
+    summary: str  # the endpoint's header line, as the workers rendered it
+    endpoint: dict[str, Any] | None  # as in the JSON report's "endpoint"
     error: str
     sessions: tuple[str, ...] = ()
 
     def line(self) -> str:
-        if self.host is not None:
-            return say_.resolved_there(self.workers, self.place, self.host.summary())
+        if self.summary:
+            return say_.resolved_there(self.workers, self.place, self.summary)
         if self.error:
             return say_.nothing_there(self.workers, self.place, self.error)
         return say_.not_needed(self.workers, self.place)
+
+    def report(self) -> dict[str, Any]:
+        """Its entry in the JSON report's ``hosts``."""
+        return {
+            "gateway": self.place,
+            "workers": list(self.workers),
+            "endpoint": self.endpoint,
+            "error": self.error,
+            "sessions": list(self.sessions),
+        }
 
 
 class RemoteWorkers:
@@ -116,21 +131,21 @@ class RemoteWorkers:
 
     def uses(self) -> list[HostUse]:
         """One entry per host and endpoint (or reason for none), in worker order."""
-        from ..discovery.endpoint import DockerHost
-
         grouped: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
         for worker, data in sorted(self._reports, key=lambda report: _worker_order(report[0])):
-            host = data.get("host")
-            found = json.dumps(host["docker_url"], sort_keys=True) if host else data.get("error")
-            grouped.setdefault((str(data[ELSEWHERE]), str(found or "")), []).append((worker, data))
+            endpoint = data.get("endpoint") or {}
+            found = endpoint.get("url") or data.get("summary") or data.get("error") or ""
+            grouped.setdefault((str(data[ELSEWHERE]), str(found)), []).append((worker, data))
         uses = []
         for (place, _), reports in grouped.items():
             data = reports[0][1]
+            endpoint = data.get("endpoint")
             uses.append(
                 HostUse(
                     place,
                     tuple(worker for worker, _ in reports),
-                    DockerHost.from_dict(data["host"]) if data.get("host") else None,
+                    str(data.get("summary") or ""),
+                    endpoint if isinstance(endpoint, dict) else None,
                     str(data.get("error") or ""),
                     tuple(str(d["session"]) for _, d in reports if d.get("session")),
                 )

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost, TraceEntry
     from ..discovery.resolution import Resolution
     from ..sidecar.started import Started
-    from .hosts import HostUse
     from .lifecycle import EndpointLifecycle
 
 SCHEMA = 1
@@ -34,9 +33,9 @@ def resolution_report(resolution: Resolution) -> dict[str, Any]:
     }
 
 
-def run_report(state: EndpointLifecycle, *, hosts: Sequence[HostUse] = ()) -> dict[str, Any]:
+def run_report(state: EndpointLifecycle, *, hosts: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """A pytest run's report: resolution's, then the sidecar's lifecycle and the cleanup;
-    ``hosts``: what pytest-xdist workers on other hosts used."""
+    ``hosts``: what pytest-xdist workers on other hosts used (run/hosts.py)."""
     if state.resolution is not None:
         data = resolution_report(state.resolution)
     else:
@@ -56,7 +55,7 @@ def run_report(state: EndpointLifecycle, *, hosts: Sequence[HostUse] = ()) -> di
         "failed": list(reaped.failed) if reaped else [],
         "notes": list(state.cleanup.notes),
     }
-    data["hosts"] = [_host_use(use) for use in hosts]
+    data["hosts"] = list(hosts)
     return data
 
 
@@ -99,6 +98,11 @@ def _candidate(entry: TraceEntry) -> dict[str, Any]:
     }
 
 
+def endpoint_report(host: DockerHost) -> dict[str, Any]:
+    """The report's ``endpoint`` (an xdist worker on another host sends its own)."""
+    return _endpoint(host)
+
+
 def _endpoint(host: DockerHost) -> dict[str, Any]:
     tls = host.tls
     return {
@@ -128,16 +132,6 @@ def _endpoint(host: DockerHost) -> dict[str, Any]:
         "notes": list(host.notes),
         "warnings": list(host.warnings),
         "outer": _endpoint(host.outer) if host.outer is not None else None,
-    }
-
-
-def _host_use(use: HostUse) -> dict[str, Any]:
-    return {
-        "gateway": use.place,
-        "workers": list(use.workers),
-        "endpoint": _endpoint(use.host) if use.host is not None else None,
-        "error": use.error,
-        "sessions": list(use.sessions),
     }
 
 

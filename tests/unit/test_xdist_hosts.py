@@ -82,20 +82,35 @@ def test_a_worker_elsewhere_gets_its_own_identity_derived_from_the_runs() -> Non
 
 
 def test_workers_are_grouped_by_host_and_endpoint_in_worker_order() -> None:
+    no_engine = "no working Docker endpoint (mode auto, from default).\n  more"
+    found = "docker: dood unix:///var/run/docker.sock (engine 20.10.24, API 1.41) via ..."
+    endpoint = {"url": "unix:///var/run/docker.sock"}
     workers = RemoteWorkers()
-    for worker, place, error in [
-        ("gw10", "ssh=b", "no working Docker endpoint (mode auto, from default).\n  more"),
-        ("gw2", "ssh=a", ""),
-        ("gw1", "ssh=b", "no working Docker endpoint (mode auto, from default).\n  more"),
-        ("gw3", "", ""),  # a local worker's output carries no place: not listed
+    for worker, place, summary, error in [
+        ("gw10", "ssh=b", "", no_engine),
+        ("gw2", "ssh=a", "", ""),
+        ("gw1", "ssh=b", "", no_engine),
+        ("gw3", "", "", ""),  # a local worker's output carries no place: not listed
+        ("gw5", "ssh=c", found, ""),
+        ("gw4", "ssh=c", found, ""),
     ]:
-        workers.add(worker, {"elsewhere": place, "host": None, "error": error, "session": worker})
+        output = {"elsewhere": place, "summary": summary, "error": error, "session": worker}
+        workers.add(worker, {**output, "endpoint": endpoint if summary else None})
     uses = workers.uses()
-    assert [use.sessions for use in uses] == [("gw1", "gw10"), ("gw2",)]
+    assert [use.sessions for use in uses] == [("gw1", "gw10"), ("gw2",), ("gw4", "gw5")]
     assert [use.line() for use in uses] == [
         "docker: gw1,gw10 on ssh=b: no working Docker endpoint (mode auto, from default).",
         "docker: gw2 on ssh=a: no test needed Docker there",
+        "docker: gw4,gw5 on ssh=c: dood unix:///var/run/docker.sock (engine 20.10.24, API "
+        "1.41) via ...",
     ]
+    assert uses[2].report() == {
+        "gateway": "ssh=c",
+        "workers": ["gw4", "gw5"],
+        "endpoint": endpoint,
+        "error": "",
+        "sessions": ["gw4", "gw5"],
+    }
 
 
 @pytest.fixture
