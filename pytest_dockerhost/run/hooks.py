@@ -14,20 +14,17 @@ import pytest
 
 from ..config.parsing import strategy_for
 from ..config.settings import Settings
+from .xdist_hooks import HANDOVER_ENV, WORKER_KEY
 
 if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost
     from ..errors import DockerHostError
     from ..wiring.usage import ImportWatch
+    from .hosts import RemoteWorkers
     from .lifecycle import EndpointLifecycle
 
 MAY_USE: pytest.StashKey[bool] = pytest.StashKey()
 BEGAN: pytest.StashKey[float] = pytest.StashKey()  # wall-clock time the test's setup began
-WORKER_KEY = "pytest_dockerhost"  # in xdist's workerinput: the owner's endpoint
-# The same, in the environment xdist's local workers start with: config.workerinput comes
-# only after a worker has imported its conftests, and a module-level docker.from_env() in
-# one must already reach the owner's endpoint (the sidecar, never the daemon under it).
-HANDOVER_ENV = "PYTEST_DOCKERHOST_HANDOVER"
 TEST_HOOKS = "dockerhost-tests"
 XDIST_HOOKS = "dockerhost-xdist"
 
@@ -52,6 +49,15 @@ def handed_over() -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _all_workers_elsewhere(options: Any) -> bool:
+    """The controller of a distributed run whose every ``--tx`` is on another host."""
+    if not getattr(options, "tx", None) or "PYTEST_XDIST_WORKER" in os.environ:
+        return False  # the common case decided without importing run/hosts.py
+    from .hosts import no_local_worker
+
+    return no_local_worker(options)
+
+
 class DockerHostPlugin:
     """One run's hooks: when to resolve, what the header and the summary say."""
 
@@ -71,7 +77,13 @@ class DockerHostPlugin:
         self.module_cache: dict[str, bool] = {}  # module name -> imports docker/testcontainers
         self.report_failure: OSError | None = None  # --docker-report could not be written
         self._watch: ImportWatch | None = None
-        if strategy_for(settings.mode.value) == "sidecar":
+        self._remote_workers: RemoteWorkers | None = None  # xdist workers on other hosts
+        # An xdist controller whose workers are all on other hosts runs no test: it resolves
+        # nothing and starts no sidecar (each worker resolves on its host, run/hosts.py).
+        self._all_elsewhere = _all_workers_elsewhere(
+            config.known_args_namespace if early else config.option
+        )
+        if strategy_for(settings.mode.value) == "sidecar" and not self._all_elsewhere:
             self._make_lifecycle()
 
     @property
@@ -79,6 +91,24 @@ class DockerHostPlugin:
         if self._lifecycle is None:
             return self._make_lifecycle()
         return self._lifecycle
+
+    @property
+    def remote_workers(self) -> RemoteWorkers:
+        """What the controller's workers on other hosts reported (run/hosts.py)."""
+        if self._remote_workers is None:
+            from .hosts import RemoteWorkers
+
+            self._remote_workers = RemoteWorkers()
+        return self._remote_workers
+
+    def said(self, why: str) -> str:
+        """A diagnosis as a test reads it: on a worker elsewhere, naming its host."""
+        place = self._lifecycle.elsewhere if self._lifecycle is not None else None
+        if place is None:
+            return why
+        from ..messages.hosts import on_host
+
+        return on_host(place, getattr(self.config, "workerinput", {}).get("workerid", "")) + why
 
     def _make_lifecycle(self) -> EndpointLifecycle:
         from .lifecycle import EndpointLifecycle
@@ -116,6 +146,8 @@ class DockerHostPlugin:
         if handed is not None and self.lifecycle.role == "owner":
             self.lifecycle.adopt(handed)
         if config.pluginmanager.hasplugin("xdist"):
+            from .xdist_hooks import XdistHooks
+
             config.pluginmanager.register(XdistHooks(self), XDIST_HOOKS)
         if deferred:
             self.activate()
@@ -130,6 +162,8 @@ class DockerHostPlugin:
     def activate(self) -> None:
         """Resolve and wire now (code that may use Docker is about to run), with the per-test
         hooks that turn an unreachable daemon into the plugin's diagnosis."""
+        if self._all_elsewhere:
+            return
         lifecycle = self.lifecycle
         waiting = lifecycle.role == "owner" and not hasattr(self.config, "workerinput")
         if "PYTEST_XDIST_WORKER" in os.environ and waiting:
@@ -153,7 +187,7 @@ class DockerHostPlugin:
             from .reports import verdict
 
             failed, message = verdict(
-                self.settings, str(exc), lost=isinstance(exc, EndpointLostError)
+                self.settings, self.said(str(exc)), lost=isinstance(exc, EndpointLostError)
             )
         if failed:
             pytest.fail(message, pytrace=False)
@@ -166,7 +200,7 @@ class DockerHostPlugin:
         # tryfirst: resolve before pytest-xdist starts workers and before the header is
         # written. A plain run waits for collection instead.
         xdist_owner = session.config.pluginmanager.has_plugin("dsession")
-        if self._lifecycle is None and not xdist_owner:
+        if (self._lifecycle is None and not xdist_owner) or self._all_elsewhere:
             return
         lifecycle = self.lifecycle
         if not lifecycle.needs_start:
@@ -202,6 +236,14 @@ class DockerHostPlugin:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(session.config, "workerinput"):
+            lifecycle = self._lifecycle
+            if lifecycle is not None and lifecycle.elsewhere:
+                # A worker on another host owns its claim there: it reaps, then tells the
+                # controller what it used (before xdist sends its workeroutput).
+                from .hosts import worker_output
+
+                lifecycle.finish()
+                session.config.workeroutput[WORKER_KEY] = worker_output(lifecycle)  # type: ignore[attr-defined]
             return
         self._ended = True
         if self._lifecycle is not None:
@@ -215,7 +257,8 @@ class DockerHostPlugin:
         path = self.settings.report.value
         assert path is not None
         try:
-            write(path, run_report(self.lifecycle))
+            uses = self._remote_workers.uses() if self._remote_workers is not None else []
+            write(path, run_report(self.lifecycle, hosts=[use.report() for use in uses]))
         except OSError as exc:  # said in the summary, with where the path came from
             self.report_failure = exc
 
@@ -236,7 +279,7 @@ class DockerHostPlugin:
         if lifecycle.host is None and lifecycle.error is not None:
             from .reports import replace_collect_report
 
-            why = str(lifecycle.error)
+            why = self.said(str(lifecycle.error))
             replace_collect_report(report, str(collector.path), self.settings, why)
         elif lifecycle.host is not None:
             from .reports import replace_collect_denial
@@ -295,6 +338,9 @@ class DockerHostPlugin:
             from .status_lines import report_failure_line
 
             terminalreporter.write_line(report_failure_line(self.settings, self.report_failure))
+        if self._remote_workers is not None and config.get_verbosity() >= 0:
+            for use in self._remote_workers.uses():  # each host's endpoint, and its workers
+                terminalreporter.write_line(use.line())
         if config.get_verbosity() < 0 or lifecycle is None:
             return  # never made: nothing was resolved, started or claimed
         endpoint_said = self.shown or not (lifecycle.settled or lifecycle.sidecar)
@@ -351,41 +397,6 @@ class DockerTestHooks:
                     # A refusal is the engine's answer: a failure, never a skip.
                     lost = isinstance(why, (EndpointLostError, AuthorizationDeniedError))
                     settings = self.plugin.settings
-                    replace_test_report(report, item, settings, why=str(why), lost=lost, exc=exc)
+                    why_text = self.plugin.said(str(why))
+                    replace_test_report(report, item, settings, why=why_text, lost=lost, exc=exc)
         return report
-
-
-class XdistHooks:
-    """Registered only when pytest-xdist is present: hand the endpoint to workers."""
-
-    def __init__(self, plugin: DockerHostPlugin) -> None:
-        self.plugin = plugin
-
-    @property
-    def lifecycle(self) -> EndpointLifecycle:
-        return self.plugin.lifecycle  # made at session start in the owner of workers
-
-    def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Any) -> None:
-        # Before the local workers start (restarted ones too): they inherit it.
-        import json
-
-        os.environ[HANDOVER_ENV] = json.dumps(self.lifecycle.export())
-
-    def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[WORKER_KEY] = self.lifecycle.export()  # workers elsewhere (ssh)
-
-    def pytest_sessionfinish(self) -> None:
-        os.environ.pop(HANDOVER_ENV, None)  # a run inside a test process leaves nothing
-
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        # The owner collects nothing: its workers tell whether any test needs Docker.
-        shared = self.lifecycle.sidecar
-        dsession = node.config.pluginmanager.get_plugin("dsession")
-        specs = getattr(getattr(dsession, "nodemanager", None), "specs", None)
-        if (
-            shared is not None
-            and shared.owner
-            and specs
-            and shared.no_worker_needs_docker(len(specs))
-        ):
-            self.lifecycle.cancel_sidecar()

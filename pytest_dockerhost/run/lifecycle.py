@@ -70,6 +70,7 @@ class EndpointLifecycle:
         # our own import of docker-py makes the import watch call back in.
         self._inside = False
         self._identity: RunIdentity | None = None  # xdist workers take the owner's
+        self.elsewhere: str | None = None  # an xdist worker's other host: it resolves there
         self.cleanup = RunCleanup(last_resort=self.close)  # the owner's claim on the daemon
 
     @property
@@ -237,12 +238,14 @@ class EndpointLifecycle:
 
     def adopt(self, data: dict[str, Any]) -> None:
         """Take the endpoint the owner resolved (pytest-xdist workers)."""
+        from ..cleanup.reaper import RunIdentity
         from ..discovery.endpoint import DockerHost
 
+        if data.get("elsewhere"):  # its own host's endpoint, claim and reaper (run/hosts.py)
+            self._identity, self.elsewhere = RunIdentity.from_dict(data["run"]), data["elsewhere"]
+            return
         self.role = "worker"
         if data.get("run"):
-            from ..cleanup.reaper import RunIdentity
-
             self._identity = RunIdentity.from_dict(data["run"])
         if data.get("sidecar") and data.get("outer"):
             self._plan_sidecar(DockerHost.from_dict(data["outer"]), data["sidecar"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .lifecycle import Phase
@@ -33,8 +34,9 @@ def resolution_report(resolution: Resolution) -> dict[str, Any]:
     }
 
 
-def run_report(state: EndpointLifecycle) -> dict[str, Any]:
-    """A pytest run's report: resolution's, then the sidecar's lifecycle and the cleanup."""
+def run_report(state: EndpointLifecycle, *, hosts: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """A pytest run's report: resolution's, then the sidecar's lifecycle and the cleanup;
+    ``hosts``: what pytest-xdist workers on other hosts used (run/hosts.py)."""
     if state.resolution is not None:
         data = resolution_report(state.resolution)
     else:
@@ -54,6 +56,7 @@ def run_report(state: EndpointLifecycle) -> dict[str, Any]:
         "failed": list(reaped.failed) if reaped else [],
         "notes": list(state.cleanup.notes),
     }
+    data["hosts"] = list(hosts)
     return data
 
 
@@ -94,6 +97,11 @@ def _candidate(entry: TraceEntry) -> dict[str, Any]:
         "fix": entry.fix,
         "failure": entry.kind.value if entry.kind is not None else "",
     }
+
+
+def endpoint_report(host: DockerHost) -> dict[str, Any]:
+    """The report's ``endpoint`` (an xdist worker on another host sends its own)."""
+    return _endpoint(host)
 
 
 def _endpoint(host: DockerHost) -> dict[str, Any]:

@@ -24,9 +24,14 @@
 #   pytest-dockerhost-test/podman-remote:5  podman:5's rootfs plus openssh-server, no docker
 #                                         CLI; sshd, then podman system service on
 #                                         /run/podman/podman.sock
+#   pytest-dockerhost-test/remote-python:local  remote:local plus the agent's venv /opt/venv
+#                                         (pytest, pytest-xdist, testcontainers, docker) and
+#                                         wheelhouse /opt/wheelhouse: a host that xdist's
+#                                         --tx ssh=... runs workers on (tests copy the plugin's
+#                                         wheel in at run time)
 #
-# Usage: tests/images/build.sh [--force] [--verify] [-v] [busybox|dind|agent|dind28|podman|registry|remote|podman-remote ...]
-#   (no names: all eight)  --force   rebuild even when cached
+# Usage: tests/images/build.sh [--force] [--verify] [-v] [busybox|dind|agent|dind28|podman|registry|remote|podman-remote|remote-python ...]
+#   (no names: all nine)  --force   rebuild even when cached
 #   --verify  afterwards, smoke-test the images against the local engine
 #             (non-privileged nested dockerd, see /work/shared/docker-on-ci.md §3)
 #   -v        stream the build log to stderr (it always goes to $CACHE/build.log)
@@ -73,6 +78,7 @@ PODMAN_TAG=pytest-dockerhost-test/podman:5
 REGISTRY_TAG=pytest-dockerhost-test/registry:local
 REMOTE_TAG=pytest-dockerhost-test/remote:local
 PODMAN_REMOTE_TAG=pytest-dockerhost-test/podman-remote:5
+REMOTE_PYTHON_TAG=pytest-dockerhost-test/remote-python:local
 
 # One debootstrap for dind and agent: the union of what both need.
 BASE_PACKAGES=(
@@ -587,6 +593,58 @@ build_agent() {
 	safe_rmtree "$root"
 }
 
+# --- a host for xdist's ssh workers: the remote plus python ------------------------
+
+remote_python_hash() {
+	{
+		remote_hash
+		wheelhouse_hash
+		declare -f build_remote_python import_rootfs
+	} | sha256
+}
+
+# remote:local's layered rootfs and overlay, plus the agent's venv (from the wheelhouse).
+build_remote_python() {
+	local root=$CACHE/rootfs/remote-python ov=$CACHE/rootfs/remote-python-overlay version
+	make_base_rootfs
+	make_layered_rootfs remote base "$(base_hash)" "${REMOTE_PACKAGES[@]}"
+	make_wheelhouse
+	safe_rmtree "$root"
+	cp -a "$CACHE/rootfs/remote" "$root"
+	mkdir -p "$root/opt/wheelhouse"
+	cp "$CACHE"/wheelhouse/*.whl "$root/opt/wheelhouse/"
+	cp "$HERE/agent-requirements.txt" "$root/opt/agent-requirements.txt"
+	chmod -R a+rX "$root/opt"
+	chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+		/bin/sh -euxc '
+			python3 -m venv /opt/venv
+			/opt/venv/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \
+				--find-links /opt/wheelhouse -r /opt/agent-requirements.txt
+			/opt/venv/bin/python -c "import pytest, xdist, execnet, docker, testcontainers"
+		'
+	safe_rmtree "$ov"
+	mkdir -p "$ov/usr/local/bin" "$ov/certs/client"
+	install -m 0755 "$HERE/dind-entrypoint.sh" "$ov/usr/local/bin/dockerd-entrypoint.sh"
+	install -m 0755 "$HERE/remote-entrypoint.sh" "$ov/usr/local/bin/remote-entrypoint.sh"
+	chmod 1777 "$ov/certs" "$ov/certs/client"
+	version=$(awk '/^Package: docker.io$/ { p = 1 } p && /^Version:/ { print $2; exit }' \
+		"$root/var/lib/dpkg/status" | sed -e 's/^[0-9]*://' -e 's/[+~-].*//')
+	[ -n "$version" ] || { echo "no docker.io version in $root" >&2; return 1; }
+	import_rootfs "$root" "$REMOTE_PYTHON_TAG" \
+		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change "ENV DOCKER_VERSION=$version" \
+		--change 'ENV REMOTE_ENGINE=docker' \
+		--change 'ENV LANG=C.UTF-8' \
+		--change 'VOLUME /var/lib/docker' \
+		--change 'EXPOSE 22 2376' \
+		--change 'ENTRYPOINT ["/usr/local/bin/remote-entrypoint.sh"]' \
+		--change 'CMD []' \
+		--change "LABEL $LABEL=$1" \
+		-- -C "$ov" ./usr/local/bin/dockerd-entrypoint.sh ./usr/local/bin/remote-entrypoint.sh ./certs
+	safe_rmtree "$ov"
+	safe_rmtree "$root"
+}
+
 # --- driver --------------------------------------------------------------------
 
 # Run a build step with its output in the log (and on stderr with -v).
@@ -644,11 +702,12 @@ main() {
 		-h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; return 0 ;;
 		busybox | dind | agent | dind28 | podman | registry | remote) names+=("$1") ;;
 		podman-remote) names+=(podman_remote) ;;
+		remote-python) names+=(remote_python) ;;
 		*) die "unknown argument: $1 (try --help)" ;;
 		esac
 		shift
 	done
-	((${#names[@]})) || names=(busybox dind agent dind28 podman registry remote podman_remote)
+	((${#names[@]})) || names=(busybox dind agent dind28 podman registry remote podman_remote remote_python)
 
 	docker version >/dev/null 2>&1 || die "no Docker engine answers (docker version failed)"
 	if ! mkdir -p "$CACHE" 2>/dev/null || [[ ! -w $CACHE ]]; then

@@ -32,6 +32,8 @@ from ..e2e.helpers import LABEL, create_unprivileged_dind
 
 REMOTE = "pytest-dockerhost-test/remote:local"
 PODMAN_REMOTE = "pytest-dockerhost-test/podman-remote:5"
+# REMOTE plus python with pytest, pytest-xdist, testcontainers and docker in /opt/venv
+REMOTE_PYTHON = "pytest-dockerhost-test/remote-python:local"
 SSH = "/usr/bin/ssh"
 DOCKER_SOCKET = "/var/run/docker.sock"
 PODMAN_SOCKET = "/run/podman/podman.sock"
@@ -311,6 +313,7 @@ def remote_host(
     args: Sequence[str] = (),
     extra_labels: Mapping[str, str] | None = None,
     ports: tuple[int, int] | None = None,
+    image: str | None = None,
 ) -> Iterator[RemoteHost]:
     """A remote (``engine_kind`` "docker" or "podman") in the non-privileged nested-daemon
     profile, labelled ``LABEL=run_id``, with busybox loaded; removed with its volume.
@@ -320,11 +323,12 @@ def remote_host(
     ``ports`` (first, last) is the range the inner engine picks published host ports from
     (its network namespace's ip_local_port_range, read when it starts). The run forwards
     each to the same number here: a range outside this machine's ephemeral one, where this
-    engine publishes too, keeps them from being taken here already."""
+    engine publishes too, keeps them from being taken here already. ``image``: another
+    image with the same contract (``REMOTE_PYTHON``, for pytest-xdist's ssh workers)."""
     podman = engine_kind == "podman"
     assert engine_kind in ("docker", "podman")
     assert not (podman and tls)
-    image = PODMAN_REMOTE if podman else REMOTE
+    image = image or (PODMAN_REMOTE if podman else REMOTE)
     alias = "remote-podman" if podman else "remote-docker"
     store = "/var/lib/containers" if podman else "/var/lib/docker"
     labels = {LABEL: run_id, **(extra_labels or {})}
