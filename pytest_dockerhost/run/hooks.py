@@ -48,8 +48,10 @@ def handed_over() -> dict[str, Any] | None:
         return None
     import json
 
+    from .pool import pick
+
     data = json.loads(text)
-    return data if isinstance(data, dict) else None
+    return pick(data, os.environ["PYTEST_XDIST_WORKER"]) if isinstance(data, dict) else None
 
 
 class DockerHostPlugin:
@@ -169,10 +171,10 @@ class DockerHostPlugin:
         if self._lifecycle is None and not xdist_owner:
             return
         lifecycle = self.lifecycle
-        if not lifecycle.needs_start:
-            return
-        if lifecycle.starts_at_session_start or xdist_owner:
+        if lifecycle.needs_start and (lifecycle.starts_at_session_start or xdist_owner):
             lifecycle.start()
+        if xdist_owner and lifecycle.pool is not None:
+            lifecycle.pool.spread(lifecycle, session.config)  # pins the local workers
 
     def pytest_collection(self, session: pytest.Session) -> None:
         self.collecting = True  # progress lines must not land after "collecting ... "
@@ -355,10 +357,15 @@ class XdistHooks:
         # Before the local workers start (restarted ones too): they inherit it.
         import json
 
-        os.environ[HANDOVER_ENV] = json.dumps(self.lifecycle.export())
+        from .pool import handover
+
+        os.environ[HANDOVER_ENV] = json.dumps(handover(self.lifecycle, specs))
 
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[WORKER_KEY] = self.lifecycle.export()  # workers elsewhere (ssh)
+        from .pool import export_for  # a pool's worker gets its own engine
+
+        worker = str(node.workerinput.get("workerid", ""))
+        node.workerinput[WORKER_KEY] = export_for(self.lifecycle, worker)  # workers elsewhere
 
     def pytest_sessionfinish(self) -> None:
         os.environ.pop(HANDOVER_ENV, None)  # a run inside a test process leaves nothing

@@ -42,6 +42,7 @@ def header_lines(
         profile = state.host.profile_line()
         lines.extend([profile] if profile else [])
         lines.extend(say_.note(note) for note in state.host.notes)
+        lines.extend(state.pool.header_lines() if state.pool is not None else ())
         lines.extend(
             say_.warning(warning)
             for warning in state.host.warnings
