@@ -102,9 +102,9 @@ def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, float
     return result, began, time.time()
 
 
-def _assignment(result: pytest.RunResult) -> dict[str, set[str]]:
+def _assignment(lines: list[str]) -> dict[str, set[str]]:
     """The header's pool line: engine URL -> the workers pinned to it."""
-    line = next(x for x in result.outlines if x.startswith("docker: pool of "))
+    line = next(x for x in lines if x.startswith("docker: pool of "))
     engines = line.split("): ", 1)[1]
     found: dict[str, set[str]] = {}
     for part in engines.split("; "):
@@ -147,7 +147,7 @@ def test_four_workers_spread_over_two_engines_each_runs_where_the_header_says(
         pytester, "-n", "4", f"--docker-pool={pool}", f"--docker-report={report}"
     )
     result.assert_outcomes(passed=8)
-    assigned = _assignment(result)
+    assigned = _assignment(result.outlines)
     assert set(assigned) == {HERE, second_engine.tls_url}, result.outlines
     # Equal engines (the nested one sees this machine's CPUs and memory): two workers each.
     assert assigned[HERE] == {"gw0", "gw2"}, assigned
