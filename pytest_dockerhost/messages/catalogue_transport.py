@@ -32,6 +32,8 @@ RunFailure = Literal[
     "setting-invalid",
     "tls-verify-zero",
     "docker-host-blank",
+    "pool-entry-invalid",
+    "pool-engine-left-out",
     "dind-not-ready",
     "published-unverified",
     "remote-ports-unreachable",
