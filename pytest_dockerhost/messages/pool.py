@@ -39,6 +39,16 @@ def first_only(count: int, source: str, url: str, untried: Iterable[str]) -> str
     return line + (f"; not tried: {', '.join(rest)}" if rest else "")
 
 
+def sidecar_on_first(count: int, source: str, url: str, untried: Iterable[str]) -> str:
+    """Sidecar mode: the sidecar starts on the pool's first engine that answers."""
+    rest = list(untried)
+    line = (
+        f"{PREFIX}pool of {count} engines (from {source}): sidecar mode starts its one sidecar "
+        f"on the first that answers, {url}; every worker uses the sidecar"
+    )
+    return line + (f"; not tried: {', '.join(rest)}" if rest else "")
+
+
 def left_out(where: str, entry: str, detail: str, fix: str, *, spread: bool) -> str:
     """An entry whose engine failed its probe at the start."""
     then = "; its workers go to the others" if spread else ""

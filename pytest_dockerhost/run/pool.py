@@ -272,7 +272,8 @@ class Pool:
             used = next((e.host for e in self.engines if e.host is not None), None)
             if used is not None:
                 untried = [e.entry for e in self.engines if e.outcome == "not tried"]
-                lines.append(say_.first_only(count, source, used.shown_url, untried))
+                said = say_.sidecar_on_first if self.settings.mode.value == "sidecar" else None
+                lines.append((said or say_.first_only)(count, source, used.shown_url, untried))
         for engine in self.engines:
             failure = engine.failure
             if engine.outcome == "left out" and failure is not None:

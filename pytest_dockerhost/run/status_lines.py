@@ -37,6 +37,7 @@ def header_lines(
     ):
         lines.append(_sidecar_line(state))
         lines.extend(say_.warning(warning) for warning in state.outer.warnings)
+        lines.extend(state.pool.header_lines() if state.pool is not None else ())
     elif state.host is not None:
         lines.append(state.host.summary())
         profile = state.host.profile_line()

@@ -246,3 +246,29 @@ def test_without_workers_the_first_engine_that_answers_is_used_and_said(
         ]
     )
     assert len(_ran(engine, tag, began, ended)) == 2
+
+
+@pytest.mark.usefixtures("sidecar")
+def test_sidecar_mode_starts_its_one_sidecar_on_the_first_engine_that_answers(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
+) -> None:
+    # testcontainers imported by the test module itself: the workers' collection tells the
+    # owner a test needs Docker by the module's own imports (through service.py it would
+    # not, and the owner would cancel the sidecar: found here, left to its owner).
+    suite = "import testcontainers  # noqa: F401\n" + SUITE.replace("range(8)", "range(4)")
+    tag = _project(pytester, monkeypatch, suite)
+    down = f"tcp://127.0.0.1:{free_port()}"
+    result, began, ended = _run(
+        pytester,
+        *("-n", "2", "--docker-mode=sidecar", f"--docker-preload={BUSYBOX}"),
+        f"--docker-pool={down},{HERE}",
+    )
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            f"docker: pool of 2 engines (from --docker-pool): sidecar mode starts its one "
+            f"sidecar on the first that answers, {HERE}; every worker uses the sidecar",
+            f"docker: note: --docker-pool entry 1 ({down}) is left out: *",
+        ]
+    )
+    assert _ran(engine, tag, began, ended) == [], "the services ran in the sidecar"
