@@ -76,7 +76,7 @@ def pool_twice(entry: str) -> str:
 def pool_sidecar(entry: str) -> str:
     return (
         f"{entry}: sidecar entries are not supported yet; list engine URLs or docker "
-        "context names (a sidecar mode run takes no pool)"
+        "context names (sidecar mode starts its one sidecar on the pool's first engine)"
     )
 
 
