@@ -272,3 +272,47 @@ def test_sidecar_mode_starts_its_one_sidecar_on_the_first_engine_that_answers(
         ]
     )
     assert _ran(engine, tag, began, ended) == [], "the services ran in the sidecar"
+
+
+CRASH = """
+import os
+
+from service import fetch_from_a_service
+
+
+def test_a_worker_dies_once(tmp_path_factory):
+    mark = tmp_path_factory.getbasetemp().parent / "died"
+    if not mark.exists():
+        mark.write_text("once")
+        os._exit(1)
+
+
+def test_then_services_answer():
+    for n in range(3):
+        fetch_from_a_service(f"after-{n}")
+"""
+
+
+def test_a_worker_xdist_restarts_is_pinned_too(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    engine: Any,
+    second_engine: NestedEngine,
+) -> None:
+    tag = _project(pytester, monkeypatch, CRASH)
+    _tls_env(monkeypatch, second_engine)
+    report = pytester.path / "report.json"
+    pool = f"{HERE},{second_engine.tls_url}"
+    result, began, ended = _run(
+        pytester, "-n", "2", f"--docker-pool={pool}", f"--docker-report={report}"
+    )
+    result.assert_outcomes(passed=1, failed=1)  # the crash is reported as a failure
+    assignment = json.loads(report.read_text())["pool"]["assignment"]
+    assert set(assignment) == {"gw0", "gw1", "gw2"}, assignment  # gw2 replaced the dead one
+    ran = {
+        url: {name.split("-")[0] for name in _ran(client, tag, began, ended)}
+        for url, client in ((HERE, engine), (second_engine.tls_url, second_engine.client))
+    }
+    for url, workers in ran.items():
+        assert all(assignment[worker] == url for worker in workers), (ran, assignment)
+    assert any(ran.values()), ran
