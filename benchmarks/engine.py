@@ -79,10 +79,12 @@ def sweep(run_id: str | None = harness.RUN_ID) -> None:
         return pid.isdigit() and not Path(f"/proc/{pid}").exists()  # a crashed earlier run
 
     _sweep_plugin_children(api)
-    for container in api.containers.list(all=True, filters={"label": harness.LABEL}):
-        if mine(container.labels):
+    # The list's own labels: inspecting each one races other sessions' benchmarks, whose
+    # containers come and go meanwhile (a 404 stopped the run).
+    for entry in api.api.containers(all=True, filters={"label": harness.LABEL}):
+        if mine(entry.get("Labels")):
             with contextlib.suppress(Exception):
-                container.remove(force=True, v=True)
+                api.api.remove_container(entry["Id"], force=True, v=True)
     for volume in api.volumes.list(filters={"label": harness.LABEL}):
         if mine(volume.attrs.get("Labels")):
             with contextlib.suppress(Exception):

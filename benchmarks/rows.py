@@ -12,6 +12,7 @@ from pathlib import Path
 from benchmarks import (
     engine,
     harness,
+    pool_rows,
     projection,
     remote_rows,
     sidecar_rows,
@@ -257,4 +258,5 @@ ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
     "remote-suite": remote_rows.suite_row,
     "ssh-implementations": ssh_rows.ssh_implementations_row,
     "pool-projection": projection.projection_row,
+    "pool": pool_rows.pool_row,
 }

@@ -27,6 +27,7 @@ from .parsing import (
     parse_timeout,
     parse_tls_verify_env,
 )
+from .pool import parse_pool
 
 # How the CLI and ini take an option's value.
 OptionKind = Literal["string", "bool", "lines", "choice"]
@@ -296,6 +297,21 @@ OPTIONS: tuple[OptionSpec, ...] = (
         env="PYTEST_DOCKER_SIDECAR_CAP_DROP",
         kind="lines",
         metavar="CAP",
+    ),
+    OptionSpec(
+        "pool",
+        "--docker-pool",
+        "engines for one run, one a line or between commas (repeatable): engine URLs "
+        "(unix://, tcp:// with the usual TLS variables, ssh://) or docker context names. "
+        "pytest-xdist's local workers are spread over those that answer, each worker pinned "
+        "to one, weighted by the engines' CPUs and memory; without workers the run uses "
+        "the first that answers.",
+        parse_pool,
+        (),
+        ini="docker_pool",
+        env="PYTEST_DOCKER_POOL",
+        kind="lines",
+        metavar="ENGINE",
     ),
 )
 

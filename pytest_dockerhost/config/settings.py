@@ -107,6 +107,7 @@ class Settings:
     sidecar_keep_for: Setting[float]
     preload: Setting[tuple[str, ...]]
     sidecar_cap_drop: Setting[tuple[str, ...]]
+    pool: Setting[tuple[str, ...]]
     on_ci: str | None = None  # the variable that says we run on CI, if any
     warnings: tuple[str, ...] = ()
 

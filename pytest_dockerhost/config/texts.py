@@ -66,3 +66,30 @@ def marker(required: str) -> str:
         "marked, and so do tests in (or with fixtures from) modules that import docker or "
         "testcontainers."
     )
+
+
+# --docker-pool's entries (config/pool.py).
+def pool_twice(entry: str) -> str:
+    return f"{entry} is listed twice; list each engine once"
+
+
+def pool_sidecar(entry: str) -> str:
+    return (
+        f"{entry}: sidecar entries are not supported yet; list engine URLs or docker "
+        "context names (sidecar mode starts its one sidecar on the pool's first engine)"
+    )
+
+
+def pool_scheme(entry: str, schemes: Iterable[str]) -> str:
+    return f"{entry} is not an engine URL: it must start with {', '.join(schemes)}"
+
+
+def pool_no_address(entry: str) -> str:
+    return f"{entry} names no address: write it as tcp://HOST:PORT, unix:///PATH or ssh://HOST"
+
+
+def pool_not_an_entry(entry: str, schemes: Iterable[str]) -> str:
+    return (
+        f"{entry!r} is neither an engine URL ({', '.join(schemes)}) nor a docker context "
+        "name (letters, digits, _ . + -)"
+    )

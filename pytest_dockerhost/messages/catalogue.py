@@ -11,7 +11,7 @@ from ..config import texts as settings_texts
 from ..config.parsing import MODES
 from ..config.settings import OPTIONS_BY_NAME
 from . import details as D
-from . import endpoint, kubedock, mtu, names, remote, resolution, sidecar
+from . import endpoint, kubedock, mtu, names, pool, remote, resolution, sidecar
 from .catalogue_authz import authz_entries
 from .catalogue_transport import HOST, TCP, CatalogueEntry, Fix, RunFailure, transport_entries
 from .ci import CIKind, no_engine_fix
@@ -195,6 +195,30 @@ def _run_entries() -> list[CatalogueEntry]:
             ("DOCKER_HOST is set but empty",),
             "DOCKER_HOST is set, but to nothing a client can connect to",
             settings_texts.docker_host_blank(settings_texts.BLANK_EMPTY),
+        ),
+        CatalogueEntry(
+            ("pool-entry-invalid",),
+            ("PYTEST_DOCKER_POOL", "--docker-pool", "is not an engine URL"),
+            "an entry of the engine pool is neither an engine URL nor a docker context name "
+            "(or a sidecar entry, not supported yet); the run stops before it starts",
+            settings_texts.invalid(
+                "PYTEST_DOCKER_POOL",
+                "http://build-2:2375",
+                settings_texts.pool_scheme("http://build-2:2375", ("unix://", "tcp://", "ssh://")),
+            ),
+        ),
+        CatalogueEntry(
+            ("pool-engine-left-out",),
+            ("is left out", "its workers go to the others"),
+            "an engine of the pool failed its probe at the start: the run goes on with the "
+            "others, and the xdist workers it would have had are pinned to them",
+            pool.left_out(
+                pool.entry_source(2, "--docker-pool"),
+                "tcp://build-2:2376",
+                lost_detail,
+                lost_fix,
+                spread=True,
+            ),
         ),
     ]
 

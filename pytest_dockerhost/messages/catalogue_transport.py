@@ -34,6 +34,8 @@ RunFailure = Literal[
     "setting-invalid",
     "tls-verify-zero",
     "docker-host-blank",
+    "pool-entry-invalid",
+    "pool-engine-left-out",
     "dind-not-ready",
     "published-unverified",
     "remote-ports-unreachable",

@@ -45,8 +45,10 @@ def handed_over() -> dict[str, Any] | None:
         return None
     import json
 
+    from .pool import pick
+
     data = json.loads(text)
-    return data if isinstance(data, dict) else None
+    return pick(data, os.environ["PYTEST_XDIST_WORKER"]) if isinstance(data, dict) else None
 
 
 def _all_workers_elsewhere(options: Any) -> bool:
@@ -203,10 +205,10 @@ class DockerHostPlugin:
         if (self._lifecycle is None and not xdist_owner) or self._all_elsewhere:
             return
         lifecycle = self.lifecycle
-        if not lifecycle.needs_start:
-            return
-        if lifecycle.starts_at_session_start or xdist_owner:
+        if lifecycle.needs_start and (lifecycle.starts_at_session_start or xdist_owner):
             lifecycle.start()
+        if xdist_owner and lifecycle.pool is not None:
+            lifecycle.pool.spread(lifecycle, session.config)  # pins the local workers
 
     def pytest_collection(self, session: pytest.Session) -> None:
         self.collecting = True  # progress lines must not land after "collecting ... "

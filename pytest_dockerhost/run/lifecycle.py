@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..sidecar.started import Started
     from ..wiring.testcontainers import Wiring
     from .early import EarlyStart
+    from .pool import Pool
 
 Say = Callable[[str], None]
 
@@ -56,6 +57,7 @@ class EndpointLifecycle:
         self._say = say  # progress lines (image pulls), said on the main thread
         self._start_early = start_early  # False for --collect-only, --help and the like
         self.resolution: Resolution | None = None
+        self.pool: Pool | None = None  # --docker-pool's engines (run/pool.py)
         self.host: DockerHost | None = None
         self.error: DockerHostError | None = None
         self.lost: EndpointLostError | None = None
@@ -128,11 +130,9 @@ class EndpointLifecycle:
         Sidecar strategy: this finds the outer daemon; the owner then starts the sidecar on
         a thread (``EarlyStart``), which the first test that needs Docker waits for.
         """
-        from ..discovery.resolution import (
-            resolve,  # http.client and ssl: only when Docker is needed
-        )
+        from .pool import resolve_or_pool  # http.client and ssl: only when Docker is needed
 
-        self.resolution = resolve(self.settings)
+        self.resolution, self.pool = resolve_or_pool(self.settings)
         try:
             found = self.resolution.require()
         except NoEndpointError as exc:
@@ -288,6 +288,8 @@ class EndpointLifecycle:
         left behind, let the lease go."""
         if self.phase is not Phase.FINISHED:
             self.ended_in, self.phase = self.phase, Phase.FINISHED
+        if self.pool is not None:
+            self.pool.finish()  # the pool's other engines, each reaped by its own claim
         owns_sidecar = self.sidecar is not None and self.sidecar.owner
         if self.cleanup.claim is None and not owns_sidecar:
             return  # nothing claimed or started: a Docker-free run imports nothing here

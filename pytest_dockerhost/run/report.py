@@ -49,6 +49,7 @@ def run_report(state: EndpointLifecycle, *, hosts: Sequence[dict[str, Any]] = ()
     elif state.error is not None:
         data["error"] = str(state.error)
     data["sidecar"] = _sidecar(state)
+    data["pool"] = state.pool.report() if state.pool is not None else None
     reaped = state.cleanup.reaped
     data["cleanup"] = {
         "swept": list(state.cleanup.swept),

@@ -37,9 +37,11 @@ def header_lines(
     ):
         lines.append(_sidecar_line(state))
         lines.extend(say_.warning(warning) for warning in state.outer.warnings)
+        lines.extend(state.pool.header_lines() if state.pool is not None else ())
     elif state.host is not None:
         lines.extend(state.host.header())
         lines.extend(say_.note(note) for note in state.host.notes)
+        lines.extend(state.pool.header_lines() if state.pool is not None else ())
         lines.extend(
             say_.warning(warning)
             for warning in state.host.warnings

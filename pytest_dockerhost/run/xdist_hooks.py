@@ -44,18 +44,21 @@ class XdistHooks:
         # Before the local workers start (restarted ones too): they inherit it.
         import json
 
-        os.environ[HANDOVER_ENV] = json.dumps(self.lifecycle.export())
+        from .pool import handover  # a pool's workers each get their own engine
+
+        os.environ[HANDOVER_ENV] = json.dumps(handover(self.lifecycle, specs))
 
     def pytest_configure_node(self, node: Any) -> None:
-        from .hosts import gateway_place, handover
+        from . import hosts
+        from .pool import export_for
 
-        place = gateway_place(getattr(node.gateway, "spec", None))
-        if place is None:  # a local popen worker: the controller's endpoint and sidecar
-            node.workerinput[WORKER_KEY] = self.lifecycle.export()
+        place = hosts.gateway_place(getattr(node.gateway, "spec", None))
+        worker = str(node.workerinput.get("workerid", ""))
+        if place is None:  # a local popen worker: the controller's endpoint (or its pool's)
+            node.workerinput[WORKER_KEY] = export_for(self.lifecycle, worker)
             return
         # Another host: it resolves there, under an identity of its own (run/hosts.py).
-        worker = str(node.workerinput.get("workerid", ""))
-        node.workerinput[WORKER_KEY] = handover(self.lifecycle.identity, place, worker)
+        node.workerinput[WORKER_KEY] = hosts.handover(self.lifecycle.identity, place, worker)
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         data = getattr(node, "workeroutput", {}).get(WORKER_KEY)

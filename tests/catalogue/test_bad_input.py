@@ -494,6 +494,23 @@ CASES: list[Case] = [
     ),
     # ---- options -----------------------------------------------------------------------------
     Case(
+        "pool-entry-not-a-url",
+        "ERROR: pytest-dockerhost: PYTEST_DOCKER_POOL='unix:///var/run/docker.sock,http://x:2375'"
+        " is not valid",
+        "http://x:2375 is not an engine URL",
+        "it must start with unix://, tcp://, ssh://",
+        env={"PYTEST_DOCKER_POOL": "unix:///var/run/docker.sock,http://x:2375"},
+        outcome="usage",
+    ),
+    Case(
+        "pool-sidecar-entry",
+        "ERROR: pytest-dockerhost: --docker-pool is not valid",
+        "sidecar*2: sidecar entries are not supported yet",
+        "list engine URLs or docker context names",
+        args=("--docker-pool=sidecar*2",),
+        outcome="usage",
+    ),
+    Case(
         "unknown-docker-mode",
         "ERROR: pytest-dockerhost: --docker-mode='bogus' is not valid",
         "must be one of auto, dood, dind, sidecar",

@@ -1,0 +1,56 @@
+"""What the header, the summary and the tests say about an engine pool (``--docker-pool``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .header import PREFIX
+
+
+def entry_source(number: int, source: str) -> str:
+    """Where one entry came from, as the trace and the failures name it."""
+    return f"{source} entry {number}"
+
+
+def size(ncpu: int, memory: int) -> str:
+    """An engine's capacity as /info gives it: "2 CPUs, 7.8 GiB"."""
+    cpus = f"{ncpu} CPU{'s' if ncpu != 1 else ''}" if ncpu else "CPUs unknown"
+    mem = f"{memory / 2**30:.1f} GiB" if memory else "memory unknown"
+    return f"{cpus}, {mem}"
+
+
+def engine_workers(url: str, capacity: str, workers: Iterable[str]) -> str:
+    named = ", ".join(workers)
+    return f"{url} ({capacity}) -> {named or 'no worker'}"
+
+
+def assignment(count: int, source: str, engines: Iterable[str]) -> str:
+    """The header's line: each engine and the xdist workers pinned to it."""
+    return f"{PREFIX}pool of {count} engines (from {source}): " + "; ".join(engines)
+
+
+def first_only(count: int, source: str, url: str, untried: Iterable[str]) -> str:
+    """Without xdist workers (or with -n 0), a pool is one engine: the first that answers."""
+    rest = list(untried)
+    line = (
+        f"{PREFIX}pool of {count} engines (from {source}): no xdist workers, so this run uses "
+        f"the first that answers, {url}"
+    )
+    return line + (f"; not tried: {', '.join(rest)}" if rest else "")
+
+
+def sidecar_on_first(count: int, source: str, url: str, untried: Iterable[str]) -> str:
+    """Sidecar mode: the sidecar starts on the pool's first engine that answers."""
+    rest = list(untried)
+    line = (
+        f"{PREFIX}pool of {count} engines (from {source}): sidecar mode starts its one sidecar "
+        f"on the first that answers, {url}; every worker uses the sidecar"
+    )
+    return line + (f"; not tried: {', '.join(rest)}" if rest else "")
+
+
+def left_out(where: str, entry: str, detail: str, fix: str, *, spread: bool) -> str:
+    """An entry whose engine failed its probe at the start."""
+    then = "; its workers go to the others" if spread else ""
+    said = f"{where} ({entry}) is left out: {detail}"
+    return f"{PREFIX}note: {said}" + (f"; fix: {fix}" if fix else "") + then

@@ -1,0 +1,88 @@
+"""The engine pool's pure parts: how entries are read (and refused, naming the source), how
+local xdist workers are weighted over the engines, and how a worker finds its own
+engine in the handover."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_dockerhost.config.settings import Settings
+from pytest_dockerhost.errors import SettingError
+from pytest_dockerhost.run.pool import assign, pick, weights
+
+GIB = 2**30
+
+
+def test_entries_come_from_cli_env_and_ini_in_that_order() -> None:
+    cli = Settings.from_sources({"pool": ["unix:///a.sock", "tcp://h:2376"]}, {}, {})
+    assert cli.pool.value == ("unix:///a.sock", "tcp://h:2376")
+    assert cli.pool.source == "--docker-pool"
+    env = Settings.from_sources(
+        {}, {"PYTEST_DOCKER_POOL": "ssh://ci@build-1, my-context"}, {"pool": ["x"]}
+    )
+    assert env.pool.value == ("ssh://ci@build-1", "my-context")
+    assert env.pool.source == "PYTEST_DOCKER_POOL"
+    ini = Settings.from_sources({}, {}, {"pool": ["unix:///a.sock", "tcp://h:2376"]})
+    assert (ini.pool.value, ini.pool.source) == (
+        ("unix:///a.sock", "tcp://h:2376"),
+        "ini docker_pool",
+    )
+    assert Settings.from_sources({}, {}, {}).pool.value == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ("http://h:2375", "is not an engine URL: it must start with unix://, tcp://, ssh://"),
+        ("tcp://", "names no address"),
+        ("sidecar", "sidecar entries are not supported yet"),
+        ("sidecar*3", "sidecar entries are not supported yet"),
+        ("my context", "neither an engine URL"),
+        ("unix:///a.sock,unix:///a.sock", "is listed twice"),
+    ],
+)
+def test_a_malformed_entry_is_refused_naming_its_source(raw: str, said: str) -> None:
+    with pytest.raises(SettingError) as info:
+        Settings.from_sources({}, {"PYTEST_DOCKER_POOL": raw}, {})
+    assert "PYTEST_DOCKER_POOL=" in str(info.value)
+    assert said in str(info.value)
+
+
+def test_equal_engines_take_turns() -> None:
+    shares = weights([(2, 8 * GIB), (2, 8 * GIB)])
+    assert shares == [0.5, 0.5]
+    placed = assign(["gw0", "gw1", "gw2", "gw3"], shares)
+    assert placed == {"gw0": 0, "gw1": 1, "gw2": 0, "gw3": 1}
+
+
+def test_a_bigger_engine_gets_more_workers() -> None:
+    # Twice the CPUs and twice the memory: twice the workers.
+    shares = weights([(8, 32 * GIB), (4, 16 * GIB)])
+    placed = assign([f"gw{n}" for n in range(6)], shares)
+    assert sorted(placed.values()).count(0) == 4
+    assert sorted(placed.values()).count(1) == 2
+
+
+def test_cpus_and_memory_weigh_alike_and_unknown_sizes_count_as_average() -> None:
+    # Twice the CPUs but half the memory: even.
+    assert weights([(4, 8 * GIB), (2, 16 * GIB)]) == pytest.approx([0.5, 0.5])
+    # An engine that did not say (0): the average of those that did.
+    assert weights([(2, 8 * GIB), (0, 0), (2, 8 * GIB)]) == pytest.approx([1 / 3] * 3)
+
+
+def test_a_restarted_worker_goes_where_the_load_is_lowest() -> None:
+    shares = weights([(2, GIB), (2, GIB)])
+    # Engine 0 has two workers, engine 1 one (its other one died): the new one goes to 1.
+    assert assign(["gw4"], shares, counts=[2, 1]) == {"gw4": 1}
+
+
+def test_fewer_workers_than_engines_leaves_some_without() -> None:
+    placed = assign(["gw0"], weights([(2, GIB), (2, GIB), (2, GIB)]))
+    assert placed == {"gw0": 0}
+
+
+def test_each_worker_picks_its_own_export_from_the_handover() -> None:
+    handover = {"pool": {"gw0": {"host": {"a": 1}}, "gw1": {"host": {"b": 2}}}}
+    assert pick(handover, "gw1") == {"host": {"b": 2}}
+    assert pick(handover, "gw7") is None  # restarted: waits for its workerinput
+    assert pick({"host": {"a": 1}}, "gw0") == {"host": {"a": 1}}  # no pool: the one export
