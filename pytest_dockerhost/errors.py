@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class DockerHostError(Exception):
     """Base class: something about Docker is not usable, and the message says how to fix it."""
@@ -37,3 +39,12 @@ class SidecarError(DockerHostError):
 
 class DockerHostWarning(UserWarning):
     """Something will likely go wrong with Docker in a test; the message says how to fix it."""
+
+
+def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc``, then what caused it, and so on (each once)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__

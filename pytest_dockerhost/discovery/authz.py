@@ -9,10 +9,10 @@ refused, by which plugin, what it refused, and the fix (``messages.authz``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import final
 
+from ..errors import exception_chain
 from ..messages import authz as say_
 
 # Docker's own words (moby pkg/authorization), then the plugin's message.
@@ -33,17 +33,9 @@ class Denial:
         return say_.denied(self.method, self.path, self.plugin, self.message)
 
 
-def _chain(exc: BaseException | None) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
 def denial(exc: BaseException | None) -> Denial | None:
     """The refusal ``exc`` (or an error in its chain) reports, if it reports one."""
-    for link in _chain(exc):
+    for link in exception_chain(exc):
         explanation = getattr(link, "explanation", None)
         found = _DENIED.search(str(explanation or link))
         if found is None:

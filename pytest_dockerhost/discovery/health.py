@@ -4,12 +4,12 @@ urllib3 tracebacks in every remaining test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from ..engine.api import engine_errors
 from ..engine.probe import probe
 from ..engine.transport import Failure
+from ..errors import exception_chain
 from ..messages import endpoint as say_
 from .diagnosis import explain
 from .endpoint import DockerHost
@@ -48,20 +48,11 @@ _SSH_ERRORS = (
 )
 
 
-def _chain(exc: BaseException | None) -> Iterator[BaseException]:
-    """``exc``, then what caused it, and so on (each once)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
 def unreachable(exc: BaseException | None) -> bool:
     """True when ``exc`` (or its chain) says the client could not reach a usable daemon."""
     return looks_like_lost_connection(exc) or any(
         type(link).__name__ in _SSH_ERRORS or any(text in str(link) for text in _UNREACHABLE_TEXT)
-        for link in _chain(exc)
+        for link in exception_chain(exc)
     )
 
 
@@ -76,7 +67,7 @@ def looks_like_lost_connection(exc: BaseException | None) -> bool:
         type(link).__name__ in _CONNECTION_ERRORS
         or "Connection aborted" in str(link)
         or "Connection refused" in str(link)
-        for link in _chain(exc)
+        for link in exception_chain(exc)
     )
 
 

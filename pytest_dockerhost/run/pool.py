@@ -226,9 +226,10 @@ class Pool:
     def _claim(self, index: int, host: DockerHost, identity: RunIdentity) -> None:
         """The run's lease on another engine, its sweep of dead runs there, and its reaper;
         and the tunnel that forwards what its containers publish, where it is remote."""
+        from . import tunnels
         from .ending import RunCleanup
 
-        _follow(host, identity)
+        tunnels.follow(host, identity, close_unused=False)  # the others' tunnels stay
         if not (self.settings.reap.value and host.profile.policy.reaper):
             return
         cleanup = RunCleanup(last_resort=self.finish)
@@ -320,24 +321,6 @@ class Pool:
 
 def _nothing() -> None:
     return None
-
-
-def _follow(host: DockerHost, identity: RunIdentity) -> None:
-    """An ssh:// engine's forwards follow its containers, through its own tunnel, which
-    lives in the controller (``tunnels.follow`` would close the other engines' tunnels)."""
-    if host.remote is None:
-        return
-    from ..remote.tunnel import opened
-
-    tunnel = opened(host.remote)
-    if tunnel is not None:
-        tunnel.follow(
-            host.docker_url,
-            host.tls,
-            run_id=identity.run_id,
-            session=identity.session,
-            ports_at=host.remote.ports_at,
-        )
 
 
 # --- what run/lifecycle.py and run/hooks.py call ----------------------------------------

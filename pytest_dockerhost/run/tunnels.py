@@ -13,15 +13,16 @@ if TYPE_CHECKING:
 _MODULE = "pytest_dockerhost.remote.tunnel"
 
 
-def follow(host: DockerHost, identity: RunIdentity) -> None:
+def follow(host: DockerHost, identity: RunIdentity, *, close_unused: bool = True) -> None:
     """An engine elsewhere: forward the ports its containers publish (the owner's one
-    tunnel serves every local worker), and close the tunnels resolution left unused."""
+    tunnel serves every local worker), and close the tunnels resolution left unused (not
+    for a pool's other engines: each has a tunnel of its own)."""
     if _MODULE not in sys.modules:
         return  # no ssh:// endpoint or SSH target was tried: nothing to follow
     from ..remote.tunnel import close_all, opened
 
     tunnel = opened(host.remote)
-    if host.outer is None:
+    if host.outer is None and close_unused:
         close_all(keep=tunnel)
     if tunnel is not None and host.remote is not None:
         tunnel.follow(
