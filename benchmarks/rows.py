@@ -12,6 +12,7 @@ from pathlib import Path
 from benchmarks import (
     engine,
     harness,
+    load_rows,
     remote_rows,
     sidecar_rows,
     ssh_rows,
@@ -255,4 +256,5 @@ ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
     "remote-forward-ready": remote_rows.forward_ready_row,
     "remote-suite": remote_rows.suite_row,
     "ssh-implementations": ssh_rows.ssh_implementations_row,
+    "concurrent-runs": load_rows.concurrent_runs_row,
 }
