@@ -246,6 +246,8 @@ def test_eight_runs_two_killed_then_one_sweep_nothing_of_a_live_run_removed(
                 left = left_of(engine, run.identity, "")
                 assert [x.split()[0] for x in left].count("container") == 2, left
                 assert f"volume pytest-dockerhost-run-{run.identity[L_RUN]}" in left, left
+                lease = f"volume pytest-dockerhost-lease-{run.identity[L_RUN]}-"
+                assert any(x.startswith(lease) for x in left), left
                 # Another tool's container under the dead run's labels, with an owner of
                 # its own (this live process): no sweep may take it.
                 tool = Owner.current(run.identity[L_RUN], None).labels("tool")
