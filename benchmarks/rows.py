@@ -12,7 +12,6 @@ from pathlib import Path
 from benchmarks import (
     engine,
     harness,
-    load_rows,
     remote_rows,
     sidecar_rows,
     ssh_rows,
@@ -20,6 +19,7 @@ from benchmarks import (
     workloads,
 )
 from benchmarks.harness import Plan, Result, alternate, pytest_cmd, ratio_at_most
+from benchmarks.load_rows import concurrent_runs_row
 
 # --- DooD resolution -----------------------------------------------------------------
 
@@ -252,9 +252,9 @@ ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
     "xdist": sidecar_rows.guarded("xdist", sidecar_rows.xdist_row),
     "preload": sidecar_rows.guarded("preload", sidecar_rows.preload_row),
     "suite": suite_rows.suite_row,
+    "concurrent-runs": concurrent_runs_row,
     "remote-throughput": remote_rows.throughput_row,
     "remote-forward-ready": remote_rows.forward_ready_row,
     "remote-suite": remote_rows.suite_row,
     "ssh-implementations": ssh_rows.ssh_implementations_row,
-    "concurrent-runs": load_rows.concurrent_runs_row,
 }
