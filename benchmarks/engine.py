@@ -79,7 +79,9 @@ def sweep(run_id: str | None = harness.RUN_ID) -> None:
         return pid.isdigit() and not Path(f"/proc/{pid}").exists()  # a crashed earlier run
 
     _sweep_plugin_children(api)
-    for container in api.containers.list(all=True, filters={"label": harness.LABEL}):
+    # Other sessions' benchmarks remove their containers meanwhile: not an error here.
+    flt = {"label": harness.LABEL}
+    for container in api.containers.list(all=True, filters=flt, ignore_removed=True):
         if mine(container.labels):
             with contextlib.suppress(Exception):
                 container.remove(force=True, v=True)
@@ -106,7 +108,8 @@ def _sweep_plugin_children(api: docker.DockerClient) -> None:
     def ours(item_labels: dict[str, str] | None) -> bool:
         return (item_labels or {}).get(PLUGIN_OWNER_PID) in pids
 
-    for container in api.containers.list(all=True, filters={"label": PLUGIN_OWNER_PID}):
+    flt = {"label": PLUGIN_OWNER_PID}
+    for container in api.containers.list(all=True, filters=flt, ignore_removed=True):
         if ours(container.labels):
             with contextlib.suppress(Exception):
                 container.remove(force=True, v=True)
