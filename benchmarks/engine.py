@@ -79,9 +79,7 @@ def sweep(run_id: str | None = harness.RUN_ID) -> None:
         return pid.isdigit() and not Path(f"/proc/{pid}").exists()  # a crashed earlier run
 
     _sweep_plugin_children(api)
-    # Other sessions' benchmarks remove their containers meanwhile: not an error here.
-    flt = {"label": harness.LABEL}
-    for container in api.containers.list(all=True, filters=flt, ignore_removed=True):
+    for container in api.containers.list(all=True, filters={"label": harness.LABEL}):
         if mine(container.labels):
             with contextlib.suppress(Exception):
                 container.remove(force=True, v=True)
@@ -108,8 +106,7 @@ def _sweep_plugin_children(api: docker.DockerClient) -> None:
     def ours(item_labels: dict[str, str] | None) -> bool:
         return (item_labels or {}).get(PLUGIN_OWNER_PID) in pids
 
-    flt = {"label": PLUGIN_OWNER_PID}
-    for container in api.containers.list(all=True, filters=flt, ignore_removed=True):
+    for container in api.containers.list(all=True, filters={"label": PLUGIN_OWNER_PID}):
         if ours(container.labels):
             with contextlib.suppress(Exception):
                 container.remove(force=True, v=True)
