@@ -21,6 +21,7 @@ from benchmarks import (
     workloads,
 )
 from benchmarks.harness import Plan, Result, alternate, pytest_cmd, ratio_at_most
+from benchmarks.load_rows import concurrent_runs_row
 
 # --- DooD resolution -----------------------------------------------------------------
 
@@ -253,6 +254,7 @@ ROWS: dict[str, Callable[[Plan], Result | list[Result]]] = {
     "xdist": sidecar_rows.guarded("xdist", sidecar_rows.xdist_row),
     "preload": sidecar_rows.guarded("preload", sidecar_rows.preload_row),
     "suite": suite_rows.suite_row,
+    "concurrent-runs": concurrent_runs_row,
     "remote-throughput": remote_rows.throughput_row,
     "remote-forward-ready": remote_rows.forward_ready_row,
     "remote-suite": remote_rows.suite_row,

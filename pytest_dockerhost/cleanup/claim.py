@@ -133,7 +133,8 @@ class Claim:
             done = Reaped()
             if self.marked:
                 self.marked = False
-                done = retire(client, self.identity.session, marker_name(self.identity))
+                marker = marker_name(self.identity)
+                done = retire(client, self.identity.session, marker, self.owner.labels("run"))
             if self.lease is not None:
                 failed = self.lease.release(client)
                 self.lease = None

@@ -13,11 +13,12 @@ same things when its connection closes; each side tolerates what the other remov
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, final
 
 from ..engine.api import EngineClientLike, engine_errors
-from ..labels import L_ROLE, L_RUN
+from ..labels import L_OWNER_PID, L_OWNER_PLACE, L_OWNER_START, L_ROLE, L_RUN
 from ..messages import reaper as say_
 from .ownership import Judge
 
@@ -69,18 +70,32 @@ def mark(client: EngineClientLike, identity: RunIdentity, owner_labels: dict[str
     client.api.create_volume(marker_name(identity), labels=labels)
 
 
-def reap(client: EngineClientLike, session: str) -> Reaped:
-    """Remove every container, network and volume labelled with ``session``."""
+def named_owner(labels: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """The owner a resource's labels name (pid, its start, its place), or None."""
+    if L_OWNER_PID not in labels:
+        return None
+    return labels[L_OWNER_PID], labels.get(L_OWNER_START, ""), labels.get(L_OWNER_PLACE, "")
+
+
+def reap(client: EngineClientLike, session: str, owner: Mapping[str, str] | None = None) -> Reaped:
+    """Remove every container, network and volume labelled with ``session``, but for
+    those whose labels name an owner other than the run's (``owner``: its labels)."""
     from .janitor import api_text, is_not_found, labelled_resources, remove_now
 
     removed: list[str] = []
     failed: list[str] = []
     api = client.api
+    ours = named_owner(owner or {})
     found = labelled_resources(client, f"{LABEL_SESSION}={session}")
     # Containers first: a network or volume in use cannot go.
-    for kind, ident, _ in sorted(found, key=lambda item: item[0] != "container"):
+    for kind, ident, labels in sorted(found, key=lambda item: item[0] != "container"):
         if ident.startswith(MARKER_PREFIX):
             continue  # the run's own record: its owner removes it last
+        theirs = named_owner(labels)
+        if theirs is not None and theirs != ours:
+            # Another tool's, under the session's label: its own owner decides (the
+            # janitor's sweep judges it by that owner, as everything it labelled).
+            continue
         try:
             remove_now(api, kind, ident)
         except engine_errors() as exc:  # docker-py's APIError, requests' errors: all reported
@@ -91,12 +106,15 @@ def reap(client: EngineClientLike, session: str) -> Reaped:
     return Reaped(tuple(removed), tuple(failed))
 
 
-def retire(client: EngineClientLike, session: str, marker: str) -> Reaped:
-    """Reap ``session``, then remove its run's marker, unless something would not go (the
-    marker keeps it on record for the next sweep)."""
+def retire(
+    client: EngineClientLike, session: str, marker: str, owner: Mapping[str, str] | None = None
+) -> Reaped:
+    """Reap ``session`` (the run's, whose owner has the labels ``owner``), then remove its
+    run's marker, unless something would not go (the marker keeps it on record for the
+    next sweep)."""
     from .janitor import api_text, is_not_found
 
-    done = reap(client, session)
+    done = reap(client, session, owner)
     if done.failed:
         return done
     try:
@@ -123,6 +141,7 @@ def sweep_dead(client: EngineClientLike, judge: Judge, *, everything: bool = Fal
         if not everything and judge.alive(labels):
             continue
         # The run's marker and lease are bookkeeping, not leftovers: they go unnamed.
-        removed.extend(retire(client, labels[LABEL_SESSION], str(entry["Name"])).removed)
+        retired = retire(client, labels[LABEL_SESSION], str(entry["Name"]), labels)
+        removed.extend(retired.removed)
     removed.extend(sweep(client, judge))
     return removed

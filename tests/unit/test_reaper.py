@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pytest_dockerhost.cleanup.ownership import Judge, LeaseBook, Owner
+from pytest_dockerhost.cleanup.ownership import Judge, LeaseBook, Owner, process_start
 from pytest_dockerhost.cleanup.reaper import (
     LABEL_SESSION,
     RunIdentity,
@@ -19,7 +19,7 @@ from pytest_dockerhost.cleanup.reaper import (
     sweep_dead,
 )
 from pytest_dockerhost.engine.api import EngineClientLike
-from pytest_dockerhost.labels import L_OWNER_PLACE, L_ROLE, L_RUN
+from pytest_dockerhost.labels import L_OWNER_PID, L_OWNER_PLACE, L_OWNER_START, L_ROLE, L_RUN
 from pytest_dockerhost.messages.reaper import could_not_remove
 
 from ..helpers.servers import FakeEngine
@@ -155,3 +155,32 @@ def test_sweep_dead_retires_a_dead_runs_session_and_leaves_a_live_ones(
     assert sweep_dead(client, judge, everything=True) == ["container c-live"]
     assert engine.names("containers") == {"c-mine"}
     assert engine.names("volumes") == {"pytest-dockerhost-run-mine", "pytest-dockerhost-run-old"}
+
+
+def test_a_sessions_label_on_another_owners_container_does_not_make_it_the_runs(
+    engine: FakeEngine, client: EngineClientLike
+) -> None:
+    """Another tool made a container under a dead run's session (and run) labels, with an
+    owner of its own that lives (this process): neither the sweep of the dead run nor the
+    run's own end takes it; the run's own containers (no owner named) and a container
+    naming the run's owner go."""
+    now = time.time()
+    _marker(engine, "dead", "s-dead")
+    run_owner = engine.objects["volumes"]["pytest-dockerhost-run-dead"]["Labels"]
+    pid1 = {L_OWNER_PID: "1", L_OWNER_START: process_start(1)}
+    tool = {**Owner.current("dead", None).labels("tool"), **pid1, LABEL_SESSION: "s-dead"}
+    engine.add("containers", "c-tool", tool)
+    engine.add("containers", "c-dead-own", {**run_owner, L_ROLE: "sidecar"})
+    book = LeaseBook(now, renewed={"dead": now - 120}, terms={"dead": 60.0})
+    removed = sweep_dead(client, Judge(Owner.current("mine", None, 60.0), book))
+    assert sorted(removed) == ["container c-dead", "container c-dead-own"]
+    assert engine.names("containers") == {"c-tool"}
+    # At a run's own end too: only what names no owner, or the run's own.
+    mine = Owner.current("mine", None, 60.0).labels("run")
+    engine.add("containers", "c-mine", {LABEL_SESSION: "s-mine"})
+    engine.add("containers", "c-tool-2", {**tool, LABEL_SESSION: "s-mine"})
+    engine.add("volumes", "pytest-dockerhost-run-mine", {**mine, LABEL_SESSION: "s-mine"})
+    done = retire(client, "s-mine", "pytest-dockerhost-run-mine", mine)
+    assert done.removed == ("container c-mine",)
+    assert done.retired
+    assert engine.names("containers") == {"c-tool", "c-tool-2"}
