@@ -232,7 +232,9 @@ class DockerHost:
         from .visibility import sees
 
         folder = local if os.path.isdir(local) else os.path.dirname(local)
-        if sees(self.url, lambda: self.client(timeout=15), folder):
+        # Behind an authorization plugin, ask as its policies allow: a -v bind.
+        binds = bool(self.profile.authorization)
+        if sees(self.url, lambda: self.client(timeout=15), folder, binds=binds):
             return local
         if parsed.is_unix and self.remote is None:
             raise BindMountError(say_.only_in_this_container(local, self.container_id or ""))

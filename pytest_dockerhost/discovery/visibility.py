@@ -48,11 +48,14 @@ def label_with(labels: Mapping[str, str]) -> None:
     _labels[L_ROLE] = ROLE_PROBE
 
 
-def sees(url: str, open_client: Callable[[], Any], folder: str) -> bool | None:
+def sees(
+    url: str, open_client: Callable[[], Any], folder: str, *, binds: bool = False
+) -> bool | None:
     """Does the daemon at ``url`` (``open_client()``: a docker-py client of it, closed here)
     see ``folder`` at the same path? None when that cannot be told: the folder is not
     writable here, or the daemon failed the probe. Raises BindMountError when the engine's
-    authorization plugin refuses a bind of it."""
+    authorization plugin refuses a bind of it. ``binds``: ask as ``-v`` from the start (an
+    engine behind an authorization plugin, which such policies allow; never a refusal)."""
     folder = os.path.abspath(folder)
     key = (url, folder)
     if key in _refused:
@@ -69,7 +72,7 @@ def sees(url: str, open_client: Callable[[], Any], folder: str) -> bool | None:
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(token)
-        found = _read_back(open_client, folder, name, token)
+        found = _read_back(open_client, folder, name, token, binds=binds)
     except _Refused as refused:
         _refused[key] = str(refused)
         raise BindMountError(str(refused)) from None
@@ -85,7 +88,9 @@ class _Refused(Exception):
     """The engine's authorization plugin refused the probe: its message, for users."""
 
 
-def _read_back(open_client: Callable[[], Any], folder: str, name: str, token: str) -> bool | None:
+def _read_back(
+    open_client: Callable[[], Any], folder: str, name: str, token: str, *, binds: bool
+) -> bool | None:
     import docker.errors
     import requests.exceptions
 
@@ -98,7 +103,8 @@ def _read_back(open_client: Callable[[], Any], folder: str, name: str, token: st
         changes = [f"LABEL {key}={json.dumps(value)}" for key, value in _labels.items()]
         api.import_image_from_data(_empty_tar(), repository=IMAGE, tag=token[:12], changes=changes)
         try:
-            created = _create(api, image, folder, mounts=str(api.base_url) not in _no_mounts)
+            mounts = not binds and str(api.base_url) not in _no_mounts
+            created = _create(api, image, folder, mounts=mounts)
         except docker.errors.APIError as exc:
             if "does not exist" in str(exc.explanation or exc):
                 return False  # "bind source path does not exist": not on the daemon's side

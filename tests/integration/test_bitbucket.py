@@ -220,10 +220,10 @@ def test_docker_tmp_path_binds_under_the_clone_dir_and_other_folders_are_copied(
     assert code == 0, output
     assert "3 passed" in output, output
     refused = [line["msg"] for line in pipelines.denied(before)]
-    # The probe's first ask, a mount, is refused once; then it asks as -v: allowed under the
+    # The probe asks as -v from the start (the profile names the plugin): allowed under the
     # clone dir. tmp_path is ruled out by the profile before any request, and nothing else
     # the run sent (the copy's body) was refused.
-    assert refused == [authz.NO_MOUNTS], refused
+    assert refused == [], refused
 
 
 def test_sidecar_mode_fails_at_once_with_the_reason_and_the_way_forward(
