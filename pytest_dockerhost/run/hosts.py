@@ -5,14 +5,17 @@ controller's loopback mean nothing on another machine. So a worker whose execnet
 is not a local ``popen`` is not handed the controller's endpoint: it resolves on its own
 host, with that host's environment and ini (the controller's command line reaches it in
 its args), under a run identity of its own derived from the controller's, so that its
-claim and reaper are its own on its engine. It reports what it used back through xdist's
-``workeroutput``; the controller's summary and JSON report list each host's endpoint and
-the workers that used it. Local popen workers (with ``chdir`` or ``python=`` too) adopt
-the controller's endpoint as before."""
+claim and reaper are its own on its engine. Once it has collected (and so resolved, if a
+test needs Docker) it says what it found on a channel the controller handed it: the
+controller lists each host's endpoint and its workers before the first test runs. At its
+end it reports the rest (what its reaper removed) through xdist's ``workeroutput``, for the
+JSON report. Local popen workers (with ``chdir`` or ``python=`` too) adopt the controller's
+endpoint as before; a ``popen//via=`` worker runs on its via gateway's host."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
@@ -28,11 +31,29 @@ ELSEWHERE = "elsewhere"  # in the handover: the gateway, for a worker that resol
 REMOTE_KINDS = ("ssh", "socket", "vagrant_ssh")
 
 
+def is_local(spec: Any) -> bool:
+    """An execnet XSpec's worker runs on this machine: a ``popen`` not started ``via``
+    another gateway (that one runs on the via gateway's host)."""
+    return bool(getattr(spec, "popen", None)) and not getattr(spec, "via", None)
+
+
+def expand(tx: Iterable[str]) -> list[str]:
+    """``--tx`` values as xdist reads them: ``3*popen`` is three ``popen`` specs."""
+    texts: list[str] = []
+    for text in tx:
+        times, star, rest = str(text).partition("*")
+        texts.extend([rest] * int(times) if star and times.isdigit() else [str(text)])
+    return texts
+
+
 def gateway_place(spec: Any) -> str | None:
     """Where an execnet XSpec runs its worker: None for a local ``popen`` (with ``chdir``
-    or ``python=`` still local), else ``ssh=user@host``, ``socket=host:port``."""
-    if spec is None or getattr(spec, "popen", None):
+    or ``python=`` still local), else ``ssh=user@host``, ``socket=host:port``,
+    ``popen//via=ID``."""
+    if spec is None or is_local(spec):
         return None
+    if getattr(spec, "popen", None):
+        return f"popen//via={spec.via}"
     for kind in REMOTE_KINDS:
         value = getattr(spec, kind, None)
         if value:
@@ -50,8 +71,7 @@ def no_local_worker(options: Any) -> bool:
         return False
     import execnet  # pytest-xdist's own dependency: present when --tx is an option
 
-    # "2*ssh=host" is two of that gateway: the kind is what follows the count.
-    return all(gateway_place(execnet.XSpec(spec.partition("*")[2] or spec)) for spec in tx)
+    return not any(is_local(execnet.XSpec(spec)) for spec in expand(tx))
 
 
 def worker_identity(controller: RunIdentity, worker: str) -> RunIdentity:

@@ -80,17 +80,15 @@ def local_workers(config: Any) -> list[str]:
     ``--tx`` specs (``-n N`` is N popen specs): workers elsewhere resolve on their host."""
     import execnet
 
-    texts: list[str] = []
-    for text in config.getvalue("tx") or ():  # "3*popen" is three specs, as xdist reads it
-        times, star, rest = str(text).partition("*")
-        texts.extend([rest] * int(times) if star and times.isdigit() else [str(text)])
+    from .hosts import expand, is_local
+
     ids: list[str] = []
     counter = 0
-    for text in texts:
+    for text in expand(config.getvalue("tx") or ()):
         spec = execnet.XSpec(text)
         name = spec.id or f"gw{counter}"
         counter += 0 if spec.id else 1
-        if spec.popen and not spec.via:
+        if is_local(spec):
             ids.append(name)
     return ids
 
@@ -351,7 +349,9 @@ def handover(lifecycle: Run, specs: Sequence[Any]) -> dict[str, Any]:
     pool = lifecycle.pool
     if pool is None or not pool.spread_done:
         return lifecycle.export()
-    ids = [str(s.id) for s in specs if getattr(s, "popen", False) and not getattr(s, "via", None)]
+    from .hosts import is_local
+
+    ids = [str(spec.id) for spec in specs if is_local(spec)]
     return {"pool": {worker: export_for(lifecycle, worker) for worker in ids}}
 
 

@@ -26,6 +26,7 @@ from pytest_dockerhost.run.hosts import (
     no_local_worker,
     worker_identity,
 )
+from pytest_dockerhost.run.pool import local_workers
 
 from ..helpers.servers import LoopbackServer, closed_port, docker_api, serving
 
@@ -50,6 +51,7 @@ def test_engine(docker_host):
         ("popen//python=/usr/bin/python3//chdir=/tmp/x", None),  # still this machine
         ("ssh=ci@build1//python=/opt/venv/bin/python//chdir=/srv", "ssh=ci@build1"),
         ("socket=127.0.0.1:8888//id=gw4", "socket=127.0.0.1:8888"),
+        ("popen//via=build1//python=python3", "popen//via=build1"),  # on build1's host
     ],
 )
 def test_the_gateway_spec_says_where_a_worker_runs(spec: str, place: str | None) -> None:
@@ -61,6 +63,7 @@ def test_the_gateway_spec_says_where_a_worker_runs(spec: str, place: str | None)
     [
         ({"tx": ["2*ssh=a", "socket=b:1"], "dist": "load"}, True),
         ({"tx": ["ssh=a", "popen"], "dist": "load"}, False),
+        ({"tx": ["id=b1//ssh=a", "2*popen//via=b1"], "dist": "load"}, True),
         ({"tx": ["ssh=a"], "dist": "no", "distload": False}, False),  # not distributed
         ({"tx": ["popen", "popen"], "dist": "load", "numprocesses": 2}, False),  # -n 2
         ({"tx": [], "dist": "no"}, False),
@@ -70,6 +73,13 @@ def test_a_controller_resolves_nothing_only_when_every_worker_is_elsewhere(
     options: dict[str, object], elsewhere: bool
 ) -> None:
     assert no_local_worker(type("Options", (), options)()) is elsewhere
+
+
+def test_the_pools_local_workers_are_the_popen_ones_not_those_via_another_host() -> None:
+    tx = ["2*popen", "id=b1//ssh=ci@build1", "popen//via=b1", "popen//chdir=/tmp/x"]
+    config = type("Config", (), {"getvalue": staticmethod(lambda name: tx)})()
+    # execnet numbers the specs without an id: gw0, gw1, (b1), gw2 on build1, gw3.
+    assert local_workers(config) == ["gw0", "gw1", "gw3"]
 
 
 def test_a_worker_elsewhere_gets_its_own_identity_derived_from_the_runs() -> None:
