@@ -115,7 +115,7 @@ class DockerHostPlugin:
     def _make_lifecycle(self) -> EndpointLifecycle:
         from .lifecycle import EndpointLifecycle
 
-        made = EndpointLifecycle(self.settings, say=self._say, start_early=self._start_early)
+        made = EndpointLifecycle(self.settings, say=self.say, start_early=self._start_early)
         if self._ended:
             made.finish()  # as it would be, had it been made before the session's end
         self._lifecycle = made
@@ -234,6 +234,10 @@ class DockerHostPlugin:
         sidecar = self._lifecycle.sidecar if self._lifecycle is not None else None
         if worker and sidecar is not None and not sidecar.owner:
             sidecar.record_collection(worker, found)  # the owner cancels on "none"s
+        if worker and self._lifecycle is not None and self._lifecycle.elsewhere:
+            from .hosts import tell_controller  # before xdist sends "collectionfinish"
+
+            tell_controller(session.config.workerinput.get(WORKER_KEY), self._lifecycle)  # type: ignore[attr-defined]
         self.collecting = False
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -291,7 +295,7 @@ class DockerHostPlugin:
 
     # --- what the terminal says ----------------------------------------------------------
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
         """Progress lines (a sidecar image pull) shown live, even while output is captured."""
         config = self.config
         if hasattr(config, "workerinput"):
@@ -341,8 +345,8 @@ class DockerHostPlugin:
 
             terminalreporter.write_line(report_failure_line(self.settings, self.report_failure))
         if self._remote_workers is not None and config.get_verbosity() >= 0:
-            for use in self._remote_workers.uses():  # each host's endpoint, and its workers
-                terminalreporter.write_line(use.line())
+            for line in self._remote_workers.summary_lines():  # not said before the tests
+                terminalreporter.write_line(line)
         if config.get_verbosity() < 0 or lifecycle is None:
             return  # never made: nothing was resolved, started or claimed
         endpoint_said = self.shown or not (lifecycle.settled or lifecycle.sidecar)

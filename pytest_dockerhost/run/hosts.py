@@ -14,51 +14,21 @@ endpoint as before; a ``popen//via=`` worker runs on its via gateway's host."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
 from ..messages import hosts as say_
+from .gateways import expand, is_local
 
 if TYPE_CHECKING:
     from ..cleanup.reaper import RunIdentity
     from .lifecycle import EndpointLifecycle
 
 ELSEWHERE = "elsewhere"  # in the handover: the gateway, for a worker that resolves itself
-# execnet's gateway kinds that run the worker on another machine (or another user's
-# interpreter through a socket server): every kind but popen.
-REMOTE_KINDS = ("ssh", "socket", "vagrant_ssh")
-
-
-def is_local(spec: Any) -> bool:
-    """An execnet XSpec's worker runs on this machine: a ``popen`` not started ``via``
-    another gateway (that one runs on the via gateway's host)."""
-    return bool(getattr(spec, "popen", None)) and not getattr(spec, "via", None)
-
-
-def expand(tx: Iterable[str]) -> list[str]:
-    """``--tx`` values as xdist reads them: ``3*popen`` is three ``popen`` specs."""
-    texts: list[str] = []
-    for text in tx:
-        times, star, rest = str(text).partition("*")
-        texts.extend([rest] * int(times) if star and times.isdigit() else [str(text)])
-    return texts
-
-
-def gateway_place(spec: Any) -> str | None:
-    """Where an execnet XSpec runs its worker: None for a local ``popen`` (with ``chdir``
-    or ``python=`` still local), else ``ssh=user@host``, ``socket=host:port``,
-    ``popen//via=ID``."""
-    if spec is None or is_local(spec):
-        return None
-    if getattr(spec, "popen", None):
-        return f"popen//via={spec.via}"
-    for kind in REMOTE_KINDS:
-        value = getattr(spec, kind, None)
-        if value:
-            return f"{kind}={value}"
-    return str(getattr(spec, "_spec", spec))  # not popen: another machine's, whatever kind
+REPLY = "reply"  # in the handover: the execnet channel on which it says what it found
 
 
 def no_local_worker(options: Any) -> bool:
@@ -93,9 +63,10 @@ def handover(controller: RunIdentity, place: str, worker: str) -> dict[str, Any]
 
 
 def worker_output(state: EndpointLifecycle) -> dict[str, Any]:
-    """What a worker elsewhere tells the controller at its end (xdist's ``workeroutput``):
-    text and JSON it renders itself, so that a controller whose plugin is of another
-    version than the host's reads it all the same."""
+    """What a worker elsewhere tells the controller once it has collected (on its reply
+    channel) and at its end (xdist's ``workeroutput``): text and JSON it renders itself,
+    so that a controller whose plugin is of another version than the host's reads it all
+    the same."""
     from .report import endpoint_report
 
     host = state.host
@@ -105,7 +76,20 @@ def worker_output(state: EndpointLifecycle) -> dict[str, Any]:
         "endpoint": endpoint_report(host) if host is not None else None,
         "error": str(state.error) if state.error is not None else "",
         "session": state.identity.session,  # its testcontainers session id there
+        # Activated, not settled: a sidecar still starting there (said at the end).
+        "pending": not state.settled and not state.needs_start,
     }
+
+
+def tell_controller(handed: Any, state: EndpointLifecycle) -> None:
+    """In a worker elsewhere, once it has collected: what it found, on the channel the
+    controller handed it (a controller of an older version handed none)."""
+    reply = handed.get(REPLY) if isinstance(handed, dict) else None
+    if reply is None or not state.elsewhere:
+        return
+    with contextlib.suppress(Exception):  # a controller gone: nothing to tell
+        reply.send(worker_output(state))
+        reply.close()
 
 
 @final
@@ -140,10 +124,39 @@ class HostUse:
 
 
 class RemoteWorkers:
-    """The controller's record of what its workers elsewhere reported, grouped by host."""
+    """The controller's record of what its workers elsewhere said, grouped by host: once
+    they have collected (before the first test; ``ready``) and at their end (``add``)."""
 
     def __init__(self) -> None:
         self._reports: list[tuple[str, dict[str, Any]]] = []  # (worker id, worker_output)
+        self._ready: list[tuple[str, dict[str, Any]]] = []  # the same, said on collecting
+        self._lock = threading.Lock()  # ready() runs on execnet's receiver thread
+        self._listening: set[str] = set()  # workers handed a reply channel
+        self._collected: set[str] = set()
+        self._said: set[str] = set()  # lines said before the tests
+
+    def listen(self, gateway: Any, worker: str) -> Any:
+        """A reply channel on the worker's gateway, for its handover."""
+        channel = gateway.newchannel()
+        channel.setcallback(lambda data: self.ready(worker, data))
+        self._listening.add(worker)
+        return channel
+
+    def ready(self, worker: str, data: Any) -> None:
+        if isinstance(data, dict) and data.get(ELSEWHERE) and not data.get("pending"):
+            with self._lock:
+                self._ready.append((worker, data))
+
+    def collected(self, worker: str) -> list[str]:
+        """A worker has collected: once every worker elsewhere has, each host's line (its
+        reply came before its collection, on the same connection), said once."""
+        self._collected.add(worker)
+        if self._said or not self._listening or not self._listening <= self._collected:
+            return []
+        with self._lock:
+            lines = [use.line() for use in _grouped(self._ready)]
+        self._said.update(lines)
+        return lines
 
     def add(self, worker: str, data: dict[str, Any]) -> None:
         if data.get(ELSEWHERE):
@@ -151,26 +164,35 @@ class RemoteWorkers:
 
     def uses(self) -> list[HostUse]:
         """One entry per host and endpoint (or reason for none), in worker order."""
-        grouped: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
-        for worker, data in sorted(self._reports, key=lambda report: _worker_order(report[0])):
-            endpoint = data.get("endpoint") or {}
-            found = endpoint.get("url") or data.get("summary") or data.get("error") or ""
-            grouped.setdefault((str(data[ELSEWHERE]), str(found)), []).append((worker, data))
-        uses = []
-        for (place, _), reports in grouped.items():
-            data = reports[0][1]
-            endpoint = data.get("endpoint")
-            uses.append(
-                HostUse(
-                    place,
-                    tuple(worker for worker, _ in reports),
-                    str(data.get("summary") or ""),
-                    endpoint if isinstance(endpoint, dict) else None,
-                    str(data.get("error") or ""),
-                    tuple(str(d["session"]) for _, d in reports if d.get("session")),
-                )
+        return _grouped(self._reports)
+
+    def summary_lines(self) -> list[str]:
+        """The end's lines: those not said before the tests (a worker that resolved later,
+        or was restarted, or whose host's plugin did not reply)."""
+        return [line for line in (use.line() for use in self.uses()) if line not in self._said]
+
+
+def _grouped(reports: list[tuple[str, dict[str, Any]]]) -> list[HostUse]:
+    grouped: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+    for worker, data in sorted(reports, key=lambda report: _worker_order(report[0])):
+        endpoint = data.get("endpoint") or {}
+        found = endpoint.get("url") or data.get("summary") or data.get("error") or ""
+        grouped.setdefault((str(data[ELSEWHERE]), str(found)), []).append((worker, data))
+    uses = []
+    for (place, _), grouped_reports in grouped.items():
+        data = grouped_reports[0][1]
+        endpoint = data.get("endpoint")
+        uses.append(
+            HostUse(
+                place,
+                tuple(worker for worker, _ in grouped_reports),
+                str(data.get("summary") or ""),
+                endpoint if isinstance(endpoint, dict) else None,
+                str(data.get("error") or ""),
+                tuple(str(d["session"]) for _, d in grouped_reports if d.get("session")),
             )
-        return uses
+        )
+    return uses
 
 
 def _worker_order(worker: str) -> tuple[int, str]:

@@ -80,7 +80,7 @@ def local_workers(config: Any) -> list[str]:
     ``--tx`` specs (``-n N`` is N popen specs): workers elsewhere resolve on their host."""
     import execnet
 
-    from .hosts import expand, is_local
+    from .gateways import expand, is_local
 
     ids: list[str] = []
     counter = 0
@@ -349,7 +349,7 @@ def handover(lifecycle: Run, specs: Sequence[Any]) -> dict[str, Any]:
     pool = lifecycle.pool
     if pool is None or not pool.spread_done:
         return lifecycle.export()
-    from .hosts import is_local
+    from .gateways import is_local
 
     ids = [str(spec.id) for spec in specs if is_local(spec)]
     return {"pool": {worker: export_for(lifecycle, worker) for worker in ids}}

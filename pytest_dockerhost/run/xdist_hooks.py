@@ -29,6 +29,8 @@ class RunHooks(Protocol):
     @property
     def remote_workers(self) -> RemoteWorkers: ...
 
+    def say(self, text: str) -> None: ...
+
 
 class XdistHooks:
     """Registered only when pytest-xdist is present: hand the endpoint to workers."""
@@ -50,15 +52,19 @@ class XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         from . import hosts
+        from .gateways import gateway_place
         from .pool import export_for
 
-        place = hosts.gateway_place(getattr(node.gateway, "spec", None))
+        place = gateway_place(getattr(node.gateway, "spec", None))
         worker = str(node.workerinput.get("workerid", ""))
         if place is None:  # a local popen worker: the controller's endpoint (or its pool's)
             node.workerinput[WORKER_KEY] = export_for(self.lifecycle, worker)
             return
-        # Another host: it resolves there, under an identity of its own (run/hosts.py).
-        node.workerinput[WORKER_KEY] = hosts.handover(self.lifecycle.identity, place, worker)
+        # Another host: it resolves there, under an identity of its own (run/hosts.py), and
+        # says what it found on a channel of its own once it has collected.
+        handed = hosts.handover(self.lifecycle.identity, place, worker)
+        handed[hosts.REPLY] = self.plugin.remote_workers.listen(node.gateway, worker)
+        node.workerinput[WORKER_KEY] = handed
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
@@ -69,6 +75,11 @@ class XdistHooks:
         os.environ.pop(HANDOVER_ENV, None)  # a run inside a test process leaves nothing
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # Every worker elsewhere has collected: each host's endpoint, before the first test.
+        worker = str(node.workerinput.get("workerid", ""))
+        for line in self.plugin.remote_workers.collected(worker):
+            if node.config.get_verbosity() >= 0:
+                self.plugin.say(line)
         # The owner collects nothing: its workers tell whether any test needs Docker.
         shared = self.lifecycle.sidecar
         dsession = node.config.pluginmanager.get_plugin("dsession")

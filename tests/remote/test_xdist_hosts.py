@@ -223,10 +223,14 @@ def leftovers(host: RemoteHost, label: str) -> list[str]:
     return done.stdout.split() + markers.stdout.split()
 
 
-def host_lines(run: Run) -> dict[str, tuple[list[str], str]]:
-    """The summary's host lines: gateway -> (its workers, what it says about the endpoint)."""
+def host_lines(run: Run, *, before_tests: bool = False) -> dict[str, tuple[list[str], str]]:
+    """The host lines: gateway -> (its workers, what it says about the endpoint). Those said
+    before the first test (xdist's "N workers [M items]") with ``before_tests``."""
     found = {}
-    for line in run.lines():
+    lines = run.lines()
+    if before_tests:
+        lines = lines[: next(i for i, line in enumerate(lines) if " workers [" in line)]
+    for line in lines:
         match = re.match(r"docker: ((?:gw\d+,?)+) on (ssh=\S+): (.*)$", line)
         if match:
             found[match[2]] = (match[1].split(","), match[3])
@@ -249,6 +253,8 @@ def test_workers_on_two_hosts_use_each_hosts_engine(
 
     lines = host_lines(run)
     assert sorted(lines) == sorted(f"ssh=root@{host.address}" for host in xhosts), str(run)
+    assert host_lines(run, before_tests=True) == lines, str(run)  # and said once
+    assert len([line for line in run.lines() if re.match(r"docker: gw\d", line)]) == 2, str(run)
     reported = {use["gateway"]: use for use in report["hosts"]}
     assert sorted(reported) == sorted(lines), report["hosts"]
     all_workers: list[str] = []
@@ -303,7 +309,7 @@ def test_a_host_without_engine_fails_its_tests_naming_the_host(
         back = bad.run("mv", "/var/run/docker.sock.away", "/var/run/docker.sock")
         assert back.returncode == 0, back.stderr
     assert run.exit_code == 1, str(run)
-    lines = host_lines(run)
+    lines = host_lines(run, before_tests=True)
     bad_workers, bad_said = lines[bad_place]
     good_workers, good_said = lines[f"ssh=root@{good.address}"]
     assert bad_said.startswith("no working Docker endpoint"), str(run)

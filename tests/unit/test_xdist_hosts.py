@@ -20,12 +20,8 @@ import execnet
 import pytest
 
 from pytest_dockerhost.cleanup.reaper import RunIdentity
-from pytest_dockerhost.run.hosts import (
-    RemoteWorkers,
-    gateway_place,
-    no_local_worker,
-    worker_identity,
-)
+from pytest_dockerhost.run.gateways import gateway_place
+from pytest_dockerhost.run.hosts import RemoteWorkers, no_local_worker, worker_identity
 from pytest_dockerhost.run.pool import local_workers
 
 from ..helpers.servers import LoopbackServer, closed_port, docker_api, serving
@@ -193,3 +189,12 @@ def _check(
         ]
     )
     result.assert_outcomes(passed=2, errors=1)  # its fixture failed, as without an engine here
+    # Each host's line comes before the first test (xdist's "3 workers [1 item]"), once.
+    lines = result.stdout.lines
+    first_test = next(i for i, line in enumerate(lines) if line.startswith("3 workers ["))
+    for place in (with_engine, without):
+        said = [
+            i for i, line in enumerate(lines) if line.startswith("docker: gw") and place in line
+        ]
+        assert len(said) == 1, lines
+        assert said[0] < first_test, lines
