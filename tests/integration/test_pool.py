@@ -11,7 +11,9 @@ xdist group): that must match the assignment the header shows.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -66,9 +68,7 @@ def test_service_answers(n):
     fetch_from_a_service(f"t{n}")
 """
 
-# Three scopes (classes) of three tests, each test a service of its own. loadscope, not
-# loadgroup: pytest-xdist 3.8's loadgroup does not group under pytest 9.2 (it renames
-# items through ``item._nodeid``, which pytest 9 no longer reads), with or without us.
+# Three scopes (classes) of three tests, each test a service of its own.
 SCOPED = "\n".join(
     f"class Test{scope.title()}:\n"
     f"    @pytest.mark.parametrize('n', range(3))\n"
@@ -228,6 +228,58 @@ def test_a_scope_stays_on_one_engine_under_loadscope(
     for url, client in ((HERE, engine), (second_engine.tls_url, second_engine.client)):
         for name in _ran(client, tag, began, ended):
             where.setdefault(name.split("-")[1], set()).add(url)
+    assert sorted(where) == ["alpha", "beta", "gamma"], where
+    assert all(len(urls) == 1 for urls in where.values()), where
+
+
+# Three xdist groups, their tests interleaved in one module (loadscope would not group
+# them). pytest-xdist 3.8's loadgroup groups nothing under pytest 9.2 (it renames items
+# through ``item._nodeid``, which pytest 9.2 no longer reads; pytest-xdist issue 1386), with
+# or without us: this runs under pytest 9.1, which .ci/run installs beside the suite's.
+GROUPED = "\n".join(
+    f"@pytest.mark.xdist_group(name='{group}')\n"
+    f"def test_{group}_{n}():\n"
+    f"    fetch_from_a_service('{group}-{n}')\n"
+    for n in range(3)
+    for group in ("alpha", "beta", "gamma")
+)
+GROUPING_PYTHON = "PDH_GROUPING_PYTHON"  # a venv whose pytest-xdist groups (pytest 9.1)
+
+
+def test_a_group_stays_on_one_engine_under_loadgroup(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    engine: Any,
+    second_engine: NestedEngine,
+) -> None:
+    python = os.environ.get(GROUPING_PYTHON, "")
+    if not python:
+        why = f"{GROUPING_PYTHON} names no Python whose pytest-xdist groups (.ci/run sets it)"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    head = "import pytest\n\nfrom service import fetch_from_a_service\n\n\n"
+    tag = _project(pytester, monkeypatch, head + GROUPED)
+    _tls_env(monkeypatch, second_engine)
+    pool = f"{HERE},{second_engine.tls_url}"
+    command = [python, "-m", "pytest", "-p", "dockerhost", "-p", "no:cacheprovider", "-v",
+               "-n", "4", "--dist", "loadgroup", f"--docker-pool={pool}"]  # fmt: skip
+    began = time.time()
+    done = subprocess.run(command, cwd=pytester.path, capture_output=True, text=True,
+                          timeout=240, check=False)  # fmt: skip
+    ended = time.time()
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "9 passed" in output, output
+    # xdist grouped them (its ids carry the group): otherwise nothing here would be shown.
+    assert len(re.findall(r"PASSED test_suite\.py::test_\w+@(alpha|beta|gamma)", output)) == 9
+    assignment = _assignment(output.splitlines())
+    where: dict[str, set[str]] = {}
+    for url, client in ((HERE, engine), (second_engine.tls_url, second_engine.client)):
+        for name in _ran(client, tag, began, ended):
+            worker, group = name.split("-")[:2]
+            assert worker in assignment[url], (name, url, assignment)  # where the header says
+            where.setdefault(group, set()).add(url)
     assert sorted(where) == ["alpha", "beta", "gamma"], where
     assert all(len(urls) == 1 for urls in where.values()), where
 
