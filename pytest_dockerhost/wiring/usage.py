@@ -9,11 +9,13 @@ Most suites start containers from a conftest fixture, inline in a test, or with
   so that a module-level ``docker.from_env()`` already reaches the resolved daemon.
 - ``may_use_docker``: after collection, a test may use Docker when it is marked, uses
   a plugin fixture, or lives in (or gets fixtures from) a module that imports either
-  package.
+  package, itself or through the project's own helper modules.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 import types
 from collections.abc import Callable, Sequence
@@ -33,22 +35,48 @@ def _is_docker_name(name: object) -> bool:
 
 def module_imports_docker(module: object, cache: dict[str, bool]) -> bool:
     """True when ``module``'s namespace holds a module, class or function of docker-py or
-    testcontainers (``import docker``, ``from testcontainers.x import Y``)."""
+    testcontainers (``import docker``, ``from testcontainers.x import Y``), or of one of the
+    project's own modules that does (``from helpers import start_service``), however deep."""
     name = getattr(module, "__name__", None)
     if not isinstance(name, str):
         return False
     if name in cache:
         return cache[name]
+    cache[name] = False  # two of the project's modules that import each other end here
     found = False
     for value in list(vars(module).values()):
         if isinstance(value, types.ModuleType):
-            found = _is_docker_name(value.__name__)
-        else:
-            found = _is_docker_name(getattr(value, "__module__", None)) and callable(value)
+            found = _is_docker_name(value.__name__) or _reaches_docker(value, cache)
+        elif callable(value):
+            owner = getattr(value, "__module__", None)
+            found = _is_docker_name(owner) or (
+                owner != name and _reaches_docker(sys.modules.get(str(owner)), cache)
+            )
         if found:
             break
     cache[name] = found
     return found
+
+
+def _reaches_docker(module: types.ModuleType | None, cache: dict[str, bool]) -> bool:
+    """One of the project's own modules (not the standard library's, not an installed
+    package's) that imports docker or testcontainers."""
+    path = getattr(module, "__file__", None)
+    if module is None or not isinstance(path, str):
+        return False
+    if os.path.realpath(path).startswith(_library_roots()):
+        return False
+    return module_imports_docker(module, cache)
+
+
+@functools.cache
+def _library_roots() -> tuple[str, ...]:
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    found = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    found.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    return tuple(os.path.join(os.path.realpath(p), "") for p in found if p)
 
 
 def docker_imported() -> bool:

@@ -192,6 +192,44 @@ def test_under_xdist_workers_that_collect_no_docker_test_have_the_sidecar_remove
     assert labelled_now(engine).keys() <= before.keys()
 
 
+# A suite whose tests reach docker-py only through a helper module of the project's own.
+HELPER = """
+import docker
+
+
+def ping():
+    client = docker.from_env()
+    try:
+        return client.ping()
+    finally:
+        client.close()
+"""
+THROUGH_HELPER = """
+from helper import ping
+
+
+def test_pings():
+    assert ping()
+"""
+
+
+def test_under_xdist_tests_that_reach_docker_through_a_helper_module_keep_the_sidecar(
+    pytester: pytest.Pytester, engine: Any
+) -> None:
+    pytester.makepyfile(helper=HELPER, test_c=THROUGH_HELPER, test_d=THROUGH_HELPER)
+    since = time.time()
+    result = _run(pytester, "-n", "2")
+    until = time.time()
+    result.assert_outcomes(passed=2)
+    events = _sidecar_events(engine, since, until)
+    created = [e for e in events if e["status"] == "create"]
+    destroyed = [e for e in events if e["status"] == "destroy"]
+    assert len(created) == 1, events
+    # Removed at the run's end, after the tests: not cancelled when the workers collected.
+    assert destroyed, events
+    assert "started in" in result.stdout.str(), result.stdout.str()
+
+
 def test_a_failed_early_start_is_reported_at_the_first_docker_test(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
