@@ -124,6 +124,7 @@ def killed_for_memory(host: DockerHost, since: float, until: float, *, settle: b
     failure names a kill, whose ``oom`` event the engine may publish after the exit that
     ended the test: wait a second for it."""
     from ..messages import authz as say_authz
+    from ..messages import units
 
     try:
         client = host.client(timeout=3)
@@ -150,7 +151,7 @@ def killed_for_memory(host: DockerHost, since: float, until: float, *, settle: b
                 say_authz.killed_for_memory(
                     name,
                     _own_limit(client, ident),
-                    say_authz.size(profile.memory),
+                    units.memory(profile.memory),
                     on_bitbucket,
                 )
             )
@@ -164,11 +165,11 @@ def killed_for_memory(host: DockerHost, since: float, until: float, *, settle: b
 def _own_limit(client: Any, ident: str) -> str | None:
     """The container's memory limit as people read it, "" when it had none, None when it
     is gone (removed with the test)."""
-    from ..messages.authz import size
+    from ..messages.units import memory
 
     try:
         attrs = client.api.inspect_container(ident)
     except engine_errors():
         return None
-    memory = (attrs.get("HostConfig") or {}).get("Memory")
-    return size(memory) if isinstance(memory, int) else ""
+    limit = (attrs.get("HostConfig") or {}).get("Memory")
+    return memory(limit) if isinstance(limit, int) else ""

@@ -116,13 +116,3 @@ def killed_for_memory(
     else:
         line += " Give the container (or the engine) more memory, or let it use less."
     return line
-
-
-def size(memory: int) -> str:
-    """Bytes as people read memory: "1 GB", "512 MB"."""
-    if memory <= 0:
-        return ""
-    gib = memory / 1024**3
-    if gib >= 1:
-        return f"{gib:.1f}".rstrip("0").rstrip(".") + " GB"
-    return f"{memory // 1024**2} MB"

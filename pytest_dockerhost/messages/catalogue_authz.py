@@ -60,7 +60,7 @@ def authz_entries() -> list[CatalogueEntry]:
             ("was killed for memory (OOMKilled)", "returned non-zero exit status 137"),
             "a container of the failed test used more memory than its limit, or than the "
             "engine has: Bitbucket's docker service has 1 GB unless the pipeline gives it more",
-            authz.killed_for_memory("web-1", None, "1 GB", on_bitbucket=True),
-            (Fix(authz.killed_for_memory("web-1", "256 MB", "16 GB", False), "elsewhere"),),
+            authz.killed_for_memory("web-1", None, "1 GiB", on_bitbucket=True),
+            (Fix(authz.killed_for_memory("web-1", "256 MiB", "16 GiB", False), "elsewhere"),),
         ),
     ]

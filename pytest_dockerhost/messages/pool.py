@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from . import units
 from .header import PREFIX
 
 
@@ -15,7 +16,7 @@ def entry_source(number: int, source: str) -> str:
 def size(ncpu: int, memory: int) -> str:
     """An engine's capacity as /info gives it: "2 CPUs, 7.8 GiB"."""
     cpus = f"{ncpu} CPU{'s' if ncpu != 1 else ''}" if ncpu else "CPUs unknown"
-    mem = f"{memory / 2**30:.1f} GiB" if memory else "memory unknown"
+    mem = units.memory(memory) or "memory unknown"
     return f"{cpus}, {mem}"
 
 

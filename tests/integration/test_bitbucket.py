@@ -323,7 +323,7 @@ def test_a_container_killed_for_memory_is_named_with_the_limits_and_the_ci_setti
     assert code == 1, output
     assert "container bitbucket-oom-victim was killed for memory (OOMKilled)" in output, output
     assert "it is gone, so its own limit (if it had one) cannot be read" in output, output
-    assert re.search(r"; the engine reports [\d.]+ GB \(its machine's", output), output
+    assert re.search(r"; the engine reports [\d.]+ GiB \(its machine's", output), output
     assert "Bitbucket's docker service has 1 GB by default" in output, output
     assert "definitions: services: docker: memory: 2048" in output, output
 

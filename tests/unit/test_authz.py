@@ -8,6 +8,7 @@ import pytest
 
 from pytest_dockerhost.discovery.authz import denial
 from pytest_dockerhost.messages import authz as say_
+from pytest_dockerhost.messages import pool, units
 
 from ..helpers import authz as pipelines
 
@@ -51,11 +52,12 @@ def test_other_403s_are_not_refusals() -> None:
     assert denial(None) is None
 
 
-def test_memory_sizes_read_as_people_say_them() -> None:
-    assert say_.size(1024**3) == "1 GB"
-    assert say_.size(25_231_466_496) == "23.5 GB"
-    assert say_.size(8 * 1024**2) == "8 MB"
-    assert say_.size(0) == ""
+def test_memory_sizes_read_as_docker_says_them() -> None:
+    assert units.memory(1024**3) == "1 GiB"
+    assert units.memory(25_231_466_496) == "23.5 GiB"
+    assert units.memory(8 * 1024**2) == "8 MiB"
+    assert units.memory(0) == ""
+    assert pool.size(2, 8_345_000_000) == "2 CPUs, 7.8 GiB"  # the pool's header, the same way
 
 
 def test_a_collection_errors_text_tells_the_path_without_the_api_version() -> None:
