@@ -242,11 +242,11 @@ class DockerHost:
 
     def engine_line(self) -> str:
         """The engine's facts, as far as the API tells them (``-v`` and the diagnostic):
-        asks ``/info`` now, which resolution leaves out for its cost on a busy daemon."""
+        from the ``/info`` resolution read for the profile; asked now where it had none."""
         from ..engine.probe import engine_details
 
-        details = None
-        if self.transport != "ssh":
+        details = self.profile.details
+        if details is None and self.transport != "ssh":
             details = engine_details(self.docker_url, self.tls, timeout=2.0)
         kind = self.engine.kind
         if details is not None and details.rootless and not kind.startswith("rootless"):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, final
 
-from ..engine.probe import EngineInfo
+from ..engine.probe import EngineDetails, EngineInfo, details_from
 from ..messages import kubedock as say_kubedock
 from ..messages import profile as say_
 
@@ -66,11 +66,23 @@ class EngineProfile:
     ncpu: int = 0
     memory: int = 0  # bytes, /info's MemTotal
     ci: str = ""  # the CI its variables name (discovery/ci.py's kinds)
+    # The rest of /info that the engine's line (-v, the diagnostic) shows: read once here.
+    informed: bool = False  # /info answered
+    image_store: str = ""
+    cgroup: str = ""
 
     @property
     def plain(self) -> bool:
         """A profile the header need not explain: Docker or Podman, rootless or not."""
         return self.name in ("docker", "rootless docker", "podman", "rootless podman")
+
+    @property
+    def details(self) -> EngineDetails | None:
+        """What /info said for the engine's line; None when it did not answer."""
+        if not self.informed:
+            return None
+        rootless = self.name.startswith("rootless")
+        return EngineDetails(rootless, self.image_store, self.cgroup)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EngineProfile:
@@ -166,6 +178,7 @@ def decide(
     ``ci``: the CI its variables name."""
     facts: Mapping[str, object] = info or {}
     name = name_for(engine, facts, environ, rootless=rootless)
+    details = details_from(facts)
     return EngineProfile(
         name=name,
         policy=policy_for(name, facts, environ),
@@ -175,6 +188,9 @@ def decide(
         ncpu=_number(facts.get("NCPU")),
         memory=_number(facts.get("MemTotal")),
         ci=ci,
+        informed=bool(facts),
+        image_store=details.image_store,
+        cgroup=details.cgroup,
     )
 
 

@@ -7,6 +7,7 @@ from ``/_ping`` followed by a version answer counts.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, final
 
@@ -59,7 +60,11 @@ def info_document(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> d
 
 def engine_details(url: DockerURL, tls: TLSConfig | None, *, timeout: float) -> EngineDetails:
     """Rootless or not, the image store and the cgroup version; empty when /info fails."""
-    data = info_document(url, tls, timeout=timeout)
+    return details_from(info_document(url, tls, timeout=timeout))
+
+
+def details_from(data: Mapping[str, Any]) -> EngineDetails:
+    """The same, from an ``/info`` document already read (empty: it did not answer)."""
     if not data:
         return EngineDetails()
     options = [str(o) for o in data.get("SecurityOptions") or []]

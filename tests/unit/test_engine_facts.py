@@ -5,7 +5,9 @@ as they do. Docker 28 itself is exercised for real in tests/e2e/test_docker28.py
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -123,3 +125,31 @@ def test_preload_exports_the_outer_daemons_platform_only_where_the_api_allows() 
     layers = {"RootFS": {"Layers": ["sha256:a"]}, "Created": "2026-11-30T10:00:00Z"}
     assert same_image({"Id": "sha256:config", **layers}, {"Id": "sha256:manifest", **layers})
     assert not same_image({"Id": "sha256:x", **layers}, {"Id": "sha256:y", "RootFS": {}})
+
+
+def test_the_engines_line_comes_from_the_info_resolution_read_once(make_ctx: MakeCtx) -> None:
+    """-v and the diagnostic show the image store and cgroup from the ``/info`` that
+    resolution read for the profile: a busy engine is not asked again."""
+    from ..helpers.servers import read_request, reply
+
+    asked: list[str] = []
+    engine = docker_api(version="28.5.2", api_version="1.51")
+    info = {"Driver": "overlay2", "CgroupVersion": "2", "NCPU": 2, "MemTotal": 2**33}
+
+    def answer(conn: socket.socket) -> None:
+        line = conn.recv(1024, socket.MSG_PEEK).decode("latin-1")
+        path = line.split()[1] if len(line.split()) > 1 else "/"
+        asked.append(path)
+        if not path.endswith("/info"):
+            engine(conn)
+            return
+        read_request(conn)
+        reply(conn, "200 OK", json.dumps(info).encode(), {"Content-Type": "application/json"})
+
+    with serving(answer) as server:
+        ctx = make_ctx({"DOCKER_HOST": server.url})
+        result = resolve(ctx.settings, ctx=ctx)
+        assert result.host is not None
+        line = result.host.engine_line()
+    assert line == "docker: engine Docker 28.5.2: API 1.51, graph driver overlay2, cgroup v2"
+    assert [path for path in asked if path.endswith("/info")] == ["/info"], asked
