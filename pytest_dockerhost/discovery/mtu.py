@@ -5,11 +5,17 @@ the dockerd flags that make a daemon of ours match."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import final
+from typing import TYPE_CHECKING, final
 
 from ..engine.url import DockerURL, TLSConfig
-from .network import bridge_network, default_interface, read_text
+from ..messages import mtu as say_mtu
+from .ci import ci_name
+from .network import Where, bridge_network, default_interface, read_text
+
+if TYPE_CHECKING:
+    from .pod import Pod
 
 ETHERNET_MTU = 1500
 NETWORK_MTU_OPTION = "com.docker.network.driver.mtu"
@@ -86,3 +92,29 @@ class DaemonMtu:
     def network_options(self) -> dict[str, str]:
         """Driver options for a network we create on the outer daemon."""
         return {} if self.mtu is None else {NETWORK_MTU_OPTION: str(self.mtu)}
+
+
+def mtu_warnings(
+    url: DockerURL,
+    tls: TLSConfig | None,
+    where: Where,
+    pod: Pod | None,
+    timeout: float,
+) -> list[str]:
+    """A CI's daemon whose uplink is our interface (in our pod's network namespace, or on
+    loopback from inside a container) with a bridge MTU larger than that interface's. Not
+    a daemon on this host: it forwards for its containers and answers path MTU probes."""
+    from .pod import is_loopback
+
+    own = own_mtu()
+    if own is None:
+        return []
+    if pod is not None:
+        local = pod.shares_network
+    else:
+        local = where.in_container and not url.is_unix and is_loopback(url.host)
+    bridge = bridge_mtu(url, tls, timeout) if local else None
+    if bridge is None or bridge <= own.mtu:
+        return []
+    ci = ci_name(os.environ)
+    return [say_mtu.bridge_too_large(bridge, own.mtu, own.interface, str(url), ci)]

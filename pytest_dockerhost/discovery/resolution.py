@@ -24,20 +24,20 @@ from ..config.settings import Settings
 from ..engine.probe import EngineInfo, info_document, probe, wait_for
 from ..engine.skew import api_skew
 from ..engine.transport import Failure, FailureKind
-from ..engine.url import DockerURL, TLSConfig
 from ..errors import NoEndpointError
-from ..messages import mtu as say_mtu
 from ..messages import resolution as say_
 from . import network
-from .ci import ci_kind, ci_name, no_engine_fix
+from .ci import ci_kind, no_engine_fix
 from .diagnosis import explain
 from .endpoint import DockerHost, EngineFacts, TraceEntry
+from .mtu import mtu_warnings
 from .profile import decide, settle
+from .published import published_host
 from .remote import api_url, reach, socket_failure
 from .sources import CHAIN, Candidate, SourceContext
 
 if TYPE_CHECKING:
-    from .pod import Pod
+    pass
 
 PROBE_TIMEOUT = 1.5  # per socket operation while discovering; keeps a silent host under 3 s
 AUTO_BUDGET = 5.0  # the whole of auto discovery
@@ -242,8 +242,8 @@ def _build_host(
     self_info = None
     if where.in_container and where.container_id and url.is_unix:
         self_info = network.inspect_container(url, candidate.tls, where.container_id, PROBE_TIMEOUT)
-    published, verified, how = way.published or _published_host(
-        settings, candidate, where, self_info
+    published, verified, how = way.published or published_host(
+        settings, candidate, where, self_info, PROBE_TIMEOUT
     )
     if way.daemon_socket:
         daemon_socket = way.daemon_socket
@@ -286,7 +286,7 @@ def _build_host(
     if pod is not None:
         notes.append(say_.in_pod(pod.ci, shares_network=pod.shares_network))
     if profile.name != "kubedock":  # its containers are pods, on the cluster's network
-        warnings.extend(_mtu_warnings(url, candidate.tls, where, pod))
+        warnings.extend(mtu_warnings(url, candidate.tls, where, pod, PROBE_TIMEOUT))
     if info.kind == "Podman" and not _ryuk_ready_for_podman():
         notes.append(say_.podman_ryuk())
     return DockerHost(
@@ -317,77 +317,10 @@ def _build_host(
     )
 
 
-def _mtu_warnings(
-    url: DockerURL, tls: TLSConfig | None, where: network.Where, pod: Pod | None
-) -> list[str]:
-    """A CI's daemon whose uplink is our interface (in our pod's network namespace, or on
-    loopback from inside a container) with a bridge MTU larger than that interface's. Not
-    a daemon on this host: it forwards for its containers and answers path MTU probes."""
-    from .mtu import bridge_mtu, own_mtu
-    from .pod import is_loopback
-
-    own = own_mtu()
-    if own is None:
-        return []
-    if pod is not None:
-        local = pod.shares_network
-    else:
-        local = where.in_container and not url.is_unix and is_loopback(url.host)
-    bridge = bridge_mtu(url, tls, PROBE_TIMEOUT) if local else None
-    if bridge is None or bridge <= own.mtu:
-        return []
-    ci = ci_name(os.environ)
-    return [say_mtu.bridge_too_large(bridge, own.mtu, own.interface, str(url), ci)]
-
-
 def _ryuk_ready_for_podman() -> bool:
     """Ryuk off, or told it may run privileged, as Podman needs: nothing to say."""
     off = os.environ.get("TESTCONTAINERS_RYUK_DISABLED", "").strip().lower() == "true"
     return off or bool(os.environ.get("TESTCONTAINERS_RYUK_PRIVILEGED", "").strip())
-
-
-def _published_host(
-    settings: Settings,
-    candidate: Candidate,
-    where: network.Where,
-    self_info: dict[str, object] | None,
-) -> tuple[str, bool, str]:
-    """(host, verified, how it was chosen) for ports that test containers publish."""
-    url = candidate.url
-    assert url is not None
-    if settings.published_host.value:
-        return (
-            settings.published_host.value,
-            True,
-            say_.PORTS_SET.format(
-                host=settings.published_host.value, source=settings.published_host.source
-            ),
-        )
-    if not url.is_unix:
-        return url.host, True, ""  # reach() verified it; set by hand, it is taken as set
-    if not where.in_container:
-        return "localhost", True, ""
-    choices: list[tuple[str, str]] = []
-    if network.shares_daemon_network(url, candidate.tls, PROBE_TIMEOUT):
-        # Only a published port that answers proves it: see shares_daemon_network.
-        choices.append(("localhost", say_.PORTS_SAME_NAMESPACE))
-    if self_info is not None:
-        if network.uses_host_network(self_info):
-            return "localhost", True, say_.PORTS_HOST_NETWORK
-        gateway = network.own_gateway(self_info)
-        if gateway:
-            choices.append((gateway, say_.PORTS_OWN_GATEWAY))
-    route = network.default_gateway()
-    if route and all(route != host for host, _ in choices):
-        choices.append((route, say_.PORTS_ROUTE))
-    if not choices:
-        return "localhost", False, say_.PORTS_NO_GATEWAY
-    ports = network.published_ports(url, candidate.tls, PROBE_TIMEOUT)
-    for host, how in choices:
-        if ports and network.can_connect(host, ports[:3]):
-            return host, True, say_.PORTS_VERIFIED.format(host=host, how=how)
-    host, how = choices[0]
-    return host, False, say_.ports_unverified(host, how)
 
 
 def _hints(usable: list[Candidate], pinned: list[Candidate], per_probe: float) -> tuple[str, ...]:
