@@ -9,6 +9,7 @@ new engine is one new row, not a search through the code.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, final
@@ -68,6 +69,7 @@ class EngineProfile:
     ci: str = ""  # the CI its variables name (discovery/ci.py's kinds)
     # The rest of /info that the engine's line (-v, the diagnostic) shows: read once here.
     informed: bool = False  # /info answered
+    release: str = ""  # /info's ServerVersion (kubedock's own release; /version has its API)
     image_store: str = ""
     cgroup: str = ""
 
@@ -189,9 +191,18 @@ def decide(
         memory=_number(facts.get("MemTotal")),
         ci=ci,
         informed=bool(facts),
+        release=str(facts.get("ServerVersion", "")),
         image_store=details.image_store,
         cgroup=details.cgroup,
     )
+
+
+def named(engine: EngineInfo, profile: EngineProfile) -> EngineInfo:
+    """The engine as the header names it: kubedock's /version gives its API version as its
+    Version, so it is named by its own release, from /info."""
+    if profile.name != "kubedock":
+        return engine
+    return dataclasses.replace(engine, kind="kubedock", version=profile.release or engine.version)
 
 
 @final

@@ -31,7 +31,7 @@ from .ci import ci_kind, no_engine_fix
 from .diagnosis import explain
 from .endpoint import DockerHost, EngineFacts, TraceEntry
 from .mtu import mtu_warnings
-from .profile import decide, settle
+from .profile import decide, named, settle
 from .published import published_host
 from .remote import api_url, reach, socket_failure
 from .sources import CHAIN, Candidate, SourceContext
@@ -258,6 +258,7 @@ def _build_host(
         rootless="(rootless " in candidate.source,
         ci=ci_kind(os.environ),
     )
+    info = named(info, profile)
     engine = ("rootless " if profile.name.startswith("rootless") else "") + info.kind
     from .pod import is_loopback, recognise
 

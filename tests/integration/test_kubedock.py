@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ..helpers.kubedock import FakeKubedock, running_kubedock
+from ..helpers.kubedock import RELEASE, FakeKubedock, running_kubedock
 
 pytestmark = [pytest.mark.integration]
 
@@ -85,8 +85,8 @@ def test_a_suite_without_fixtures_runs_on_kubedock_as_its_profile_says(
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
         [
-            f"docker: dind {kubedock.url} (engine 1.25, API 1.25, TLS off) via DOCKER_HOST; "
-            "published ports on 127.0.0.1 (unverified)",
+            f"docker: dind {kubedock.url} (engine kubedock {RELEASE}, API 1.25, TLS off) "
+            "via DOCKER_HOST; published ports on 127.0.0.1 (unverified)",
             PROFILE_LINE,
             NOTE,
             PORTS_WARNING,
