@@ -19,3 +19,5 @@ L_REUSE = f"{LABEL}.reuse"
 L_REUSE_KEY = f"{LABEL}.reuse-key"
 L_KEEP_FOR = f"{LABEL}.keep-for"  # seconds a kept sidecar lives after it was made
 L_CACHE = f"{LABEL}.cache"
+# testcontainers' own label: its session id, which the run sets (cleanup/reaper.py).
+TC_SESSION = "org.testcontainers.session-id"

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any, final
 
 from ..engine.api import EngineClientLike, engine_errors
-from ..labels import L_OWNER_PID, L_OWNER_PLACE, L_OWNER_START, L_ROLE, L_RUN
+from ..labels import L_OWNER_PID, L_OWNER_PLACE, L_OWNER_START, L_ROLE, L_RUN, TC_SESSION
 from ..messages import reaper as say_
 from .ownership import Judge
 
-LABEL_SESSION = "org.testcontainers.session-id"
+LABEL_SESSION = TC_SESSION
 ROLE_RUN = "run"
 
 

@@ -10,6 +10,7 @@ from ..engine.api import engine_errors
 from ..engine.probe import probe
 from ..engine.transport import Failure
 from ..errors import exception_chain
+from ..labels import TC_SESSION
 from ..messages import endpoint as say_
 from .diagnosis import explain
 from .endpoint import DockerHost
@@ -117,12 +118,15 @@ def sidecar_post_mortem(host: DockerHost, lines: int = 20) -> str:
 KILLED_STATUS = "137"
 
 
-def killed_for_memory(host: DockerHost, since: float, until: float, *, settle: bool) -> str:
+def killed_for_memory(
+    host: DockerHost, since: float, until: float, *, settle: bool, session: str
+) -> str:
     """One line per container the engine killed for memory (its ``oom`` event) between
     ``since`` and ``until`` (a failed test's time): its limit, the engine's memory and the
     CI's setting for it; "" when none was, or the engine cannot tell. ``settle``: the
     failure names a kill, whose ``oom`` event the engine may publish after the exit that
-    ended the test: wait a second for it."""
+    ended the test: wait a second for it. A container of another testcontainers session
+    than the run's (``session``) is another run's, on a shared engine: not named."""
     from ..messages import authz as say_authz
     from ..messages import units
 
@@ -137,9 +141,11 @@ def killed_for_memory(host: DockerHost, since: float, until: float, *, settle: b
             filters={"type": ["container"], "event": ["oom"]},
             decode=True,
         )
-        killed = {
-            str(e.get("id", "")): (e.get("Actor") or {}).get("Attributes") or {} for e in events
-        }
+        killed: dict[str, dict[str, str]] = {}
+        for event in events:
+            attributes = (event.get("Actor") or {}).get("Attributes") or {}
+            if attributes.get(TC_SESSION, session) == session:  # not another run's
+                killed[str(event.get("id", ""))] = attributes
         if not killed:
             return ""
         lines = []

@@ -20,12 +20,10 @@ from typing import Any, final
 
 from ..engine.transport import EngineConnection, Failure
 from ..engine.url import DockerURL, TLSConfig
-from ..labels import L_RUN
+from ..labels import L_RUN, TC_SESSION
 from ..messages import remote as say_
 
 USER_AGENT = "pytest-dockerhost"
-# testcontainers' label for the session a container belongs to (ours is set by the wiring).
-SESSION_LABEL = "org.testcontainers.session-id"
 _EVENTS = "/events?filters=" + urllib.parse.quote(
     json.dumps({"type": ["container"], "event": ["start", "die"]})
 )
@@ -170,7 +168,7 @@ class PortForwarder:
     def _ours(self, labels: dict[str, Any]) -> bool:
         """Not another run's: unlabelled containers (docker-py, the CLI) are forwarded."""
         run = labels.get(L_RUN)
-        session = labels.get(SESSION_LABEL)
+        session = labels.get(TC_SESSION)
         if run and self.run_id and run != self.run_id:
             return False
         return not (session and self.session and session != self.session)

@@ -393,7 +393,10 @@ class DockerTestHooks:
 
                     began = item.stash.get(BEGAN, call.start)
                     settle = KILLED_STATUS in str(exc)
-                    said = killed_for_memory(host, began, time.time(), settle=settle)
+                    session = self.plugin.lifecycle.identity.session
+                    said = killed_for_memory(
+                        host, began, time.time(), settle=settle, session=session
+                    )
                     if said:
                         report.sections.append(("docker: killed for memory", said))
                 if why is not None:

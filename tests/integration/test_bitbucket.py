@@ -307,11 +307,23 @@ OOM_SUITE = f'''\
 import docker
 
 
+EAT = ["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"]
+
+
 def test_a_container_that_eats_memory():
-    docker.from_env().containers.run(
-        "{BUSYBOX}",
-        ["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"],
-        name="bitbucket-oom-victim", mem_limit="8m", memswap_limit="8m", remove=True,
+    client = docker.from_env()
+    # Another run's, on the same engine at the same time: not this test's to explain.
+    try:
+        client.containers.run(
+            "{BUSYBOX}", EAT, name="bitbucket-oom-bystander", mem_limit="8m",
+            memswap_limit="8m", remove=True,
+            labels={{"org.testcontainers.session-id": "another-run"}},
+        )
+    except docker.errors.ContainerError:
+        pass
+    client.containers.run(
+        "{BUSYBOX}", EAT, name="bitbucket-oom-victim", mem_limit="8m", memswap_limit="8m",
+        remove=True,
     )
 '''
 
@@ -322,6 +334,7 @@ def test_a_container_killed_for_memory_is_named_with_the_limits_and_the_ci_setti
     code, output, _ = run_step(pipelines, "oom", {"test_oom.py": OOM_SUITE})
     assert code == 1, output
     assert "container bitbucket-oom-victim was killed for memory (OOMKilled)" in output, output
+    assert "container bitbucket-oom-bystander was" not in output, output  # another session's
     assert "it is gone, so its own limit (if it had one) cannot be read" in output, output
     assert re.search(r"; the engine reports [\d.]+ GiB \(its machine's", output), output
     assert "Bitbucket's docker service has 1 GB by default" in output, output
