@@ -284,6 +284,36 @@ def test_a_group_stays_on_one_engine_under_loadgroup(
     assert all(len(urls) == 1 for urls in where.values()), where
 
 
+def test_a_context_entry_brings_its_own_tls(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    engine: Any,
+    second_engine: NestedEngine,
+) -> None:
+    """The second engine as a docker context with its certificates, made by the docker CLI:
+    no TLS variable is set, so only the context's own files can reach it."""
+    tag = _project(pytester, monkeypatch, SUITE.replace("range(8)", "range(4)"))
+    config = pytester.path / "docker-config"
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    for name in ("DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_HOST", "DOCKER_CONTEXT"):
+        monkeypatch.delenv(name, raising=False)
+    certs = second_engine.certs
+    assert certs is not None
+    endpoint = (f"host={second_engine.tls_url},ca={certs / 'ca.pem'},"
+                f"cert={certs / 'cert.pem'},key={certs / 'key.pem'}")  # fmt: skip
+    made = subprocess.run(["docker", "context", "create", "build-2", "--docker", endpoint],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    result, began, ended = _run(pytester, "-n", "2", f"--docker-pool={HERE},build-2")
+    result.assert_outcomes(passed=4)
+    assignment = _assignment(result.outlines)
+    assert sorted(assignment) == sorted([HERE, second_engine.tls_url]), assignment
+    for url, client in ((HERE, engine), (second_engine.tls_url, second_engine.client)):
+        ran = {name.split("-")[0] for name in _ran(client, tag, began, ended)}
+        assert ran, (url, assignment)  # each engine ran some of the suite...
+        assert ran <= assignment[url], (url, ran, assignment)  # ...by its own workers
+
+
 def test_without_workers_the_first_engine_that_answers_is_used_and_said(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
 ) -> None:
