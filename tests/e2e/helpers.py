@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,6 +208,24 @@ class Agent:
     def remove(self) -> None:
         with contextlib.suppress(Exception):  # already gone
             self.container.remove(force=True, v=True)
+
+
+@contextlib.contextmanager
+def socket_sharing_agent(
+    engine: Any, name: str, wheel_dir: Path, files: Mapping[str, str]
+) -> Iterator[Agent]:
+    """A Jenkins-like agent on ``engine`` that shares its socket (in the socket's group),
+    with ``files`` in its project and the plugin installed from a fresh wheel; removed
+    afterwards."""
+    wheel = build_wheel(wheel_dir)
+    created = Agent.create(engine, name, group_add=[socket_gid()])
+    try:
+        created.start()
+        created.put(PROJECT_DIR, dict(files))
+        created.install(wheel)
+        yield created
+    finally:
+        created.remove()
 
 
 def leftovers(client: Any, label: str) -> dict[str, list[str]]:

@@ -78,6 +78,23 @@ class TLSDaemon:
         return f"dhtest{self.port % 100000}"[:15]
 
     def start(self) -> None:
+        self._launch()
+
+    def listen_flags(self) -> list[str]:
+        """How it listens: TLS, verifying clients."""
+        return [
+            f"--host={self.url}",
+            "--tlsverify",
+            f"--tlscacert={self.tls.folder / 'ca.pem'}",
+            f"--tlscert={self.tls.server_cert}",
+            f"--tlskey={self.tls.server_key}",
+        ]
+
+    def client_env(self) -> dict[str, str]:
+        """What a docker CLI needs to reach it."""
+        return {"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(self.tls.folder)}
+
+    def _launch(self) -> None:
         # Its own bridge, in a range of its own, so it never touches the main engine's docker0.
         subprocess.run(
             ["ip", "link", "add", "name", self.bridge, "type", "bridge"],
@@ -95,11 +112,7 @@ class TLSDaemon:
                 f"--data-root={self.root / 'data'}",
                 f"--exec-root={self.exec_root}",
                 f"--pidfile={self.root / 'dockerd.pid'}",
-                f"--host={self.url}",
-                "--tlsverify",
-                f"--tlscacert={self.tls.folder / 'ca.pem'}",
-                f"--tlscert={self.tls.server_cert}",
-                f"--tlskey={self.tls.server_key}",
+                *self.listen_flags(),
                 # Never --bridge=none: dockerd then deletes the machine's docker0.
                 f"--bridge={self.bridge}",
                 "--iptables=false",
@@ -113,19 +126,17 @@ class TLSDaemon:
         log.close()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        env = {
-            **os.environ,
-            "DOCKER_HOST": self.url,
-            "DOCKER_TLS_VERIFY": "1",
-            "DOCKER_CERT_PATH": str(self.tls.folder),
-        }
+        env = {**os.environ, "DOCKER_HOST": self.url}
+        for key in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT"):
+            env.pop(key, None)
+        env.update(self.client_env())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             done = subprocess.run(["docker", "version"], env=env, capture_output=True, check=False)
             if done.returncode == 0:
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"the TLS dockerd did not start: {self.log_tail()}")
+        raise RuntimeError(f"{self.url}'s dockerd did not start: {self.log_tail()}")
 
     def log_tail(self) -> str:
         try:

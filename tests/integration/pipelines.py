@@ -52,45 +52,18 @@ class PipelinesDaemon(TLSDaemon):
         deadline = time.monotonic() + 10
         while not os.path.exists(authz.SOCKET) and time.monotonic() < deadline:
             time.sleep(0.05)
-        subprocess.run(["ip", "link", "add", "name", self.bridge, "type", "bridge"], check=False)
-        subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True)
-        (self.root / "data").mkdir(parents=True, exist_ok=True)
-        import tempfile
+        self._launch()
 
-        self.exec_root = Path(tempfile.mkdtemp(prefix="dhb", dir="/tmp"))
-        log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(
-            [
-                "dockerd",
-                f"--data-root={self.root / 'data'}",
-                f"--exec-root={self.exec_root}",
-                f"--pidfile={self.root / 'dockerd.pid'}",
-                f"--host={self.url}",
-                "--tls=false",  # said outright: no 16 s wait for a plain TCP listener
-                f"--authorization-plugin={authz.NAME}",
-                f"--bridge={self.bridge}",
-                "--ip=127.0.0.1",
-                "--iptables=false",
-                "--ip-masq=false",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+    def listen_flags(self) -> list[str]:
+        return [
+            f"--host={self.url}",
+            "--tls=false",  # said outright: no 16 s wait for a plain TCP listener
+            f"--authorization-plugin={authz.NAME}",
+            "--ip=127.0.0.1",
+        ]
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        env = {**os.environ, "DOCKER_HOST": self.url}
-        for key in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT"):
-            env.pop(key, None)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            done = subprocess.run(["docker", "version"], env=env, capture_output=True, check=False)
-            if done.returncode == 0:
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"the pipelines dockerd did not start: {self.log_tail()}")
+    def client_env(self) -> dict[str, str]:
+        return {}
 
     def client(self) -> Any:
         import docker

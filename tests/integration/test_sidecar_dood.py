@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ..conftest import BUSYBOX, DIND
-from ..e2e.helpers import PROJECT_DIR, Agent, build_wheel, socket_gid
+from ..e2e.helpers import Agent, socket_sharing_agent
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("test_images")]
 
@@ -50,18 +50,10 @@ def test_service(docker_host):
 
 @pytest.fixture
 def agent(engine: Any, tmp_path: Path) -> Iterator[Agent]:
-    wheel = build_wheel(tmp_path / "wheel")
-    created = Agent.create(engine, f"sidecar-{uuid.uuid4().hex[:8]}", group_add=[socket_gid()])
-    try:
-        created.start()
-        created.put(
-            PROJECT_DIR,
-            {"test_service.py": INNER_TEST, "pytest.ini": "[pytest]\naddopts = -p dockerhost\n"},
-        )
-        created.install(wheel)
+    files = {"test_service.py": INNER_TEST, "pytest.ini": "[pytest]\naddopts = -p dockerhost\n"}
+    name = f"sidecar-{uuid.uuid4().hex[:8]}"
+    with socket_sharing_agent(engine, name, tmp_path / "wheel", files) as created:
         yield created
-    finally:
-        created.remove()
 
 
 def test_sidecar_from_a_dood_agent_on_a_shared_network(agent: Agent, engine: Any) -> None:

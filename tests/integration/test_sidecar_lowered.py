@@ -19,7 +19,7 @@ import pytest
 from pytest_dockerhost.sidecar.spec import CAPABILITIES, OFTEN_MISSING, refused_capabilities
 
 from ..conftest import BUSYBOX, DIND
-from ..e2e.helpers import LABEL, PROJECT_DIR, Agent, build_wheel, socket_gid
+from ..e2e.helpers import LABEL, Agent, socket_sharing_agent
 from .test_sidecar_dood import INNER_TEST
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("test_images")]
@@ -49,18 +49,10 @@ def _full_set_refusal(engine: Any, label: str) -> str:
 
 @pytest.fixture
 def agent(engine: Any, tmp_path: Path) -> Iterator[Agent]:
-    wheel = build_wheel(tmp_path / "wheel")
-    created = Agent.create(engine, f"lowered-{uuid.uuid4().hex[:8]}", group_add=[socket_gid()])
-    try:
-        created.start()
-        created.put(
-            PROJECT_DIR,
-            {"test_service.py": INNER_TEST, "pytest.ini": "[pytest]\naddopts = -p dockerhost\n"},
-        )
-        created.install(wheel)
+    files = {"test_service.py": INNER_TEST, "pytest.ini": "[pytest]\naddopts = -p dockerhost\n"}
+    name = f"lowered-{uuid.uuid4().hex[:8]}"
+    with socket_sharing_agent(engine, name, tmp_path / "wheel", files) as created:
         yield created
-    finally:
-        created.remove()
 
 
 def test_an_unprivileged_sidecar_asked_for_leaves_out_what_the_engine_refuses(
