@@ -86,10 +86,22 @@ def privileged_refusal(engine: Any, test_images: None) -> str:
     """Why this engine refuses ``--privileged``, or "" where it grants it. Bookworm's 20.10
     here refuses it ("unable to apply caps", moby#42906); Docker 28 grants a privileged
     container the capabilities it has, so nested here it accepts it."""
+    return start_refusal(engine, privileged=True)
+
+
+def start_refusal(engine: Any, labels: dict[str, str] | None = None, **host_config: Any) -> str:
+    """Why ``engine`` refuses to run a busybox container with ``host_config``, in its own
+    words, or "" where it runs one. Newer engines refuse at create, Docker 20.10 at start."""
     api = engine.api
-    probe = api.create_container(
-        BUSYBOX, command=["true"], host_config=api.create_host_config(privileged=True)
-    )
+    try:
+        probe = api.create_container(
+            BUSYBOX,
+            command=["true"],
+            labels=labels or {},
+            host_config=api.create_host_config(**host_config),
+        )
+    except Exception as exc:
+        return str(exc)
     try:
         api.start(probe["Id"])
     except Exception as exc:

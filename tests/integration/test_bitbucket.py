@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ..conftest import BUSYBOX
+from ..e2e.project import FETCH  # the helpers module users write: fetch a page
 from ..helpers import authz
 from .pipelines import PipelinesDaemon, running_pipelines
 
@@ -63,21 +64,6 @@ def test_the_plugin_denies_what_bitbucket_denies(
     finally:
         client.close()
 
-
-FETCH = """\
-import time
-import urllib.request
-
-
-def fetch(url, attempts=100):
-    for _ in range(attempts):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                return reply.read().decode().strip()
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing answered at {url}")
-"""
 
 # A suite as its author wrote it for a laptop: no plugin fixture, no Ryuk setting.
 TESTCONTAINERS_SUITE = f'''\

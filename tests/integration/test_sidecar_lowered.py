@@ -18,7 +18,7 @@ import pytest
 
 from pytest_dockerhost.sidecar.spec import CAPABILITIES, OFTEN_MISSING, refused_capabilities
 
-from ..conftest import BUSYBOX, DIND
+from ..conftest import BUSYBOX, DIND, start_refusal
 from ..e2e.helpers import LABEL, Agent, socket_sharing_agent
 from .test_sidecar_dood import INNER_TEST
 
@@ -28,23 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("test_images")]
 def _full_set_refusal(engine: Any, label: str) -> str:
     """Why the engine refuses a container with every capability of the sidecar's set, or
     "" where it starts one: the engine's own answer, asked the way the sidecar asks."""
-    api = engine.api
-    try:  # newer engines refuse at create, Docker 20.10 at start
-        probe = api.create_container(
-            BUSYBOX,
-            command=["true"],
-            labels={LABEL: label},
-            host_config=api.create_host_config(cap_add=list(CAPABILITIES)),
-        )
-    except Exception as exc:
-        return str(exc)
-    try:
-        api.start(probe["Id"])
-    except Exception as exc:
-        return str(exc)
-    finally:
-        api.remove_container(probe["Id"], force=True)
-    return ""
+    return start_refusal(engine, {LABEL: label}, cap_add=list(CAPABILITIES))
 
 
 @pytest.fixture
