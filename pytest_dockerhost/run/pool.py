@@ -167,10 +167,12 @@ class Pool:
 
     def _resolve(self, index: int) -> PoolEngine:
         from ..discovery.resolution import resolve
+        from .pool_sidecars import workers_coming
 
         engine = self.engines[index]
-        if engine.sidecar:
-            return self._start_sidecars([index])[0]
+        if engine.sidecar:  # with workers coming, every sidecar entry starts beside it
+            rest = [i for i, e in enumerate(self.engines) if e.sidecar and i > index]
+            return self._start_sidecars([index, *(rest if workers_coming() else ())])[0]
         env = {k: v for k, v in os.environ.items() if k not in _STEERING}
         none: Setting[str | None] = Setting(None, Origin.DEFAULT)
         if "://" in engine.entry:  # the explicit-endpoint source reads it, TLS and all

@@ -15,6 +15,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -36,6 +37,24 @@ class Run(Protocol):
     def identity(self) -> RunIdentity: ...
     @property
     def cleanup(self) -> RunCleanup: ...
+
+
+# True while the xdist controller resolves: its workers will need every sidecar entry.
+_WORKERS_COMING: ContextVar[bool] = ContextVar("pytest_dockerhost_workers", default=False)
+
+
+def for_workers(start: Callable[[], None]) -> None:
+    """The xdist controller's ``start``: a pool's first sidecar starts with all the others
+    (the workers are spread over them next), not before them."""
+    token = _WORKERS_COMING.set(True)
+    try:
+        start()
+    finally:
+        _WORKERS_COMING.reset(token)
+
+
+def workers_coming() -> bool:
+    return _WORKERS_COMING.get()
 
 
 # Runs (their lifecycle's id) whose pool is starting sidecars: docker-py's first import,
