@@ -47,9 +47,9 @@ import pytest
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
-    if hasattr(session.config, "workerinput"):
+    folder = os.environ.get("POOL_HOLD")
+    if hasattr(session.config, "workerinput") or not folder:
         return
-    folder = os.environ["POOL_HOLD"]
     open(os.path.join(folder, "held"), "w").close()
     deadline = time.monotonic() + 120
     while not os.path.exists(os.path.join(folder, "go")) and time.monotonic() < deadline:
@@ -313,3 +313,34 @@ def test_the_sidecars_of_a_run_killed_with_kill_9_are_swept_by_the_next_run(
         time.sleep(0.5)
     assert _left_on(engine, run_id) == []
     assert glob.glob(os.path.join(tempfile.gettempdir(), f"pytest-dockerhost-{run_id}-*")) == []
+
+
+def test_a_sidecar_that_does_not_start_is_left_out_and_its_workers_go_to_the_others(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
+) -> None:
+    # Half a second is too short for any dind to answer: the sidecar's start fails for real.
+    tag = _project(pytester, monkeypatch, SUITE.replace("range(8)", "range(4)"))
+    began = time.time()
+    result = pytester.runpytest_subprocess(
+        *("-p", "dockerhost", "-p", "no:cacheprovider", "-n", "2", "--docker-timeout=0.5"),
+        f"--docker-pool=sidecar,{HERE}",
+        f"--docker-preload={BUSYBOX}",
+        timeout=240,
+    )
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            f"docker: pool of 2 engines (from --docker-pool): {HERE} (*) -> gw0, gw1",
+            "docker: note: --docker-pool entry 1 (sidecar #1) is left out: the sidecar's daemon"
+            " * was not ready within *",
+            "*; its workers go to the others",  # after the daemon's log lines
+        ]
+    )
+    assert {name.split("-")[0] for name in _ran(engine, tag, began, time.time())} == {"gw0", "gw1"}
+    # What its start made is gone at once: the engine destroyed it during the run.
+    events = engine_events(engine, began, time.time() + 1, {"type": "container"})
+    made = {e["Actor"]["Attributes"].get("name") for e in events if e["Action"] == "create"}
+    sidecars = {name for name in made if re.fullmatch(r"pytest-dockerhost-[0-9a-f]+-1", name or "")}
+    assert len(sidecars) == 1, made
+    gone = {e["Actor"]["Attributes"].get("name") for e in events if e["Action"] == "destroy"}
+    assert sidecars <= gone, events
