@@ -46,6 +46,19 @@ def sidecar_count(entry: str) -> int:
     return int(count)
 
 
+def engines_of(entries: tuple[str, ...]) -> list[tuple[int, str, int]]:
+    """One row per engine: (the entry's number, the entry, its sidecar's number or 0);
+    ``sidecar*N`` is N rows, the sidecars numbered across the pool from 1."""
+    rows: list[tuple[int, str, int]] = []
+    for number, entry in enumerate(entries, start=1):
+        count = sidecar_count(entry)
+        first = sum(1 for row in rows if row[2]) + 1
+        rows.extend((number, entry, first + k) for k in range(count))
+        if not count:
+            rows.append((number, entry, 0))
+    return rows
+
+
 def sidecars_in_sidecar_mode(entries: tuple[str, ...], mode: str) -> list[str]:
     """The sidecar entries of a pool that sidecar mode cannot take: it starts its one
     sidecar on the pool's first engine, so a sidecar entry there has no engine to be."""

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, final
 
-from ..config.pool import sidecar_count
+from ..config.pool import engines_of
 from ..config.settings import Origin, Setting, Settings
 from ..messages import pool as say_
 
@@ -139,14 +139,10 @@ class Pool:
         self.settings = settings
         self.run = run  # the lifecycle: its identity and claim, for the sidecars
         self.engines: list[PoolEngine] = []
-        for n, entry in enumerate(settings.pool.value, start=1):
-            source = say_.entry_source(n, settings.pool.source)
-            for _ in range(sidecar_count(entry)):  # each sidecar an engine of its own
-                number = sum(1 for e in self.engines if e.sidecar) + 1
-                named = say_.sidecar_entry(number)
-                self.engines.append(PoolEngine(n, named, source, "not tried", sidecar=number))
-            if not sidecar_count(entry):
-                self.engines.append(PoolEngine(n, entry, source, "not tried"))
+        for n, entry, k in engines_of(settings.pool.value):  # each sidecar an engine of its own
+            where = say_.entry_source(n, settings.pool.source)
+            named = say_.sidecar_entry(k) if k else entry
+            self.engines.append(PoolEngine(n, named, where, "not tried", sidecar=k))
         self._sidecars: PoolSidecars | None = None
         self.placed: dict[str, int] = {}  # worker id -> index into engines
         self.spread_done = False
