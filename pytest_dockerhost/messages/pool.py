@@ -60,6 +60,7 @@ def left_out(where: str, entry: str, detail: str, fix: str, *, spread: bool) -> 
 
 
 STARTING = "the pool's sidecars are still starting"
+START_STOPPED = "its start ended without an answer (a crash of the plugin's own: please report it)"
 
 
 def sidecar_entry(number: int) -> str:

@@ -196,6 +196,9 @@ class PoolSidecars:
             for thread in threads:
                 thread.join(30)
             raise
+        for number, source in wanted:  # a thread that died of something else: said so
+            if number not in results:
+                results[number] = self._failed(number, source, say_.START_STOPPED, 0.0)
         return results
 
     def _start_one(
@@ -219,20 +222,20 @@ class PoolSidecars:
         claim = self._claim
         assert claim is not None
         owner = claim.owner
-        folder = private_dir(f"pytest-dockerhost-{owner.run_id}-sidecar{number}-")
-        self.folders[number] = folder
-        sidecar = Sidecar(
-            outer,
-            spec,
-            owner,
-            os.path.join(folder, "client"),
-            say=_quiet,
-            cancelled=self._cancelled,
-            leased=leased,
-            number=number,
-        )
-        self.running[number] = sidecar
         try:
+            folder = private_dir(f"pytest-dockerhost-{owner.run_id}-sidecar{number}-")
+            self.folders[number] = folder
+            sidecar = Sidecar(
+                outer,
+                spec,
+                owner,
+                os.path.join(folder, "client"),
+                say=_quiet,
+                cancelled=self._cancelled,
+                leased=leased,
+                number=number,
+            )
+            self.running[number] = sidecar
             started = sidecar.start()
         except DockerHostError as exc:
             results[number] = self._failed(number, source, str(exc), began)

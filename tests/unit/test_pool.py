@@ -145,3 +145,40 @@ def test_a_runs_sidecars_get_names_of_their_own() -> None:
     assert names == {"pytest-dockerhost-abc123", *(f"pytest-dockerhost-abc123-{n}" for n in (1, 2))}
     kept = dataclasses.replace(spec, reuse=True)
     assert sidecar_name(kept, "abc123", "c" * 40, 2).endswith("-abc123-2")
+
+
+def test_engines_of_numbers_the_sidecars_across_the_pool() -> None:
+    from pytest_dockerhost.config.pool import engines_of
+
+    assert engines_of(("sidecar*2", "tcp://h:2376", "sidecar")) == [
+        (1, "sidecar*2", 1),
+        (1, "sidecar*2", 2),
+        (2, "tcp://h:2376", 0),
+        (3, "sidecar", 3),
+    ]
+
+
+def test_the_xdist_controllers_start_says_workers_are_coming_and_only_while_it_runs() -> None:
+    from pytest_dockerhost.run.pool_sidecars import for_workers, workers_coming
+
+    seen: list[bool] = []
+    assert not workers_coming()
+    for_workers(lambda: seen.append(workers_coming()))
+    assert seen == [True]
+    assert not workers_coming()
+
+
+def test_a_start_that_calls_back_in_while_sidecars_start_gets_a_placeholder() -> None:
+    from pytest_dockerhost.run import pool_sidecars
+    from pytest_dockerhost.run.pool import resolve_or_pool
+
+    settings = Settings.from_sources({"pool": ["sidecar"]}, {}, {})
+    run = object()
+    pool_sidecars._STARTING.add(id(run))
+    try:
+        resolution, pool = resolve_or_pool(settings, run)  # type: ignore[arg-type]
+    finally:
+        pool_sidecars._STARTING.discard(id(run))
+    assert pool is None
+    assert resolution.host is None
+    assert "still starting" in str(resolution.error)
