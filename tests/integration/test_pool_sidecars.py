@@ -344,3 +344,26 @@ def test_a_sidecar_that_does_not_start_is_left_out_and_its_workers_go_to_the_oth
     assert len(sidecars) == 1, made
     gone = {e["Actor"]["Attributes"].get("name") for e in events if e["Action"] == "destroy"}
     assert sidecars <= gone, events
+
+
+def test_without_workers_only_the_first_sidecar_starts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
+) -> None:
+    tag = _project(pytester, monkeypatch, SUITE.replace("range(8)", "range(2)"))
+    began = time.time()
+    result = pytester.runpytest_subprocess(
+        *("-p", "dockerhost", "-p", "no:cacheprovider", "-p", "no:xdist"),
+        *("--docker-pool=sidecar*2", f"--docker-preload={BUSYBOX}"),
+        timeout=240,
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "docker: pool of 2 engines (from --docker-pool): no xdist workers, so this run uses"
+            " the first that answers, sidecar #1 tcp://127.0.0.1:* on *; not tried: sidecar #2",
+        ]
+    )
+    assert _ran(engine, tag, began, time.time()) == [], "the services ran in the sidecar"
+    events = engine_events(engine, began, time.time() + 1, {"type": "container", "event": "create"})
+    made = [e["Actor"]["Attributes"].get("name", "") for e in events]
+    assert len([n for n in made if re.fullmatch(r"pytest-dockerhost-[0-9a-f]+-\d", n)]) == 1, made
