@@ -139,6 +139,7 @@ class Settings:
         if from_env and (tls_env or "").strip().lower() in ("0", "false", "no", "off"):
             warnings.append(say_.tls_verify_zero(str(tls_env)))
         on_ci = next((name for name in CI_VARIABLES if env.get(name, "").strip()), None)
+        _refuse_pool_sidecars_in_sidecar_mode(values["pool"], values["mode"])
         return cls(**values, on_ci=on_ci, warnings=tuple(warnings))
 
     @classmethod
@@ -164,6 +165,15 @@ class Settings:
             if given_only and setting.is_default:
                 continue
             yield spec.name, _show(setting.value), setting.source
+
+
+def _refuse_pool_sidecars_in_sidecar_mode(pool: Setting[Any], mode: Setting[Any]) -> None:
+    from .pool import sidecars_in_sidecar_mode
+
+    sidecars = sidecars_in_sidecar_mode(pool.value, mode.value)
+    if sidecars:
+        text = say_.pool_sidecar_mode(pool.source, sidecars, mode.source)
+        raise SettingError(text, source=pool.source)
 
 
 def _show(value: object) -> str:

@@ -73,10 +73,19 @@ def pool_twice(entry: str) -> str:
     return f"{entry} is listed twice; list each engine once"
 
 
-def pool_sidecar(entry: str) -> str:
+def pool_sidecar_count(entry: str, most: int) -> str:
     return (
-        f"{entry}: sidecar entries are not supported yet; list engine URLs or docker "
-        "context names (sidecar mode starts its one sidecar on the pool's first engine)"
+        f"{entry}: write sidecar for one sidecar or sidecar*N for N of them, N a whole "
+        f"number from 1 to {most} (each is a Docker daemon of its own), e.g. sidecar*2"
+    )
+
+
+def pool_sidecar_mode(pool_source: str, entries: Iterable[str], mode_source: str) -> str:
+    return (
+        f"{pool_source} lists {', '.join(entries)} while {mode_source} is sidecar: sidecar "
+        "mode starts its one sidecar on the pool's first engine, so a pool of sidecars "
+        f"has nothing to do there. Drop the sidecar entries from {pool_source}, or the "
+        f"sidecar mode from {mode_source} (the pool then starts its sidecars itself)."
     )
 
 

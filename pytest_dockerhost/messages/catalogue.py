@@ -199,12 +199,41 @@ def _run_entries() -> list[CatalogueEntry]:
         CatalogueEntry(
             ("pool-entry-invalid",),
             ("PYTEST_DOCKER_POOL", "--docker-pool", "is not an engine URL"),
-            "an entry of the engine pool is neither an engine URL nor a docker context name "
-            "(or a sidecar entry, not supported yet); the run stops before it starts",
+            "an entry of the engine pool is neither an engine URL, a docker context name nor "
+            "a sidecar entry; the run stops before it starts",
             settings_texts.invalid(
                 "PYTEST_DOCKER_POOL",
                 "http://build-2:2375",
                 settings_texts.pool_scheme("http://build-2:2375", ("unix://", "tcp://", "ssh://")),
+            ),
+        ),
+        CatalogueEntry(
+            ("pool-sidecar-count",),
+            ("sidecar*N", "N a whole number from 1 to"),
+            "a sidecar entry of the engine pool asks for no sidecar, too many, or a count that "
+            "is not a number; the run stops before it starts",
+            settings_texts.invalid(
+                "--docker-pool", None, settings_texts.pool_sidecar_count("sidecar*99", 8)
+            ),
+        ),
+        CatalogueEntry(
+            ("pool-sidecar-in-sidecar-mode",),
+            ("while --docker-mode is sidecar", "Drop the sidecar entries"),
+            "sidecar entries in the pool with sidecar mode: sidecar mode starts its one "
+            "sidecar on the pool's first engine; the run stops before it starts",
+            settings_texts.pool_sidecar_mode("--docker-pool", ["sidecar*2"], mode.flag),
+        ),
+        CatalogueEntry(
+            ("pool-sidecar-left-out",),
+            ("(sidecar #2) is left out", "no engine to start it on"),
+            "a sidecar of the pool did not start (or no engine was found to start it on): "
+            "the run goes on with the pool's other engines",
+            pool.left_out(
+                pool.entry_source(1, "--docker-pool"),
+                pool.sidecar_entry(2),
+                pool.no_outer_engine("no working Docker endpoint (mode auto, from default)."),
+                "",
+                spread=True,
             ),
         ),
         CatalogueEntry(

@@ -55,3 +55,30 @@ def left_out(where: str, entry: str, detail: str, fix: str, *, spread: bool) -> 
     then = "; its workers go to the others" if spread else ""
     said = f"{where} ({entry}) is left out: {detail}"
     return f"{PREFIX}note: {said}" + (f"; fix: {fix}" if fix else "") + then
+
+
+# --- the pool's sidecar entries (sidecar, sidecar*N) --------------------------------------
+
+
+STARTING = "the pool's sidecars are still starting"
+START_STOPPED = "its start ended without an answer (a crash of the plugin's own: please report it)"
+
+
+def sidecar_entry(number: int) -> str:
+    """One sidecar of the pool, as the header, the notes and the report name it."""
+    return f"sidecar #{number}"
+
+
+def sidecar_where(number: int, outer_url: str) -> str:
+    on = f" on {outer_url}" if outer_url else ""
+    return f"{sidecar_entry(number)}{on}"
+
+
+def sidecar_engine(number: int, url: str, outer_url: str) -> str:
+    """A sidecar in the header's pool line: its own URL, and the engine it runs on."""
+    return f"{sidecar_entry(number)} {url} on {outer_url}"
+
+
+def no_outer_engine(error: str) -> str:
+    """No engine to start the pool's sidecars on: the resolution's own failure follows."""
+    return f"no engine to start it on (the one the run finds without the pool): {error}"

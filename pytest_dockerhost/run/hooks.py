@@ -206,7 +206,9 @@ class DockerHostPlugin:
             return
         lifecycle = self.lifecycle
         if lifecycle.needs_start and (lifecycle.starts_at_session_start or xdist_owner):
-            lifecycle.start()
+            from .pool_sidecars import for_workers  # a pool's sidecars then start at once
+
+            for_workers(lifecycle.start) if xdist_owner else lifecycle.start()
         if xdist_owner and lifecycle.pool is not None:
             lifecycle.pool.spread(lifecycle, session.config)  # pins the local workers
 

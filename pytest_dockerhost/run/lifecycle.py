@@ -132,7 +132,7 @@ class EndpointLifecycle:
         """
         from .pool import resolve_or_pool  # http.client and ssl: only when Docker is needed
 
-        self.resolution, self.pool = resolve_or_pool(self.settings)
+        self.resolution, self.pool = resolve_or_pool(self.settings, self)
         try:
             found = self.resolution.require()
         except NoEndpointError as exc:

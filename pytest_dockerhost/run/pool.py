@@ -6,6 +6,7 @@ The controller's own endpoint (its lifecycle's) is the pool's first engine that 
 it is wired, claimed and followed as any endpoint is. The others are resolved when the
 workers are about to start (``spread``), claimed here, and handed to their workers
 instead of the controller's (``export_for``). Without workers, the first engine is all.
+``sidecar`` / ``sidecar*N`` entries are sidecars the run starts (run/pool_sidecars.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, final
 
+from ..config.pool import engines_of
 from ..config.settings import Origin, Setting, Settings
 from ..messages import pool as say_
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from ..discovery.endpoint import DockerHost, TraceEntry
     from ..discovery.resolution import Resolution
     from .ending import RunCleanup
+    from .pool_sidecars import PoolSidecars
 
 # Variables that would name another engine than the entry: the entry alone is tried.
 _STEERING = ("DOCKER_HOST", "DOCKER_CONTEXT", "CONTAINER_HOST")
@@ -41,6 +44,8 @@ class Run(Protocol):
     def identity(self) -> RunIdentity: ...
     @property
     def pool(self) -> Pool | None: ...
+    @property
+    def cleanup(self) -> RunCleanup: ...
     def export(self) -> dict[str, Any]: ...
 
 
@@ -103,10 +108,20 @@ class PoolEngine:
     source: str  # "--docker-pool entry 2"
     outcome: Outcome
     resolution: Resolution | None = None
+    sidecar: int = 0  # a sidecar the run starts: its number in the pool (1, 2, ...)
 
     @property
     def host(self) -> DockerHost | None:
         return self.resolution.host if self.resolution is not None else None
+
+    @property
+    def shown(self) -> str:
+        """As the header names it: its URL; a sidecar's number, URL and engine."""
+        host = self.host
+        outer = host.outer if host is not None else None
+        if self.sidecar and host is not None and outer is not None:
+            return say_.sidecar_engine(self.sidecar, host.shown_url, outer.shown_url)
+        return host.shown_url if host is not None else self.entry
 
     @property
     def failure(self) -> TraceEntry | None:
@@ -118,12 +133,15 @@ class PoolEngine:
 class Pool:
     """The run's engines: resolved in order, spread over the local workers, each reaped."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, run: Run | None = None) -> None:
         self.settings = settings
-        self.engines: list[PoolEngine] = [
-            PoolEngine(n, entry, say_.entry_source(n, settings.pool.source), "not tried")
-            for n, entry in enumerate(settings.pool.value, start=1)
-        ]
+        self.run = run  # the lifecycle: its identity and claim, for the sidecars
+        self.engines: list[PoolEngine] = []
+        for n, entry, k in engines_of(settings.pool.value):  # each sidecar an engine of its own
+            where = say_.entry_source(n, settings.pool.source)
+            named = say_.sidecar_entry(k) if k else entry
+            self.engines.append(PoolEngine(n, named, where, "not tried", sidecar=k))
+        self._sidecars: PoolSidecars | None = None
         self.placed: dict[str, int] = {}  # worker id -> index into engines
         self.spread_done = False
         self.cleanups: dict[int, RunCleanup] = {}  # the other engines' claims
@@ -143,8 +161,12 @@ class Pool:
 
     def _resolve(self, index: int) -> PoolEngine:
         from ..discovery.resolution import resolve
+        from .pool_sidecars import workers_coming
 
         engine = self.engines[index]
+        if engine.sidecar:  # with workers coming, every sidecar entry starts beside it
+            rest = [i for i, e in enumerate(self.engines) if e.sidecar and i > index]
+            return self._start_sidecars([index, *(rest if workers_coming() else ())])[0]
         env = {k: v for k, v in os.environ.items() if k not in _STEERING}
         none: Setting[str | None] = Setting(None, Origin.DEFAULT)
         if "://" in engine.entry:  # the explicit-endpoint source reads it, TLS and all
@@ -153,11 +175,23 @@ class Pool:
         else:  # a docker context: its own endpoint and TLS files
             env["DOCKER_CONTEXT"] = engine.entry
             one = dataclasses.replace(self.settings, host=none, socket=none)
-        resolution = resolve(one, env=env)
+        return self._keep(index, resolve(one, env=env))
+
+    def _keep(self, index: int, resolution: Resolution) -> PoolEngine:
         outcome: Outcome = "ok" if resolution.host is not None else "left out"
-        engine = dataclasses.replace(engine, outcome=outcome, resolution=resolution)
+        engine = dataclasses.replace(self.engines[index], outcome=outcome, resolution=resolution)
         self.engines[index] = engine
         return engine
+
+    def _start_sidecars(self, indices: Sequence[int]) -> list[PoolEngine]:
+        """Sidecar entries, started side by side on the outer engine."""
+        from .pool_sidecars import PoolSidecars
+
+        assert self.run is not None, "the run starts its pool's sidecars"
+        self._sidecars = self._sidecars or PoolSidecars(self.settings)
+        wanted = [(self.engines[i].sidecar, self.engines[i].source) for i in indices]
+        done = self._sidecars.start(wanted, self.run)
+        return [self._keep(i, done[self.engines[i].sidecar]) for i in indices]
 
     def _all_failed(self) -> Resolution:
         from ..discovery.resolution import Resolution
@@ -191,8 +225,11 @@ class Pool:
             return
         self.spread_done = True
         for index, engine in enumerate(self.engines):
-            if engine.outcome == "not tried":
+            if engine.outcome == "not tried" and not engine.sidecar:
                 self._resolve(index)
+        sidecars = [i for i, e in enumerate(self.engines) if e.sidecar and e.outcome == "not tried"]
+        if sidecars:
+            self._start_sidecars(sidecars)
         for index in self.working:
             host = self.engines[index].host
             if host is not None and host is not lifecycle.host:
@@ -230,12 +267,15 @@ class Pool:
         tunnels.follow(host, identity, close_unused=False)  # the others' tunnels stay
         if not (self.settings.reap.value and host.profile.policy.reaper):
             return
+        if self._sidecars is not None and self._sidecars.claims(host):
+            return  # the sidecars' outer engine: claimed (and reaped) by their claim
         cleanup = RunCleanup(last_resort=self.finish)
         self.cleanups[index] = cleanup
         cleanup.take(host, identity, lease=self.settings.lease.value, reap=True, now=True)
 
     def finish(self) -> None:
-        """At the run's end: each other engine's leftovers removed by its own claim."""
+        """At the run's end: each other engine's leftovers removed by its own claim; then
+        the pool's sidecars (after their reap) and their claim on the outer engine."""
         for index, cleanup in list(self.cleanups.items()):
             if cleanup.claim is None:
                 continue
@@ -248,6 +288,8 @@ class Pool:
                 "failed": list(done.failed) if done else [],
                 "notes": list(cleanup.notes),
             }
+        if self._sidecars is not None:
+            self._sidecars.finish()
 
     # --- what users see --------------------------------------------------------------
 
@@ -265,14 +307,16 @@ class Pool:
                 host = self.engines[index].host
                 assert host is not None
                 capacity = say_.size(host.profile.ncpu, host.profile.memory)
-                shown.append(say_.engine_workers(host.shown_url, capacity, self.workers_of(index)))
+                workers = self.workers_of(index)
+                shown.append(say_.engine_workers(self.engines[index].shown, capacity, workers))
             lines.append(say_.assignment(count, source, shown))
         else:
-            used = next((e.host for e in self.engines if e.host is not None), None)
+            used = next((i for i, e in enumerate(self.engines) if e.host is not None), None)
             if used is not None:
                 untried = [e.entry for e in self.engines if e.outcome == "not tried"]
                 said = say_.sidecar_on_first if self.settings.mode.value == "sidecar" else None
-                lines.append((said or say_.first_only)(count, source, used.shown_url, untried))
+                shown_url = self.engines[used].shown
+                lines.append((said or say_.first_only)(count, source, shown_url, untried))
         for engine in self.engines:
             failure = engine.failure
             if engine.outcome == "left out" and failure is not None:
@@ -305,11 +349,13 @@ class Pool:
                     "detail": failure.detail if failure is not None and host is None else "",
                     "fix": failure.fix if failure is not None and host is None else "",
                     "cleanup": self.reaped.get(index),
+                    "sidecar": engine.sidecar,
                 }
             )
         return {
             "source": self.settings.pool.source,
             "spread": self.spread_done,
+            "sidecars": self._sidecars.done if self._sidecars is not None else None,
             "entries": entries,
             "assignment": {
                 worker: self.engines[index].entry for worker, index in sorted(self.placed.items())
@@ -324,13 +370,19 @@ def _nothing() -> None:
 # --- what run/lifecycle.py and run/hooks.py call ----------------------------------------
 
 
-def resolve_or_pool(settings: Settings) -> tuple[Resolution, Pool | None]:
-    """The run's resolution: of the pool's first engine that answers, when there is a pool."""
+def resolve_or_pool(settings: Settings, run: Run | None = None) -> tuple[Resolution, Pool | None]:
+    """The run's resolution: of the pool's first engine that answers, when there is a pool
+    (``run``: the lifecycle, whose identity and claim the pool's sidecars take)."""
     if not settings.pool.value:
         from ..discovery.resolution import resolve
 
         return resolve(settings), None
-    pool = Pool(settings)
+    from .pool_sidecars import while_starting
+
+    answer = while_starting(settings, run)
+    if answer is not None:  # docker-py's first import, by the sidecars' start itself
+        return answer, None
+    pool = Pool(settings, run)
     return pool.first(), pool
 
 

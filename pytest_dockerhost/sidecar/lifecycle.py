@@ -88,8 +88,10 @@ class Sidecar:
         say: Say = _quiet,
         cancelled: threading.Event | None = None,
         leased: Callable[[], Owner] | None = None,
+        number: int = 0,
     ) -> None:
         self.outer = outer
+        self.number = number  # a pool's sidecar: its name's suffix (0: sidecar mode's one)
         self.spec = spec
         self.owner = owner
         self.cert_dir = cert_dir
@@ -156,7 +158,7 @@ class Sidecar:
                 self.started = with_preloaded(client, kept, spec, self.say)
                 return self.started
         check_cache_free(client, spec)
-        name = sidecar_name(spec, self.owner.run_id, config)
+        name = sidecar_name(spec, self.owner.run_id, config, self.number)
         # Importing cryptography and making keys is CPU work; taking the lease, creating the
         # volume and the container is waiting on the engine. Overlap them: the certificates
         # are needed only for put_archive.

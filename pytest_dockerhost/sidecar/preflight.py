@@ -83,11 +83,13 @@ def check_cache_free(client: EngineClientLike, spec: Spec) -> None:
         )
 
 
-def sidecar_name(spec: Spec, run_id: str, config: str) -> str:
+def sidecar_name(spec: Spec, run_id: str, config: str, number: int = 0) -> str:
+    """``number``: a pool's sidecar (1, 2, ...), so that one run's sidecars differ."""
+    suffix = f"-{number}" if number else ""
     if spec.reuse:
         # The run's id too: runs on other machines keep sidecars of the same config.
-        return f"pytest-dockerhost-reuse-{config[:12]}-{run_id[:8]}"
-    return f"pytest-dockerhost-{run_id}"
+        return f"pytest-dockerhost-reuse-{config[:12]}-{run_id[:8]}{suffix}"
+    return f"pytest-dockerhost-{run_id}{suffix}"
 
 
 def sidecar_labels(owner: Owner, spec: Spec, config: str) -> dict[str, str]:

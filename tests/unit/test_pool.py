@@ -8,7 +8,7 @@ import pytest
 
 from pytest_dockerhost.config.settings import Settings
 from pytest_dockerhost.errors import SettingError
-from pytest_dockerhost.run.pool import assign, pick, weights
+from pytest_dockerhost.run.pool import Pool, assign, pick, weights
 
 GIB = 2**30
 
@@ -35,8 +35,10 @@ def test_entries_come_from_cli_env_and_ini_in_that_order() -> None:
     [
         ("http://h:2375", "is not an engine URL: it must start with unix://, tcp://, ssh://"),
         ("tcp://", "names no address"),
-        ("sidecar", "sidecar entries are not supported yet"),
-        ("sidecar*3", "sidecar entries are not supported yet"),
+        ("sidecar*0", "sidecar*0: write sidecar for one sidecar or sidecar*N"),
+        ("sidecar*x", "sidecar*x: write sidecar for one sidecar or sidecar*N"),
+        ("sidecar*99", "N a whole number from 1 to 8"),
+        ("sidecar*-1", "e.g. sidecar*2"),
         ("my context", "neither an engine URL"),
         ("unix:///a.sock,unix:///a.sock", "is listed twice"),
     ],
@@ -86,3 +88,97 @@ def test_each_worker_picks_its_own_export_from_the_handover() -> None:
     assert pick(handover, "gw1") == {"host": {"b": 2}}
     assert pick(handover, "gw7") is None  # restarted: waits for its workerinput
     assert pick({"host": {"a": 1}}, "gw0") == {"host": {"a": 1}}  # no pool: the one export
+
+
+def test_sidecar_entries_are_read_one_engine_per_sidecar_and_named_apart() -> None:
+    settings = Settings.from_sources({"pool": ["unix:///a.sock,sidecar,SIDECAR*2,ctx"]}, {}, {})
+    assert settings.pool.value == ("unix:///a.sock", "sidecar", "SIDECAR*2", "ctx")
+    engines = Pool(settings).engines
+    assert [(e.number, e.entry, e.sidecar) for e in engines] == [
+        (1, "unix:///a.sock", 0),
+        (2, "sidecar #1", 1),
+        (3, "sidecar #2", 2),
+        (3, "sidecar #3", 3),
+        (4, "ctx", 0),
+    ]
+    assert {e.source for e in engines[2:4]} == {"--docker-pool entry 3"}
+    assert all(e.outcome == "not tried" for e in engines)
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "said"),
+    [
+        (
+            {"pool": ["sidecar*2"], "mode": "sidecar"},
+            {},
+            "--docker-pool lists sidecar*2 while --docker-mode is sidecar",
+        ),
+        (
+            {},
+            {"PYTEST_DOCKER_POOL": "unix:///a.sock,sidecar", "PYTEST_DOCKER_MODE": "sidecar"},
+            "PYTEST_DOCKER_POOL lists sidecar while PYTEST_DOCKER_MODE is sidecar",
+        ),
+    ],
+)
+def test_sidecar_entries_with_sidecar_mode_are_refused_naming_both_settings(
+    cli: dict[str, object], env: dict[str, str], said: str
+) -> None:
+    with pytest.raises(SettingError) as info:
+        Settings.from_sources(cli, env, {})
+    assert said in str(info.value)
+    assert "Drop the sidecar entries" in str(info.value)
+
+
+def test_sidecar_mode_with_a_pool_of_engines_alone_is_accepted() -> None:
+    settings = Settings.from_sources({"pool": ["unix:///a.sock"], "mode": "sidecar"}, {}, {})
+    assert settings.mode.value == "sidecar"
+
+
+def test_a_runs_sidecars_get_names_of_their_own() -> None:
+    import dataclasses
+
+    from pytest_dockerhost.sidecar.preflight import sidecar_name
+    from pytest_dockerhost.sidecar.spec import Spec
+
+    spec = Spec.from_settings(Settings.from_sources({}, {}, {}))
+    names = {sidecar_name(spec, "abc123", "cfg" * 8, number) for number in (0, 1, 2)}
+    assert names == {"pytest-dockerhost-abc123", *(f"pytest-dockerhost-abc123-{n}" for n in (1, 2))}
+    kept = dataclasses.replace(spec, reuse=True)
+    assert sidecar_name(kept, "abc123", "c" * 40, 2).endswith("-abc123-2")
+
+
+def test_engines_of_numbers_the_sidecars_across_the_pool() -> None:
+    from pytest_dockerhost.config.pool import engines_of
+
+    assert engines_of(("sidecar*2", "tcp://h:2376", "sidecar")) == [
+        (1, "sidecar*2", 1),
+        (1, "sidecar*2", 2),
+        (2, "tcp://h:2376", 0),
+        (3, "sidecar", 3),
+    ]
+
+
+def test_the_xdist_controllers_start_says_workers_are_coming_and_only_while_it_runs() -> None:
+    from pytest_dockerhost.run.pool_sidecars import for_workers, workers_coming
+
+    seen: list[bool] = []
+    assert not workers_coming()
+    for_workers(lambda: seen.append(workers_coming()))
+    assert seen == [True]
+    assert not workers_coming()
+
+
+def test_a_start_that_calls_back_in_while_sidecars_start_gets_a_placeholder() -> None:
+    from pytest_dockerhost.run import pool_sidecars
+    from pytest_dockerhost.run.pool import resolve_or_pool
+
+    settings = Settings.from_sources({"pool": ["sidecar"]}, {}, {})
+    run = object()
+    pool_sidecars._STARTING.add(id(run))
+    try:
+        resolution, pool = resolve_or_pool(settings, run)  # type: ignore[arg-type]
+    finally:
+        pool_sidecars._STARTING.discard(id(run))
+    assert pool is None
+    assert resolution.host is None
+    assert "still starting" in str(resolution.error)
