@@ -388,36 +388,14 @@ class EndpointLifecycle:
             self.wiring.block()
 
     def explain_failure(self, exc: BaseException) -> DockerHostError | None:
-        """The plugin's diagnosis when ``exc`` failed because Docker could not be reached (an
-        ``EndpointLostError`` when the endpoint was lost), or because the engine's
-        authorization plugin refused a request; None for any other failure."""
-        from ..discovery import authz, health
-        from ..errors import AuthorizationDeniedError
+        """The plugin's diagnosis of a failed test (run/failures.py), or None."""
+        from .failures import explain_failure
 
-        refused = authz.denial(exc)
-        if refused is not None:
-            return AuthorizationDeniedError(refused.explain())
-        if not health.unreachable(exc):
-            return None
-        if self.lost is not None:
-            return self.lost
-        if self.host is None:
-            return self.error
-        return self.check_lost(exc)
+        return explain_failure(self, exc)
 
-    def check_lost(self, exc: BaseException | None) -> EndpointLostError | None:
-        """After a Docker test failed: if the endpoint is gone, say so (once) and why."""
-        if self.lost is not None or self.host is None:
-            return self.lost
-        from ..discovery import health
-
-        if not health.looks_like_lost_connection(exc):
-            return None
-        message = tunnels.lost(self.host, self.outer) or health.endpoint_gone(self.host)
-        if message:
-            self.lost = EndpointLostError(message + health.sidecar_post_mortem(self.host))
-            self.phase = Phase.LOST
-        return self.lost
+    def mark_lost(self, lost: EndpointLostError) -> None:
+        self.lost = lost
+        self.phase = Phase.LOST
 
     def close(self) -> None:
         if self.cleanup.claim is not None or self._early is not None:

@@ -8,7 +8,8 @@ import pytest
 
 from pytest_dockerhost.config.settings import Settings
 from pytest_dockerhost.errors import SettingError
-from pytest_dockerhost.run.pool import Pool, assign, pick, weights
+from pytest_dockerhost.run.placement import assign, weights
+from pytest_dockerhost.run.pool import Pool, pick
 
 GIB = 2**30
 

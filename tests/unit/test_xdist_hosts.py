@@ -22,7 +22,7 @@ import pytest
 from pytest_dockerhost.cleanup.reaper import RunIdentity
 from pytest_dockerhost.run.gateways import gateway_place
 from pytest_dockerhost.run.hosts import RemoteWorkers, no_local_worker, worker_identity
-from pytest_dockerhost.run.pool import local_workers
+from pytest_dockerhost.run.placement import local_workers
 
 from ..helpers.servers import LoopbackServer, closed_port, docker_api, serving
 
