@@ -7,6 +7,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .config.options import add_arguments, cli_values
 from .config.settings import Settings
@@ -14,8 +15,11 @@ from .discovery.resolution import NOT_PRESENT, Resolution, resolve
 from .errors import SettingError
 from .messages import command as say_
 
+if TYPE_CHECKING:
+    from .run.pool import Pool
+
 # What the diagnostic takes on its command line; the rest comes from the environment.
-DIAGNOSTIC_OPTIONS = ("mode", "host", "socket", "cert_path", "tls_verify", "timeout")
+DIAGNOSTIC_OPTIONS = ("mode", "host", "socket", "cert_path", "tls_verify", "timeout", "pool")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,15 +39,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as exc:
         print(say_.bad_setting(exc), file=sys.stderr)
         return 2
-    resolution = resolve(settings)
+    pool = None
+    if settings.pool.value:
+        from .run.pool import Pool
+
+        pool = Pool(settings)
+        resolution = pool.diagnose()
+    else:
+        resolution = resolve(settings)
     if args.json:
         import json
 
         from .run.report import resolution_report
 
-        print(json.dumps(resolution_report(resolution), indent=2, sort_keys=True))
+        data = resolution_report(resolution)
+        if pool is not None:
+            data["pool"] = pool.report()
+        print(json.dumps(data, indent=2, sort_keys=True))
     else:
-        print(render(resolution))
+        print("\n".join([*(render_pool(pool) if pool is not None else []), render(resolution)]))
     return 0 if resolution.host is not None else 1
 
 
@@ -144,6 +158,26 @@ def render(resolution: Resolution) -> str:
         fix = resolution.ci_fix  # no break inside a name such as ubuntu-latest
         lines.extend(textwrap.wrap(fix, width, subsequent_indent="   ", break_on_hyphens=False))
     return "\n".join(lines)
+
+
+def render_pool(pool: Pool) -> list[str]:
+    """Each engine of the pool, tried alone: what it is, or why it is left out."""
+    from .messages.pool import size
+
+    lines = [say_.pool_head(len(pool.engines), pool.settings.pool.source)]
+    width = max(len(engine.entry) for engine in pool.engines)
+    for engine in pool.engines:
+        host, failure = engine.host, engine.failure
+        if engine.sidecar:
+            result = say_.POOL_SIDECAR
+        elif host is not None:
+            result = say_.pool_ok(host.engine_label, size(host.profile.ncpu, host.profile.memory))
+        else:
+            result = say_.pool_left_out(failure.detail if failure is not None else "")
+        lines.append(f"  {engine.number}  {engine.entry.ljust(width)}  {result}")
+        if host is None and failure is not None and failure.fix and not engine.sidecar:
+            lines.append(f"     {say_.fix(failure.fix)}")
+    return [*lines, ""]
 
 
 def _cut(text: str, width: int) -> str:

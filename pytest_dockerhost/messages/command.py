@@ -83,3 +83,21 @@ JSON = (
     "print the report as JSON instead of the table: the same document --docker-report writes "
     "(the docs' \"JSON report\" page), without a run's sidecar and cleanup"
 )
+
+
+# --- an engine pool (--docker-pool): each entry's row, above the verdict's table -----------
+
+
+def pool_head(count: int, source: str) -> str:
+    return f"pool of {count} engines (from {source}); each tried alone:"
+
+
+def pool_ok(engine: str, capacity: str) -> str:
+    return f"ok: engine {engine}, {capacity}"
+
+
+def pool_left_out(detail: str) -> str:
+    return f"left out: {detail}"
+
+
+POOL_SIDECAR = "a sidecar the run starts, on the engine it finds without the pool"

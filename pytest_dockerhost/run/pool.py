@@ -111,6 +111,23 @@ class Pool:
                 return engine.resolution
         return self._all_failed()
 
+    def diagnose(self) -> Resolution:
+        """``python -m pytest_dockerhost``: every entry tried alone, nothing started. The
+        verdict is the first engine that answers; with none, and sidecar entries (a run's
+        to start), the engine the run finds without the pool, which they would run on."""
+        for index, engine in enumerate(self.engines):
+            if engine.outcome == "not tried" and not engine.sidecar:
+                self._resolve(index)
+        found = next((e.resolution for e in self.engines if e.host is not None), None)
+        if found is not None:
+            return found
+        if any(engine.sidecar for engine in self.engines):
+            from ..discovery.resolution import resolve
+
+            none: Setting[tuple[str, ...]] = Setting((), Origin.DEFAULT)
+            return resolve(dataclasses.replace(self.settings, pool=none))
+        return self._all_failed()
+
     def _resolve(self, index: int) -> PoolEngine:
         from ..discovery.resolution import resolve
         from .pool_sidecars import workers_coming

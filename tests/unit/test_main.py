@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -117,3 +118,36 @@ def test_render_lists_absent_sockets_in_one_line(pytester: pytest.Pytester) -> N
     assert "1. d refused" in text
     assert "   fix: start it" in text
     assert text.endswith("no working Docker endpoint.")
+
+
+def test_a_pool_is_shown_entry_by_entry_then_the_engine_a_run_would_use(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    down = f"tcp://127.0.0.1:{closed_port()}"
+    with serving(docker_api(version="28.5.2", api_version="1.51")) as server:
+        monkeypatch.setenv("PYTEST_DOCKER_POOL", f"{down},{server.url},sidecar*2")
+        result = pytester.run(sys.executable, "-m", "pytest_dockerhost", timeout=20)
+        as_json = pytester.run(sys.executable, "-m", "pytest_dockerhost", "--json", timeout=20)
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "pool of 4 engines (from PYTEST_DOCKER_POOL); each tried alone:",
+            f"  1  {down}*left out: 127.0.0.1:* refused the connection",
+            f"     fix: check that a Docker daemon listens on {down}*",
+            f"  2  {server.url}*ok: engine 28.5.2, CPUs unknown, memory unknown",
+            "  3  sidecar #1*a sidecar the run starts, on the engine it finds without the pool",
+            "  3  sidecar #2*a sidecar the run starts, on the engine it finds without the pool",
+            "pytest-dockerhost: mode auto (from default)",
+            f"1  PYTEST_DOCKER_POOL entry 2  {server.url}  ok*",
+            f"docker: dind {server.url} (engine 28.5.2, API 1.51, TLS off)*",
+        ]
+    )
+    data = json.loads(as_json.stdout.str())
+    outcomes = [(e["entry"], e["outcome"]) for e in data["pool"]["entries"]]
+    assert outcomes == [
+        (down, "left out"),
+        (server.url, "ok"),
+        ("sidecar #1", "not tried"),
+        ("sidecar #2", "not tried"),
+    ]
+    assert data["endpoint"]["url"] == server.url
