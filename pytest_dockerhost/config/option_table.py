@@ -303,7 +303,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--docker-pool",
         "engines for one run, one a line or between commas (repeatable): engine URLs "
         "(unix://, tcp:// with the usual TLS variables, ssh://), docker context names, or "
-        "sidecar / sidecar*N (N of the plugin's own TLS dind sidecars, 1 to 8). "
+        "sidecar / sidecar*N (N of the plugin's own TLS dind sidecars, 8 in all at most). "
         "pytest-xdist's local workers are spread over those that answer, each worker pinned "
         "to one, weighted by the engines' CPUs and memory; without workers the run uses "
         "the first that answers.",

@@ -16,7 +16,8 @@ SCHEMES = ("unix://", "tcp://", "ssh://")
 # The docker CLI's rule for context names.
 _CONTEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _SIDECAR = re.compile(r"^sidecar(\*.*)?$", re.IGNORECASE)
-# Each sidecar is a dockerd of its own on one machine: more than this is a typo, not a plan.
+# Each sidecar is a dockerd of its own on one machine: more than this in a pool is a typo,
+# not a plan.
 MAX_SIDECARS = 8
 
 
@@ -30,6 +31,9 @@ def parse_pool(raw: str) -> tuple[str, ...]:
         if entry in seen:
             raise ValueError(say_.pool_twice(entry))
         seen.add(entry)
+    sidecars = [entry for entry in entries if sidecar_count(entry)]
+    if sum(sidecar_count(entry) for entry in sidecars) > MAX_SIDECARS:
+        raise ValueError(say_.pool_sidecars_in_all(sidecars, MAX_SIDECARS))
     return entries
 
 

@@ -80,6 +80,13 @@ def pool_sidecar_count(entry: str, most: int) -> str:
     )
 
 
+def pool_sidecars_in_all(entries: Iterable[str], most: int) -> str:
+    return (
+        f"{', '.join(entries)}: more than {most} sidecars in all (each is a Docker daemon "
+        f"of its own); list at most {most}, e.g. sidecar*{most}"
+    )
+
+
 def pool_sidecar_mode(pool_source: str, entries: Iterable[str], mode_source: str) -> str:
     return (
         f"{pool_source} lists {', '.join(entries)} while {mode_source} is sidecar: sidecar "

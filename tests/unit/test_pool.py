@@ -42,6 +42,7 @@ def test_entries_come_from_cli_env_and_ini_in_that_order() -> None:
         ("sidecar*-1", "e.g. sidecar*2"),
         ("my context", "neither an engine URL"),
         ("unix:///a.sock,unix:///a.sock", "is listed twice"),
+        ("sidecar*8,sidecar", "sidecar*8, sidecar: more than 8 sidecars in all"),
     ],
 )
 def test_a_malformed_entry_is_refused_naming_its_source(raw: str, said: str) -> None:
