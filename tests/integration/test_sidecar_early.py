@@ -32,17 +32,27 @@ time.sleep(2.0)
 def test_plain():
     pass
 """
-SUITE = """
+# A module that pings the engine with docker-py: a test module, or a helper module of the
+# project's own that another test module imports.
+HELPER = """
 import docker
 
 
-def test_uses_docker():
+def ping():
     client = docker.from_env()
     try:
-        assert client.ping()
+        return client.ping()
     finally:
         client.close()
 """
+SUITE = (
+    HELPER
+    + """
+
+def test_uses_docker():
+    assert ping()
+"""
+)
 MARKED = """
 import pytest
 
@@ -193,17 +203,6 @@ def test_under_xdist_workers_that_collect_no_docker_test_have_the_sidecar_remove
 
 
 # A suite whose tests reach docker-py only through a helper module of the project's own.
-HELPER = """
-import docker
-
-
-def ping():
-    client = docker.from_env()
-    try:
-        return client.ping()
-    finally:
-        client.close()
-"""
 THROUGH_HELPER = """
 from helper import ping
 
