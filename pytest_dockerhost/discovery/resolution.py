@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, final
+from typing import final
 
 from ..config.parsing import Mode, SearchMode, search_mode
 from ..config.settings import Settings
@@ -35,9 +35,6 @@ from .profile import decide, named, settle
 from .published import published_host
 from .remote import api_url, reach, socket_failure
 from .sources import CHAIN, Candidate, SourceContext
-
-if TYPE_CHECKING:
-    pass
 
 PROBE_TIMEOUT = 1.5  # per socket operation while discovering; keeps a silent host under 3 s
 AUTO_BUDGET = 5.0  # the whole of auto discovery

@@ -60,7 +60,6 @@ def left_out(where: str, entry: str, detail: str, fix: str, *, spread: bool) -> 
 # --- the pool's sidecar entries (sidecar, sidecar*N) --------------------------------------
 
 
-STARTING = "the pool's sidecars are still starting"
 START_STOPPED = "its start ended without an answer (a crash of the plugin's own: please report it)"
 
 

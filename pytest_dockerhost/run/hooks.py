@@ -208,7 +208,10 @@ class DockerHostPlugin:
         if lifecycle.needs_start and (lifecycle.starts_at_session_start or xdist_owner):
             from .pool_sidecars import for_workers  # a pool's sidecars then start at once
 
-            for_workers(lifecycle.start) if xdist_owner else lifecycle.start()
+            if xdist_owner:
+                for_workers(lifecycle.start)
+            else:
+                lifecycle.start()
         if xdist_owner and lifecycle.pool is not None:
             lifecycle.pool.spread(lifecycle, session.config)  # pins the local workers
 

@@ -129,7 +129,16 @@ class EndpointLifecycle:
 
         Sidecar strategy: this finds the outer daemon; the owner then starts the sidecar on
         a thread (``EarlyStart``), which the first test that needs Docker waits for.
+        Guarded: our own import of docker-py meanwhile (a preload, a pool's sidecars) makes
+        the import watch call back in, which must not start again.
         """
+        inside, self._inside = self._inside, True
+        try:
+            self._start()
+        finally:
+            self._inside = inside
+
+    def _start(self) -> None:
         from .pool import resolve_or_pool  # http.client and ssl: only when Docker is needed
 
         self.resolution, self.pool = resolve_or_pool(self.settings, self)
@@ -312,15 +321,7 @@ class EndpointLifecycle:
             return
         if "PYTEST_XDIST_WORKER" in os.environ:
             return  # a worker waits for the owner's endpoint (adopt)
-        self._start_inside()
-
-    def _start_inside(self) -> None:
-        """``start``, guarded: our own import of docker-py must not call back in."""
-        self._inside = True
-        try:
-            self.start()
-        finally:
-            self._inside = False
+        self.start()
 
     def activate(self, *, wait: bool = True) -> None:
         """Resolve and wire now, for code that may use Docker without the fixtures. A failure
@@ -335,7 +336,7 @@ class EndpointLifecycle:
             return  # the early start's own import of docker-py
         if not wait:
             if self.needs_start:
-                self._start_inside()
+                self.start()
             if self._early is not None and self._early.running:
                 self.wiring.hold(self.activate)
                 return

@@ -346,11 +346,6 @@ def resolve_or_pool(settings: Settings, run: Run | None = None) -> tuple[Resolut
         from ..discovery.resolution import resolve
 
         return resolve(settings), None
-    from .pool_sidecars import while_starting
-
-    answer = while_starting(settings, run)
-    if answer is not None:  # docker-py's first import, by the sidecars' start itself
-        return answer, None
     pool = Pool(settings, run)
     return pool.first(), pool
 

@@ -57,23 +57,6 @@ def workers_coming() -> bool:
     return _WORKERS_COMING.get()
 
 
-# Runs (their lifecycle's id) whose pool is starting sidecars: docker-py's first import,
-# for their preloads, makes the import watch call the run's start back in.
-_STARTING: set[int] = set()
-
-
-def while_starting(settings: Settings, run: object) -> Resolution | None:
-    """The answer to a start that calls back in while the sidecars start (the outer call
-    gives the run's real one); None otherwise."""
-    if id(run) not in _STARTING:
-        return None
-    from ..discovery.resolution import Resolution
-    from ..errors import NoEndpointError
-    from ..messages import pool as say_
-
-    return Resolution(settings, "auto", None, (), NoEndpointError(say_.STARTING))
-
-
 def _quiet(_: str) -> None:
     return None
 
@@ -171,11 +154,6 @@ class PoolSidecars:
             return {n: self._failed(n, source, str(exc), 0.0) for n, source in wanted}
         leased = self._hold(outer.host, run)
         tunnels.follow(outer.host, run.identity, close_unused=False)  # a remote outer's ports
-        _STARTING.add(id(run))
-        try:  # imported here, on this thread: the import watch's call back is answered
-            import docker  # noqa: F401
-        finally:
-            _STARTING.discard(id(run))
         results: dict[int, Resolution] = {}
         threads = [
             threading.Thread(

@@ -4,12 +4,16 @@ engine in the handover."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pytest_dockerhost.config.settings import Settings
 from pytest_dockerhost.errors import SettingError
 from pytest_dockerhost.run.placement import assign, weights
 from pytest_dockerhost.run.pool import Pool, pick
+
+from ..helpers.servers import docker_api, serving
 
 GIB = 2**30
 
@@ -170,17 +174,28 @@ def test_the_xdist_controllers_start_says_workers_are_coming_and_only_while_it_r
     assert not workers_coming()
 
 
-def test_a_start_that_calls_back_in_while_sidecars_start_gets_a_placeholder() -> None:
-    from pytest_dockerhost.run import pool_sidecars
-    from pytest_dockerhost.run.pool import resolve_or_pool
+def test_a_start_that_calls_back_in_is_not_run_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool's sidecars import docker-py while the run starts: the import watch calls the
+    lifecycle back in, which must not start again (it recursed until the stack ran out)."""
+    from pytest_dockerhost.run import pool
+    from pytest_dockerhost.run.lifecycle import EndpointLifecycle
 
-    settings = Settings.from_sources({"pool": ["sidecar"]}, {}, {})
-    run = object()
-    pool_sidecars._STARTING.add(id(run))
-    try:
-        resolution, pool = resolve_or_pool(settings, run)  # type: ignore[arg-type]
-    finally:
-        pool_sidecars._STARTING.discard(id(run))
-    assert pool is None
-    assert resolution.host is None
-    assert "still starting" in str(resolution.error)
+    calls: list[str] = []
+    real = pool.resolve_or_pool
+
+    def calling_back_in(settings: Settings, run: EndpointLifecycle) -> Any:
+        calls.append(settings.host.value or "")
+        run.activate(wait=False)  # what docker-py's first import does, through the watch
+        return real(settings, run)
+
+    monkeypatch.setattr(pool, "resolve_or_pool", calling_back_in)
+    with serving(docker_api()) as server:
+        settings = Settings.from_sources({"host": server.url, "reap": "false"}, {}, {})
+        state = EndpointLifecycle(settings, say=lambda _: None)
+        try:
+            state.start()
+        finally:
+            state.close()
+    assert calls == [server.url]
+    assert state.host is not None
+    assert state.host.url == server.url
