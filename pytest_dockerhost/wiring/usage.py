@@ -62,11 +62,16 @@ def _reaches_docker(module: types.ModuleType | None, cache: dict[str, bool]) -> 
     """One of the project's own modules (not the standard library's, not an installed
     package's) that imports docker or testcontainers."""
     path = getattr(module, "__file__", None)
-    if module is None or not isinstance(path, str):
-        return False
-    if os.path.realpath(path).startswith(_library_roots()):
+    if module is None or not isinstance(path, str) or _in_library(path):
         return False
     return module_imports_docker(module, cache)
+
+
+@functools.cache
+def _in_library(path: str) -> bool:
+    """Once per file: every name a test module imports from pytest or the standard library
+    leads here, and realpath asks the file system."""
+    return os.path.realpath(path).startswith(_library_roots())
 
 
 @functools.cache

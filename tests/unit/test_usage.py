@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerhost.wiring.usage import _library_roots, module_imports_docker
+from pytest_dockerhost.wiring.usage import _in_library, _library_roots, module_imports_docker
 
 MODULES = {
     "pdh_usage_service": "import testcontainers.core.container\n\ndef start(): pass\n",
@@ -42,8 +42,10 @@ def modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(installed))
     _library_roots.cache_clear()
+    _in_library.cache_clear()
     yield
     _library_roots.cache_clear()
+    _in_library.cache_clear()
     for name in [*MODULES, *INSTALLED]:
         sys.modules.pop(name, None)
 
