@@ -54,10 +54,11 @@ def engines_of(entries: tuple[str, ...]) -> list[tuple[int, str, int]]:
     """One row per engine: (the entry's number, the entry, its sidecar's number or 0);
     ``sidecar*N`` is N rows, the sidecars numbered across the pool from 1."""
     rows: list[tuple[int, str, int]] = []
+    sidecars = 0  # numbered so far
     for number, entry in enumerate(entries, start=1):
         count = sidecar_count(entry)
-        first = sum(1 for row in rows if row[2]) + 1
-        rows.extend((number, entry, first + k) for k in range(count))
+        rows.extend((number, entry, sidecars + k) for k in range(1, count + 1))
+        sidecars += count
         if not count:
             rows.append((number, entry, 0))
     return rows
