@@ -68,6 +68,20 @@ class Claim:
         finally:
             client.close()
 
+    def lease_beside(self) -> Callable[[], Owner]:
+        """The lease taken on a thread, and the sweep beside it once held, for a start that
+        has other work meanwhile: returns what waits for the lease and gives the owner to
+        label with (nothing of the run may exist before it is held)."""
+        lease = threading.Thread(target=self.take_lease, daemon=True)
+        lease.start()
+        self.sweep_beside(lease)
+
+        def leased() -> Owner:
+            lease.join()
+            return self.owner
+
+        return leased
+
     def sweep_beside(self, lease: threading.Thread) -> None:
         """``sweep`` on a thread of its own once ``lease`` (taking the lease) is done: a dead
         run's sidecar can take seconds to remove, and nothing of this run waits for it

@@ -92,18 +92,16 @@ def start_sidecar(claim: Claim, sidecar: SharedSidecar, cancelled: threading.Eve
     # cryptography's import is most of the certificates' cost: under way meanwhile.
     threading.Thread(target=certs.available, daemon=True).start()
     # The start's first steps only look; the lease must be held before anything of ours
-    # exists, so that other runs judge that alive.
-    lease = threading.Thread(target=claim.take_lease, daemon=True)
-    lease.start()
-    # Dead runs' leftovers go beside the start and the tests (a reattach skips kept
-    # sidecars near the age at which the sweep takes them); the run's end waits for it.
-    claim.sweep_beside(lease)
+    # exists, so that other runs judge that alive. Dead runs' leftovers go beside the start
+    # and the tests (a reattach skips kept sidecars near the age at which the sweep takes
+    # them); the run's end waits for it.
+    held = claim.lease_beside()
 
     def leased() -> Owner:
-        lease.join()
-        if claim.owner != sidecar.run.owner:  # the daemon refused the lease
-            sidecar.run = Run(claim.owner, sidecar.run.folder)
-        return claim.owner
+        owner = held()
+        if owner != sidecar.run.owner:  # the daemon refused the lease
+            sidecar.run = Run(owner, sidecar.run.folder)
+        return owner
 
     with contextlib.suppress(SidecarError):  # kept in its state for the first test
         sidecar.get(cancelled=cancelled, leased=leased)

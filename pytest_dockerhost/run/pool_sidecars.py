@@ -119,16 +119,9 @@ class PoolSidecars:
             outer, run.identity, lease=self.settings.lease.value, reap=reap, now=False
         )
         self._claim = claim
-        lease = threading.Thread(target=claim.take_lease, daemon=True)
-        lease.start()
-        claim.sweep_beside(lease)  # dead runs' leftovers, a killed run's sidecars among them
-
-        def leased() -> Owner:
-            lease.join()
-            return claim.owner
-
-        self._leased = leased
-        return leased
+        # Dead runs' leftovers swept beside, a killed run's pool sidecars among them.
+        self._leased = claim.lease_beside()
+        return self._leased
 
     # --- the start -------------------------------------------------------------------
 
