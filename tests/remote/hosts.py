@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import pwd
 import socket
@@ -109,6 +110,22 @@ class RemoteHost:
         for tests to read its events, containers and volumes."""
         quiet = {"PODMAN_IGNORE_CGROUPSV1_WARNING": "1"} if self.kind == "podman" else None
         return self.run(self.kind, *args, env=quiet)
+
+    def events(self, since: float, until: float, *filters: str) -> list[dict[str, Any]]:
+        """The inner engine's events in [since, until] (whole seconds, widened), each as its
+        ``--format '{{json .}}'`` object; ``filters`` as for ``--filter``. Podman's
+        ``--until`` stops reading its event file at that wall-clock time, so one already
+        past may leave out events it has: Podman lists all since and this keeps those not
+        after ``until``."""
+        bound = ("--stream=false",) if self.kind == "podman" else ("--until", str(int(until) + 1))
+        done = self.inner(
+            *("events", "--since", str(int(since)), *bound),
+            *(part for name in filters for part in ("--filter", name)),
+            *("--format", "{{json .}}"),
+        )
+        assert done.returncode == 0, done.stderr
+        found = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+        return [event for event in found if event["timeNano"] / 1e9 < int(until) + 1]
 
     def cut_ssh(self, timeout: float = 10.0) -> None:
         """Kill every sshd process inside: every connection drops, the engine runs on, and

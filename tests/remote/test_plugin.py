@@ -8,7 +8,6 @@ Each inner pytest runs on this machine, as the user whose ~/.ssh reaches the rem
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -90,23 +89,8 @@ def run_pytest(
 
 def remote_starts(host: RemoteHost, began: float, ended: float) -> list[str]:
     """The image of each container the remote's engine started in [began, ended]."""
-    done = host.inner(
-        "events",
-        "--since",
-        str(int(began)),
-        "--until",
-        str(int(ended) + 1),
-        "--filter",
-        "type=container",
-        "--filter",
-        "event=start",
-        "--format",
-        "{{json .}}",
-    )
-    assert done.returncode == 0, done.stderr
     images = []
-    for line in done.stdout.splitlines():
-        event: dict[str, Any] = json.loads(line)
+    for event in host.events(began, ended, "type=container", "event=start"):
         attributes = (event.get("Actor") or {}).get("Attributes") or {}
         image = str(event.get("from") or attributes.get("image") or event.get("Image"))
         images.append(image.removeprefix("localhost/"))  # Podman names local images so

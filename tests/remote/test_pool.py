@@ -5,7 +5,6 @@ containers ran there, as the header says."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,7 @@ def _names(events: list[dict[str, Any]], tag: str) -> list[str]:
 
 
 def _remote_names(host: RemoteHost, began: float, ended: float, tag: str) -> list[str]:
-    done = host.inner(
-        *("events", "--since", str(int(began)), "--until", str(int(ended) + 1)),
-        *("--filter", "type=container", "--filter", "event=start", "--format", "{{json .}}"),
-    )
-    assert done.returncode == 0, done.stderr
-    return _names([json.loads(line) for line in done.stdout.splitlines()], tag)
+    return _names(host.events(began, ended, "type=container", "event=start"), tag)
 
 
 def test_a_pool_of_this_engine_and_an_ssh_engine(

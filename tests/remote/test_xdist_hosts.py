@@ -209,11 +209,8 @@ def started_labels(
     host: RemoteHost, label: str, began: float, ended: float
 ) -> list[dict[str, str]]:
     """The labels of every container of ours the host's engine started (its events)."""
-    done = host.inner("events", "--since", str(int(began)), "--until", str(int(ended) + 1),
-                      "--filter", "type=container", "--filter", "event=start",
-                      "--filter", f"label={LABEL}={label}", "--format", "{{json .}}")  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line)["Actor"]["Attributes"] for line in done.stdout.splitlines()]
+    events = host.events(began, ended, "type=container", "event=start", f"label={LABEL}={label}")
+    return [event["Actor"]["Attributes"] for event in events]
 
 
 def leftovers(host: RemoteHost, label: str) -> list[str]:
