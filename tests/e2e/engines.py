@@ -112,9 +112,9 @@ class NestedEngine:
 
     def started_images(self, since: float, until: float) -> list[str]:
         """The images of containers started here in [since, until], by the names tests use:
-        Podman reports ``localhost/NAME`` and drops events near its ``until`` bound, so it
-        is asked up to now."""
-        started = started_images(self.client, since, until, asked_until=time.time())
+        Podman reports ``localhost/NAME`` and stops reading its event file when the wall
+        clock reaches ``until``, so it is asked up to a second from now at least."""
+        started = started_images(self.client, since, until, asked_until=time.time() + 1)
         return [image.removeprefix("localhost/") for image in started]
 
     def assert_ran_in_one_sidecar(

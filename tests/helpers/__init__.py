@@ -102,8 +102,8 @@ def engine_events(
 ) -> list[Any]:
     """The engine's own events in [since, until]. The API's window is whole seconds, so
     events from earlier in the first second (a previous test's) are dropped by their
-    nanosecond time. ``asked_until``: a later end for the API's window (Podman 5 leaves
-    out events seconds before its ``until``; ask it up to now)."""
+    nanosecond time. ``asked_until``: a later end for the API's window (Podman 5 stops
+    reading its event file when the wall clock reaches ``until``: ask it past now)."""
     end = int(max(until, asked_until)) + 1
     events = engine.events(since=int(since), until=end, filters=filters, decode=True)
     low, high = int(since * 1e9), int(until * 1e9) + 1
