@@ -53,7 +53,7 @@ def sidecar_on_first(count: int, source: str, url: str, untried: Iterable[str]) 
 def left_out(where: str, entry: str, detail: str, fix: str, *, spread: bool) -> str:
     """An entry whose engine failed its probe at the start."""
     then = "; its workers go to the others" if spread else ""
-    said = f"{where} ({entry}) is left out: {detail}"
+    said = f"{where} ({entry}) is left out: {detail.rstrip('.')}"  # more follows after ";"
     return f"{PREFIX}note: {said}" + (f"; fix: {fix}" if fix else "") + then
 
 

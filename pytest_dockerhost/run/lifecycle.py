@@ -177,12 +177,12 @@ class EndpointLifecycle:
             run = Run.new(self._claim(outer, reap=False, now=False).owner)
         else:
             run = Run.from_dict(run_data or {})
-        self.sidecar = SharedSidecar(run, outer, spec, owner=owner, say=self._progress)
+        self.sidecar = SharedSidecar(run, outer, spec, owner=owner, say=self.progress)
         self.phase = Phase.STARTING
         if owner and self._start_early:
             self._begin_early()
 
-    def _progress(self, text: str) -> None:
+    def progress(self, text: str) -> None:
         """The sidecar's progress: queued when the early thread says it (the main thread says
         it, in order), said at once otherwise."""
         early = self._early

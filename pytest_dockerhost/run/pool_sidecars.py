@@ -37,6 +37,7 @@ class Run(Protocol):
     def identity(self) -> RunIdentity: ...
     @property
     def cleanup(self) -> RunCleanup: ...
+    def progress(self, text: str) -> None: ...
 
 
 # True while the xdist controller resolves: its workers will need every sidecar entry.
@@ -57,12 +58,22 @@ def workers_coming() -> bool:
     return _WORKERS_COMING.get()
 
 
-def _quiet(_: str) -> None:
-    return None
-
-
 def same_engine(one: DockerHost, other: DockerHost) -> bool:
     return one.url == other.url
+
+
+def _image_ready(outer: DockerHost, spec: Spec, say: Callable[[str], None]) -> None:
+    """The sidecars' image on the outer engine, pulled once here, its progress said, before
+    they start side by side (each would pull it, and say nothing from its thread)."""
+    from ..engine.api import EngineClient
+    from ..sidecar.preflight import ensure_image
+
+    timeout = max(60.0, spec.timeout)
+    client = EngineClient(outer.address, timeout, lambda t: outer.client(timeout=t))
+    try:
+        ensure_image(client, spec, outer, say)
+    finally:
+        client.close()
 
 
 class PoolSidecars:
@@ -143,6 +154,7 @@ class PoolSidecars:
             refuse_unfit(outer.host)
             # Fresh sidecars, none kept: two daemons must never share a kept one or a cache.
             spec = dataclasses.replace(Spec.from_settings(self.settings), reuse=False, cache=None)
+            _image_ready(outer.host, spec, run.progress)
         except DockerHostError as exc:
             return {n: self._failed(n, source, str(exc), 0.0) for n, source in wanted}
         leased = self._hold(outer.host, run)
@@ -201,7 +213,6 @@ class PoolSidecars:
                 spec,
                 owner,
                 os.path.join(folder, "client"),
-                say=_quiet,
                 cancelled=self._cancelled,
                 leased=leased,
                 number=number,

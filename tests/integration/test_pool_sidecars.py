@@ -346,6 +346,41 @@ def test_a_sidecar_that_does_not_start_is_left_out_and_its_workers_go_to_the_oth
     assert sidecars <= gone, events
 
 
+def test_the_sidecars_image_is_pulled_once_with_its_progress_said(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
+) -> None:
+    # A registry on a closed loopback port: the pull fails without any outside traffic.
+    image = "127.0.0.1:9/pytest-dockerhost-test/missing:1"
+    monkeypatch.setenv("PYTEST_DOCKER_SIDECAR_IMAGE", image)
+    tag = _project(pytester, monkeypatch, SUITE.replace("range(8)", "range(2)"))
+    began = time.time()
+    result = pytester.runpytest_subprocess(
+        *("-p", "dockerhost", "-p", "no:cacheprovider", "-n", "2"),
+        f"--docker-pool=sidecar*2,{HERE}",
+        timeout=240,
+    )
+    result.assert_outcomes(passed=2)
+    said = result.stdout.lines
+    pulling = f"docker: pulling sidecar image {image} (not on {HERE} yet)"
+    assert said.count(pulling) == 1, result.stdout.str()
+    failed = (
+        f"the sidecar image {image} (from PYTEST_DOCKER_SIDECAR_IMAGE) is not on {HERE} and"
+        " pulling it failed: "
+    )
+    for number in (1, 2):  # both of entry 1, sidecar*2
+        left_out = f"docker: note: --docker-pool entry 1 (sidecar #{number}) is left out: "
+        (note,) = [line for line in said if line.startswith(left_out + failed)]
+        assert note.endswith("contract works; its workers go to the others"), note
+    result.stdout.fnmatch_lines(
+        [f"docker: pool of 3 engines (from --docker-pool): {HERE} (*) -> gw0, gw1"]
+    )
+    assert sorted(name.split("-")[0] for name in _ran(engine, tag, began, time.time())) == [
+        "gw0",
+        "gw1",
+    ]
+    assert "Traceback" not in result.stdout.str()
+
+
 def test_without_workers_only_the_first_sidecar_starts(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
 ) -> None:
