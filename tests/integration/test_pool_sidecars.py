@@ -31,6 +31,7 @@ import pytest
 from ..conftest import BUSYBOX, SYSTEM_SOCKET
 from ..helpers import engine_events
 from .test_pool import SERVICE, SUITE, _ran
+from .test_sidecar import _make_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("test_images", "sidecar")]
 
@@ -318,15 +319,23 @@ def test_the_sidecars_of_a_run_killed_with_kill_9_are_swept_by_the_next_run(
 def test_a_sidecar_that_does_not_start_is_left_out_and_its_workers_go_to_the_others(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
 ) -> None:
-    # Half a second is too short for any dind to answer: the sidecar's start fails for real.
+    # A sidecar whose daemon never answers (a fast engine starts a real one within half a
+    # second, so a short timeout alone does not make the start fail).
+    silent = "pytest-dockerhost-test/dind-silent-pool:local"
+    entry = '["sh", "-c", "echo dockerd is thinking about it; sleep 600"]'
+    _make_image(engine, silent, [f"ENTRYPOINT {entry}", 'CMD [""]'])
+    monkeypatch.setenv("PYTEST_DOCKER_SIDECAR_IMAGE", silent)
     tag = _project(pytester, monkeypatch, SUITE.replace("range(8)", "range(4)"))
     began = time.time()
-    result = pytester.runpytest_subprocess(
-        *("-p", "dockerhost", "-p", "no:cacheprovider", "-n", "2", "--docker-timeout=0.5"),
-        f"--docker-pool=sidecar,{HERE}",
-        f"--docker-preload={BUSYBOX}",
-        timeout=240,
-    )
+    try:
+        result = pytester.runpytest_subprocess(
+            *("-p", "dockerhost", "-p", "no:cacheprovider", "-n", "2", "--docker-timeout=2"),
+            f"--docker-pool=sidecar,{HERE}",
+            f"--docker-preload={BUSYBOX}",
+            timeout=240,
+        )
+    finally:
+        engine.api.remove_image(silent, force=True)
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
