@@ -316,21 +316,23 @@ def test_the_sidecars_of_a_run_killed_with_kill_9_are_swept_by_the_next_run(
     assert glob.glob(os.path.join(tempfile.gettempdir(), f"pytest-dockerhost-{run_id}-*")) == []
 
 
-def test_a_sidecar_that_does_not_start_is_left_out_and_its_workers_go_to_the_others(
+def test_sidecars_that_do_not_start_are_left_out_and_their_workers_go_to_the_others(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
 ) -> None:
-    # A sidecar whose daemon never answers (a fast engine starts a real one within half a
+    # Sidecars whose daemon never answers (a fast engine starts a real one within half a
     # second, so a short timeout alone does not make the start fail).
     silent = "pytest-dockerhost-test/dind-silent-pool:local"
     entry = '["sh", "-c", "echo dockerd is thinking about it; sleep 600"]'
     _make_image(engine, silent, [f"ENTRYPOINT {entry}", 'CMD [""]'])
     monkeypatch.setenv("PYTEST_DOCKER_SIDECAR_IMAGE", silent)
     tag = _project(pytester, monkeypatch, SUITE.replace("range(8)", "range(4)"))
+    timeout = 5
     began = time.time()
     try:
         result = pytester.runpytest_subprocess(
-            *("-p", "dockerhost", "-p", "no:cacheprovider", "-n", "2", "--docker-timeout=2"),
-            f"--docker-pool=sidecar,{HERE}",
+            *("-p", "dockerhost", "-p", "no:cacheprovider", "-n", "2"),
+            f"--docker-timeout={timeout}",
+            f"--docker-pool=sidecar*2,{HERE}",
             f"--docker-preload={BUSYBOX}",
             timeout=240,
         )
@@ -339,20 +341,35 @@ def test_a_sidecar_that_does_not_start_is_left_out_and_its_workers_go_to_the_oth
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
-            f"docker: pool of 2 engines (from --docker-pool): {HERE} (*) -> gw0, gw1",
+            f"docker: pool of 3 engines (from --docker-pool): {HERE} (*) -> gw0, gw1",
             "docker: note: --docker-pool entry 1 (sidecar #1) is left out: the sidecar's daemon"
+            " * was not ready within *",
+            "docker: note: --docker-pool entry 1 (sidecar #2) is left out: the sidecar's daemon"
             " * was not ready within *",
             "*; its workers go to the others",  # after the daemon's log lines
         ]
     )
     assert {name.split("-")[0] for name in _ran(engine, tag, began, time.time())} == {"gw0", "gw1"}
-    # What its start made is gone at once: the engine destroyed it during the run.
     events = engine_events(engine, began, time.time() + 1, {"type": "container"})
-    made = {e["Actor"]["Attributes"].get("name") for e in events if e["Action"] == "create"}
-    sidecars = {name for name in made if re.fullmatch(r"pytest-dockerhost-[0-9a-f]+-1", name or "")}
-    assert len(sidecars) == 1, made
-    gone = {e["Actor"]["Attributes"].get("name") for e in events if e["Action"] == "destroy"}
-    assert sidecars <= gone, events
+
+    def sidecars(action: str) -> dict[str, int]:
+        named = {
+            str(e["Actor"]["Attributes"].get("name")): int(e["timeNano"])
+            for e in events
+            if e["Action"] == action
+        }
+        return {
+            n: t for n, t in named.items() if re.fullmatch(r"pytest-dockerhost-[0-9a-f]+-[12]", n)
+        }
+
+    started = sidecars("start")
+    assert len(started) == 2, events
+    # Side by side: one after the other, the second would start once the first's wait
+    # for its daemon had run out.
+    first, second = sorted(started.values())
+    assert (second - first) / 1e9 < timeout, started
+    # What their start made is gone at once: the engine destroyed it during the run.
+    assert set(started) <= set(sidecars("destroy")), events
 
 
 def test_the_sidecars_image_is_pulled_once_with_its_progress_said(
