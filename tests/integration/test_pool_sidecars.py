@@ -220,6 +220,17 @@ def _left_on(engine: Any, run_id: str) -> list[str]:
     return left
 
 
+def _sidecar_events(events: list[Any], action: str) -> list[tuple[str, int]]:
+    """(name, time in ns) of the pool sidecars' containers in the engine's ``events`` with
+    this ``action`` (a pool sidecar is named pytest-dockerhost-RUN-NUMBER)."""
+    found = [
+        (str(e["Actor"]["Attributes"].get("name", "")), int(e["timeNano"]))
+        for e in events
+        if e["Action"] == action
+    ]
+    return [(n, t) for n, t in found if re.fullmatch(r"pytest-dockerhost-[0-9a-f]+-\d", n)]
+
+
 def test_two_sidecars_each_run_the_containers_of_the_workers_pinned_to_them(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, engine: Any
 ) -> None:
@@ -352,24 +363,16 @@ def test_sidecars_that_do_not_start_are_left_out_and_their_workers_go_to_the_oth
     assert {name.split("-")[0] for name in _ran(engine, tag, began, time.time())} == {"gw0", "gw1"}
     events = engine_events(engine, began, time.time() + 1, {"type": "container"})
 
-    def sidecars(action: str) -> dict[str, int]:
-        named = {
-            str(e["Actor"]["Attributes"].get("name")): int(e["timeNano"])
-            for e in events
-            if e["Action"] == action
-        }
-        return {
-            n: t for n, t in named.items() if re.fullmatch(r"pytest-dockerhost-[0-9a-f]+-[12]", n)
-        }
-
-    started = sidecars("start")
+    started = _sidecar_events(events, "start")
     assert len(started) == 2, events
     # Side by side: one after the other, the second would start once the first's wait
     # for its daemon had run out.
-    first, second = sorted(started.values())
+    first, second = sorted(t for _, t in started)
     assert (second - first) / 1e9 < timeout, started
     # What their start made is gone at once: the engine destroyed it during the run.
-    assert set(started) <= set(sidecars("destroy")), events
+    made = {n for n, _ in _sidecar_events(events, "create")}
+    assert made == {n for n, _ in started}, events
+    assert made <= {n for n, _ in _sidecar_events(events, "destroy")}, events
 
 
 def test_the_sidecars_image_is_pulled_once_with_its_progress_said(
@@ -426,5 +429,4 @@ def test_without_workers_only_the_first_sidecar_starts(
     )
     assert _ran(engine, tag, began, time.time()) == [], "the services ran in the sidecar"
     events = engine_events(engine, began, time.time() + 1, {"type": "container", "event": "create"})
-    made = [e["Actor"]["Attributes"].get("name", "") for e in events]
-    assert len([n for n in made if re.fullmatch(r"pytest-dockerhost-[0-9a-f]+-\d", n)]) == 1, made
+    assert len(_sidecar_events(events, "create")) == 1, events
